@@ -1,0 +1,177 @@
+/* heapscope/graph.h - the snapshot graph and the algorithms over it.
+ *
+ * A snapshot is flat C arrays: one entry per object (address, type, size,
+ * flags), its outgoing edges in CSR form, and an address -> node table.
+ * Nothing here knows about Python: src/graph implements this header in pure
+ * C, src/python fills a graph by walking the live heap, tui/ and the tests
+ * read it.  Functions return 0 or a negative HS_E* code; they never abort,
+ * exit or print.
+ */
+#ifndef HEAPSCOPE_GRAPH_H
+#define HEAPSCOPE_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes (negated when returned). */
+#define HS_ENOMEM 1   /* an allocation failed */
+#define HS_ERANGE 2   /* more nodes or edges than 32-bit ids can name */
+#define HS_EINVAL 3   /* an argument is out of range */
+
+typedef uint32_t hs_id;            /* node id: index into the arrays */
+#define HS_NO_ID UINT32_MAX
+
+/* Node flags. */
+#define HS_F_STATIC   0x01u  /* lives in a loaded image, not on the heap */
+#define HS_F_IMMORTAL 0x02u  /* immortal refcount (3.12+) */
+#define HS_F_GC       0x04u  /* tracked-kind object (has a GC header) */
+#define HS_F_VIRTUAL  0x08u  /* a root pseudo-node, not an object */
+#define HS_F_HELD     0x10u  /* the snapshot holds a reference to it */
+#define HS_F_TYPE     0x20u  /* the object is a type */
+#define HS_F_DICT     0x40u  /* the object is a dict (or a subclass) */
+#define HS_F_HIDDEN   0x80u  /* heapscope's own object: never reported */
+
+/* Node 0 is the root (what heapy's hp.Root reaches).  A second virtual
+ * node, g->gc_root, holds objects tracked by the collector that the root
+ * does not reach (objects held only by C code). */
+#define HS_ROOT 0u
+
+typedef struct hs_graph {
+    uint32_t n;            /* nodes */
+    uint32_t cap;          /* allocated nodes */
+    uintptr_t *addr;       /* node -> object address (0 for virtual nodes) */
+    hs_id *type;           /* node -> node of its type (HS_NO_ID if none) */
+    uint32_t *size;        /* bytes; UINT32_MAX means "see big sizes" */
+    uint8_t *flags;
+    /* Outgoing edges: node i's targets are edges[edge_start[i] ..
+     * edge_start[i+1]).  Built in node order: the walk processes node i
+     * before node i+1, so edge_start has n+1 valid entries once done. */
+    uint32_t *edge_start;
+    hs_id *edges;
+    uint64_t nedges, edge_cap;
+    /* Address -> node: open addressing with linear probing.  A slot holds
+     * (hash fingerprint << 32 | id), 0 when empty (no object has id 0, the
+     * root), so a probe rarely needs to read addr[] to confirm a match. */
+    uint64_t *table;
+    uint64_t tmask, tused;
+    /* Dicts that are the __dict__ of something: sorted by dict after
+     * hs_graph_finish(). */
+    hs_id *owned_dict, *dict_owner;
+    size_t nowned, owned_cap;
+    /* Sizes that do not fit in 32 bits: sorted (node, size) pairs. */
+    hs_id *big_id;
+    uint64_t *big_size;
+    size_t nbig, big_cap;
+    /* Labels of the root's edges, parallel to node 0's edge range. */
+    char **root_label;
+    size_t nroot_label, root_label_cap;
+    hs_id gc_root;         /* the second virtual root, HS_NO_ID if none */
+} hs_graph;
+
+/* ---- building (used by the walker and by tests) ------------------------- */
+
+hs_graph *hs_graph_new(size_t nodes_hint, size_t edges_hint);
+void hs_graph_free(hs_graph *g);
+
+/* Find the node of `addr`, adding it if new (*is_new set to 1).  The new
+ * node has type HS_NO_ID, size 0, flags 0 until set. */
+int hs_graph_intern(hs_graph *g, uintptr_t addr, hs_id *id, int *is_new);
+/* Intern n addresses at once, prefetching their table slots first so the
+ * cache misses overlap (the walk is bound by memory latency). */
+int hs_graph_intern_batch(hs_graph *g, const uintptr_t *addrs, size_t n,
+                          hs_id *ids);
+/* Hint that `addr` will be interned soon (prefetches its table slot). */
+void hs_graph_prefetch(const hs_graph *g, uintptr_t addr);
+/* Lookup only: HS_NO_ID if absent. */
+hs_id hs_graph_find(const hs_graph *g, uintptr_t addr);
+/* A virtual node (the root pseudo-nodes). */
+int hs_graph_add_virtual(hs_graph *g, hs_id *id);
+
+/* Edges of node `from`, which must be the node currently being built:
+ * edges are appended in node order.  hs_graph_end_node(g, from) closes
+ * node `from` (all nodes before it must be closed). */
+int hs_graph_add_edge(hs_graph *g, hs_id to);
+void hs_graph_end_node(hs_graph *g, hs_id from);
+/* An edge of the root with a label describing it (copied). */
+int hs_graph_add_root_edge(hs_graph *g, hs_id to, const char *label);
+
+int hs_graph_set_size(hs_graph *g, hs_id id, uint64_t size);
+int hs_graph_add_owner(hs_graph *g, hs_id dict, hs_id owner);
+/* Sort side tables; call once after the last node is closed. */
+int hs_graph_finish(hs_graph *g);
+/* Free the edges and side tables, keeping nodes and the address table
+ * (what a setrelheap() mark needs). */
+void hs_graph_drop_edges(hs_graph *g);
+
+/* ---- reading ------------------------------------------------------------ */
+
+uint64_t hs_graph_size(const hs_graph *g, hs_id id);
+/* The node whose __dict__ `dict` is, or HS_NO_ID. */
+hs_id hs_graph_owner(const hs_graph *g, hs_id dict);
+static inline uint32_t hs_graph_nout(const hs_graph *g, hs_id id)
+{
+    return g->edge_start[id + 1] - g->edge_start[id];
+}
+static inline const hs_id *hs_graph_out(const hs_graph *g, hs_id id)
+{
+    return g->edges + g->edge_start[id];
+}
+/* Bytes the snapshot itself occupies. */
+size_t hs_graph_memory(const hs_graph *g);
+
+/* ---- node sets: sorted arrays of distinct ids --------------------------- */
+
+typedef struct hs_set {
+    hs_id *ids;
+    size_t n;
+} hs_set;
+
+int hs_set_from_ids(hs_set *out, const hs_id *ids, size_t n);  /* sorts, dedups */
+void hs_set_free(hs_set *s);
+int hs_set_contains(const hs_set *s, hs_id id);
+enum hs_setop { HS_OR, HS_AND, HS_SUB, HS_XOR };
+int hs_set_op(hs_set *out, const hs_set *a, const hs_set *b, enum hs_setop op);
+int hs_set_le(const hs_set *a, const hs_set *b);   /* a is a subset of b */
+uint64_t hs_set_size(const hs_graph *g, const hs_set *s);
+
+/* ---- partitions ---------------------------------------------------------- */
+
+/* A partition groups a set's nodes by a 64-bit key.  Groups are ordered by
+ * total size (largest first), then by count, then by key; each group's
+ * members are sorted ids. */
+typedef struct hs_partition {
+    size_t ngroups;
+    uint64_t *key;         /* per group */
+    uint64_t *count;       /* per group */
+    uint64_t *gsize;       /* per group: total bytes */
+    size_t *start;         /* ngroups+1 offsets into member */
+    hs_id *member;
+    uint64_t total_count, total_size;
+} hs_partition;
+
+/* Classifiers computed from the graph alone. */
+enum hs_classifier {
+    HS_BY_TYPE,     /* key: the type's node id */
+    HS_BY_CLODO,    /* type, or owner's type | HS_KEY_DICTOF for __dict__s */
+    HS_BY_SIZE,     /* key: the object's size */
+    HS_BY_ID,       /* key: the node id (one group per object) */
+    HS_BY_UNITY     /* key: 0 (one group) */
+};
+#define HS_KEY_DICTOF (1ull << 40)   /* clodo: "dict of <owner's type>" */
+
+/* Partition `s` with a classifier, or with caller-given keys (one per
+ * member of s, in s's order) when keys != NULL. */
+int hs_partition_new(hs_partition *p, const hs_graph *g, const hs_set *s,
+                     enum hs_classifier by, const uint64_t *keys);
+void hs_partition_free(hs_partition *p);
+/* The key a classifier gives one node. */
+uint64_t hs_classify(const hs_graph *g, hs_id id, enum hs_classifier by);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HEAPSCOPE_GRAPH_H */

@@ -1,0 +1,456 @@
+/* graph.c - the snapshot's arrays: nodes, CSR edges, the address table.
+ *
+ * Pure C (no Python.h): the walker in src/python fills a graph through the
+ * builder functions here, everything else reads the arrays.  Memory is
+ * presized from hints and grown by doubling; freeing is one call.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "heapscope/graph.h"
+
+#define HUGE_PAGE ((uintptr_t)2 << 20)
+
+/* Ask for transparent huge pages on a big array: the first touch of fresh
+ * memory costs ~8 us per 4 KiB page on these machines, and the walk touches
+ * every page of its arrays.  Only the 2 MiB-aligned interior is advised. */
+static void
+advise_huge(void *p, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+    uintptr_t lo = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    uintptr_t hi = ((uintptr_t)p + bytes) & ~(HUGE_PAGE - 1);
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
+/* Keep the table at most 3/4 full: linear probing stays within one or two
+ * cache lines per lookup, and the table costs ~11 bytes per object. */
+#define LOAD_NUM 3
+#define LOAD_DEN 4
+
+static uint64_t
+addr_hash(uintptr_t a)
+{
+    /* Objects are 16-byte aligned: drop the low bits, then mix. */
+    uint64_t h = (uint64_t)(a >> 4) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
+}
+
+static int
+grow_array(void **p, size_t elem, size_t newcap)
+{
+    void *q = realloc(*p, elem * newcap);
+    if (q == NULL)
+        return -HS_ENOMEM;
+    *p = q;
+    if (elem * newcap >= 4 * HUGE_PAGE)
+        advise_huge(q, elem * newcap);
+    return 0;
+}
+
+static int
+table_alloc(hs_graph *g, uint64_t slots)
+{
+    uint64_t *t = calloc(slots, sizeof(uint64_t));
+    if (t == NULL)
+        return -HS_ENOMEM;
+    advise_huge(t, slots * sizeof(uint64_t));
+    g->table = t;
+    g->tmask = slots - 1;
+    return 0;
+}
+
+static uint64_t
+slots_for(uint64_t n)
+{
+    uint64_t s = 1024;
+    while (s * LOAD_NUM / LOAD_DEN < n)
+        s <<= 1;
+    return s;
+}
+
+static void
+table_put(uint64_t *t, uint64_t mask, uint64_t h, hs_id id)
+{
+    uint64_t i = h & mask;
+    while (t[i] != 0)
+        i = (i + 1) & mask;
+    t[i] = ((h >> 32) << 32) | id;
+}
+
+static int
+table_grow(hs_graph *g)
+{
+    uint64_t *old = g->table, oldmask = g->tmask;
+    if (table_alloc(g, (oldmask + 1) * 2) < 0) {
+        g->table = old;
+        g->tmask = oldmask;
+        return -HS_ENOMEM;
+    }
+    for (uint64_t i = 0; i <= oldmask; i++) {
+        if (old[i] != 0) {
+            hs_id id = (hs_id)old[i];
+            table_put(g->table, g->tmask, addr_hash(g->addr[id]), id);
+        }
+    }
+    free(old);
+    return 0;
+}
+
+static int
+nodes_reserve(hs_graph *g, size_t want)
+{
+    if (want <= g->cap)
+        return 0;
+    if (want > (size_t)HS_NO_ID - 1)
+        return -HS_ERANGE;
+    size_t cap = g->cap ? g->cap : 1024;
+    while (cap < want)
+        cap *= 2;
+    if (cap > (size_t)HS_NO_ID - 1)
+        cap = (size_t)HS_NO_ID - 1;
+    if (grow_array((void **)&g->addr, sizeof *g->addr, cap) < 0 ||
+        grow_array((void **)&g->type, sizeof *g->type, cap) < 0 ||
+        grow_array((void **)&g->size, sizeof *g->size, cap) < 0 ||
+        grow_array((void **)&g->flags, sizeof *g->flags, cap) < 0 ||
+        grow_array((void **)&g->edge_start, sizeof *g->edge_start, cap + 1) < 0)
+        return -HS_ENOMEM;
+    g->cap = (uint32_t)cap;
+    return 0;
+}
+
+hs_graph *
+hs_graph_new(size_t nodes_hint, size_t edges_hint)
+{
+    hs_graph *g = calloc(1, sizeof *g);
+    if (g == NULL)
+        return NULL;
+    g->gc_root = HS_NO_ID;
+    if (nodes_hint < 1024)
+        nodes_hint = 1024;
+    if (edges_hint < 1024)
+        edges_hint = 1024;
+    if (nodes_reserve(g, nodes_hint) < 0 ||
+        table_alloc(g, slots_for(nodes_hint)) < 0)
+        goto error;
+    g->edges = malloc(edges_hint * sizeof *g->edges);
+    if (g->edges == NULL)
+        goto error;
+    advise_huge(g->edges, edges_hint * sizeof *g->edges);
+    g->edge_cap = edges_hint;
+    g->edge_start[0] = 0;
+    return g;
+error:
+    hs_graph_free(g);
+    return NULL;
+}
+
+void
+hs_graph_free(hs_graph *g)
+{
+    if (g == NULL)
+        return;
+    free(g->addr);
+    free(g->type);
+    free(g->size);
+    free(g->flags);
+    free(g->edge_start);
+    free(g->edges);
+    free(g->table);
+    free(g->owned_dict);
+    free(g->dict_owner);
+    free(g->big_id);
+    free(g->big_size);
+    for (size_t i = 0; i < g->nroot_label; i++)
+        free(g->root_label[i]);
+    free(g->root_label);
+    free(g);
+}
+
+static int
+new_node(hs_graph *g, uintptr_t addr, uint8_t flags, hs_id *id)
+{
+    int r = nodes_reserve(g, (size_t)g->n + 1);
+    if (r < 0)
+        return r;
+    hs_id i = g->n++;
+    g->addr[i] = addr;
+    g->type[i] = HS_NO_ID;
+    g->size[i] = 0;
+    g->flags[i] = flags;
+    *id = i;
+    return 0;
+}
+
+hs_id
+hs_graph_find(const hs_graph *g, uintptr_t addr)
+{
+    uint64_t h = addr_hash(addr), fp = h >> 32, i = h & g->tmask;
+    for (;;) {
+        uint64_t s = g->table[i];
+        if (s == 0)
+            return HS_NO_ID;
+        if ((s >> 32) == fp && g->addr[(hs_id)s] == addr)
+            return (hs_id)s;
+        i = (i + 1) & g->tmask;
+    }
+}
+
+int
+hs_graph_intern(hs_graph *g, uintptr_t addr, hs_id *id, int *is_new)
+{
+    uint64_t h = addr_hash(addr), fp = h >> 32, i = h & g->tmask;
+    for (;;) {
+        uint64_t s = g->table[i];
+        if (s == 0)
+            break;
+        if ((s >> 32) == fp && g->addr[(hs_id)s] == addr) {
+            *id = (hs_id)s;
+            *is_new = 0;
+            return 0;
+        }
+        i = (i + 1) & g->tmask;
+    }
+    if ((g->tused + 1) * LOAD_DEN > (g->tmask + 1) * LOAD_NUM) {
+        int r = table_grow(g);
+        if (r < 0)
+            return r;
+        /* The slot found above is stale after a rehash. */
+        i = h & g->tmask;
+        while (g->table[i] != 0)
+            i = (i + 1) & g->tmask;
+    }
+    hs_id nid;
+    int r = new_node(g, addr, 0, &nid);
+    if (r < 0)
+        return r;
+    g->table[i] = (fp << 32) | nid;
+    g->tused++;
+    *id = nid;
+    *is_new = 1;
+    return 0;
+}
+
+void
+hs_graph_prefetch(const hs_graph *g, uintptr_t addr)
+{
+    __builtin_prefetch(&g->table[addr_hash(addr) & g->tmask]);
+}
+
+int
+hs_graph_intern_batch(hs_graph *g, const uintptr_t *addrs, size_t n,
+                      hs_id *ids)
+{
+    for (size_t i = 0; i < n; i++)
+        __builtin_prefetch(&g->table[addr_hash(addrs[i]) & g->tmask]);
+    for (size_t i = 0; i < n; i++) {
+        int is_new;
+        int r = hs_graph_intern(g, addrs[i], &ids[i], &is_new);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int
+hs_graph_add_virtual(hs_graph *g, hs_id *id)
+{
+    /* Virtual nodes get a fake, never-aligned address so no lookup finds
+     * them. */
+    return new_node(g, (uintptr_t)1 + g->n * 2, HS_F_VIRTUAL, id);
+}
+
+int
+hs_graph_add_edge(hs_graph *g, hs_id to)
+{
+    if (g->nedges == g->edge_cap) {
+        uint64_t cap = g->edge_cap * 2;
+        if (cap > UINT32_MAX)
+            cap = UINT32_MAX;
+        if (cap <= g->nedges)
+            return -HS_ERANGE;
+        if (grow_array((void **)&g->edges, sizeof *g->edges, cap) < 0)
+            return -HS_ENOMEM;
+        g->edge_cap = cap;
+    }
+    g->edges[g->nedges++] = to;
+    return 0;
+}
+
+void
+hs_graph_end_node(hs_graph *g, hs_id from)
+{
+    g->edge_start[from + 1] = (uint32_t)g->nedges;
+}
+
+int
+hs_graph_add_root_edge(hs_graph *g, hs_id to, const char *label)
+{
+    /* Labels stay parallel to the root's edges: the root is node 0 and is
+     * built first, so its k-th edge is edges[k]. */
+    if (g->nroot_label != g->nedges)
+        return -HS_EINVAL;
+    if (g->nroot_label == g->root_label_cap) {
+        size_t cap = g->root_label_cap ? g->root_label_cap * 2 : 64;
+        if (grow_array((void **)&g->root_label, sizeof(char *), cap) < 0)
+            return -HS_ENOMEM;
+        g->root_label_cap = cap;
+    }
+    char *copy = strdup(label ? label : "");
+    if (copy == NULL)
+        return -HS_ENOMEM;
+    int r = hs_graph_add_edge(g, to);
+    if (r < 0) {
+        free(copy);
+        return r;
+    }
+    g->root_label[g->nroot_label++] = copy;
+    return 0;
+}
+
+int
+hs_graph_set_size(hs_graph *g, hs_id id, uint64_t size)
+{
+    if (size < UINT32_MAX) {
+        g->size[id] = (uint32_t)size;
+        return 0;
+    }
+    if (g->nbig == g->big_cap) {
+        size_t cap = g->big_cap ? g->big_cap * 2 : 16;
+        if (grow_array((void **)&g->big_id, sizeof *g->big_id, cap) < 0 ||
+            grow_array((void **)&g->big_size, sizeof *g->big_size, cap) < 0)
+            return -HS_ENOMEM;
+        g->big_cap = cap;
+    }
+    /* Kept sorted by id: the walker sets sizes in node order, so this
+     * shifts nothing in practice. */
+    size_t k = g->nbig++;
+    while (k > 0 && g->big_id[k - 1] > id) {
+        g->big_id[k] = g->big_id[k - 1];
+        g->big_size[k] = g->big_size[k - 1];
+        k--;
+    }
+    g->big_id[k] = id;
+    g->big_size[k] = size;
+    g->size[id] = UINT32_MAX;
+    return 0;
+}
+
+int
+hs_graph_add_owner(hs_graph *g, hs_id dict, hs_id owner)
+{
+    if (g->nowned == g->owned_cap) {
+        size_t cap = g->owned_cap ? g->owned_cap * 2 : 1024;
+        if (grow_array((void **)&g->owned_dict, sizeof(hs_id), cap) < 0 ||
+            grow_array((void **)&g->dict_owner, sizeof(hs_id), cap) < 0)
+            return -HS_ENOMEM;
+        g->owned_cap = cap;
+    }
+    g->owned_dict[g->nowned] = dict;
+    g->dict_owner[g->nowned++] = owner;
+    return 0;
+}
+
+/* Sort two parallel id arrays by the first (small side tables only). */
+static int
+pair_cmp(const void *a, const void *b)
+{
+    const uint64_t *x = a, *y = b;
+    return (*x > *y) - (*x < *y);
+}
+
+static int
+sort_pairs(hs_id *k, hs_id *v, size_t n)
+{
+    if (n < 2)
+        return 0;
+    uint64_t *tmp = malloc(n * sizeof *tmp);
+    if (tmp == NULL)
+        return -HS_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = ((uint64_t)k[i] << 32) | v[i];
+    qsort(tmp, n, sizeof *tmp, pair_cmp);
+    for (size_t i = 0; i < n; i++) {
+        k[i] = (hs_id)(tmp[i] >> 32);
+        v[i] = (hs_id)tmp[i];
+    }
+    free(tmp);
+    return 0;
+}
+
+int
+hs_graph_finish(hs_graph *g)
+{
+    int r = sort_pairs(g->owned_dict, g->dict_owner, g->nowned);
+    if (r < 0)
+        return r;
+    return 0;
+}
+
+void
+hs_graph_drop_edges(hs_graph *g)
+{
+    free(g->edges);
+    free(g->edge_start);
+    free(g->owned_dict);
+    free(g->dict_owner);
+    g->edges = NULL;
+    g->edge_start = NULL;
+    g->owned_dict = g->dict_owner = NULL;
+    g->nedges = g->edge_cap = 0;
+    g->nowned = g->owned_cap = 0;
+    for (size_t i = 0; i < g->nroot_label; i++)
+        free(g->root_label[i]);
+    free(g->root_label);
+    g->root_label = NULL;
+    g->nroot_label = g->root_label_cap = 0;
+}
+
+static size_t
+find_sorted(const hs_id *a, size_t n, hs_id key)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (lo < n && a[lo] == key) ? lo : (size_t)-1;
+}
+
+uint64_t
+hs_graph_size(const hs_graph *g, hs_id id)
+{
+    uint32_t s = g->size[id];
+    if (s != UINT32_MAX)
+        return s;
+    size_t k = find_sorted(g->big_id, g->nbig, id);
+    return k == (size_t)-1 ? s : g->big_size[k];
+}
+
+hs_id
+hs_graph_owner(const hs_graph *g, hs_id dict)
+{
+    size_t k = find_sorted(g->owned_dict, g->nowned, dict);
+    return k == (size_t)-1 ? HS_NO_ID : g->dict_owner[k];
+}
+
+size_t
+hs_graph_memory(const hs_graph *g)
+{
+    size_t per_node = sizeof(uintptr_t) + sizeof(hs_id) + sizeof(uint32_t) +
+                      sizeof(uint8_t) + sizeof(uint32_t);
+    return sizeof *g + (size_t)g->cap * per_node +
+           (size_t)g->edge_cap * sizeof(hs_id) +
+           (size_t)(g->tmask + 1) * sizeof(uint64_t) +
+           g->owned_cap * 2 * sizeof(hs_id) +
+           g->big_cap * (sizeof(hs_id) + sizeof(uint64_t));
+}

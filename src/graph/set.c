@@ -1,0 +1,226 @@
+/* set.c - node sets: sorted arrays of distinct node ids, and their algebra.
+ *
+ * Sorted arrays make every operation a linear merge and keep a set as small
+ * as it can be (4 bytes per member).  Also home of the radix sorts the rest
+ * of src/graph uses.  Pure C, no Python.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "heapscope/graph.h"
+#include "sort.h"
+
+/* LSD radix sort, 16-bit digits; passes where every key has the same digit
+ * are skipped, so small ids cost one or two passes. */
+int
+hs_sort_u32(uint32_t *a, size_t n)
+{
+    if (n < 64) {
+        for (size_t i = 1; i < n; i++) {
+            uint32_t v = a[i];
+            size_t j = i;
+            for (; j > 0 && a[j - 1] > v; j--)
+                a[j] = a[j - 1];
+            a[j] = v;
+        }
+        return 0;
+    }
+    uint32_t *tmp = malloc(n * sizeof *tmp);
+    size_t *cnt = malloc(65536 * sizeof *cnt);
+    if (tmp == NULL || cnt == NULL) {
+        free(tmp);
+        free(cnt);
+        return -HS_ENOMEM;
+    }
+    uint32_t *src = a, *dst = tmp;
+    for (int shift = 0; shift < 32; shift += 16) {
+        memset(cnt, 0, 65536 * sizeof *cnt);
+        for (size_t i = 0; i < n; i++)
+            cnt[(src[i] >> shift) & 0xFFFF]++;
+        if (cnt[(src[0] >> shift) & 0xFFFF] == n)
+            continue;
+        size_t sum = 0;
+        for (size_t d = 0; d < 65536; d++) {
+            size_t c = cnt[d];
+            cnt[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[cnt[(src[i] >> shift) & 0xFFFF]++] = src[i];
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+    free(tmp);
+    free(cnt);
+    return 0;
+}
+
+int
+hs_sort_u64(uint64_t *a, size_t n)
+{
+    if (n < 64) {
+        for (size_t i = 1; i < n; i++) {
+            uint64_t v = a[i];
+            size_t j = i;
+            for (; j > 0 && a[j - 1] > v; j--)
+                a[j] = a[j - 1];
+            a[j] = v;
+        }
+        return 0;
+    }
+    uint64_t *tmp = malloc(n * sizeof *tmp);
+    size_t *cnt = malloc(65536 * sizeof *cnt);
+    if (tmp == NULL || cnt == NULL) {
+        free(tmp);
+        free(cnt);
+        return -HS_ENOMEM;
+    }
+    uint64_t *src = a, *dst = tmp;
+    for (int shift = 0; shift < 64; shift += 16) {
+        memset(cnt, 0, 65536 * sizeof *cnt);
+        for (size_t i = 0; i < n; i++)
+            cnt[(src[i] >> shift) & 0xFFFF]++;
+        if (cnt[(src[0] >> shift) & 0xFFFF] == n)
+            continue;
+        size_t sum = 0;
+        for (size_t d = 0; d < 65536; d++) {
+            size_t c = cnt[d];
+            cnt[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[cnt[(src[i] >> shift) & 0xFFFF]++] = src[i];
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+    free(tmp);
+    free(cnt);
+    return 0;
+}
+
+int
+hs_set_from_ids(hs_set *out, const hs_id *ids, size_t n)
+{
+    out->ids = NULL;
+    out->n = 0;
+    if (n == 0)
+        return 0;
+    hs_id *a = malloc(n * sizeof *a);
+    if (a == NULL)
+        return -HS_ENOMEM;
+    memcpy(a, ids, n * sizeof *a);
+    /* Already sorted input (the common case: members of another set) needs
+     * no sort. */
+    size_t i = 1;
+    while (i < n && a[i - 1] < a[i])
+        i++;
+    if (i < n && hs_sort_u32(a, n) < 0) {
+        free(a);
+        return -HS_ENOMEM;
+    }
+    size_t w = 1;
+    for (size_t r = 1; r < n; r++)
+        if (a[r] != a[w - 1])
+            a[w++] = a[r];
+    out->ids = a;
+    out->n = w;
+    return 0;
+}
+
+void
+hs_set_free(hs_set *s)
+{
+    free(s->ids);
+    s->ids = NULL;
+    s->n = 0;
+}
+
+int
+hs_set_contains(const hs_set *s, hs_id id)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->n && s->ids[lo] == id;
+}
+
+int
+hs_set_op(hs_set *out, const hs_set *a, const hs_set *b, enum hs_setop op)
+{
+    size_t cap = (op == HS_OR || op == HS_XOR) ? a->n + b->n
+               : (op == HS_AND ? (a->n < b->n ? a->n : b->n) : a->n);
+    out->ids = NULL;
+    out->n = 0;
+    if (cap == 0)
+        return 0;
+    hs_id *r = malloc(cap * sizeof *r);
+    if (r == NULL)
+        return -HS_ENOMEM;
+    size_t i = 0, j = 0, w = 0;
+    const int keep_a = (op != HS_AND), keep_b = (op == HS_OR || op == HS_XOR),
+              keep_both = (op == HS_OR || op == HS_AND);
+    while (i < a->n && j < b->n) {
+        hs_id x = a->ids[i], y = b->ids[j];
+        if (x < y) {
+            if (keep_a)
+                r[w++] = x;
+            i++;
+        } else if (y < x) {
+            if (keep_b)
+                r[w++] = y;
+            j++;
+        } else {
+            if (keep_both)
+                r[w++] = x;
+            i++;
+            j++;
+        }
+    }
+    if (keep_a)
+        while (i < a->n)
+            r[w++] = a->ids[i++];
+    if (keep_b)
+        while (j < b->n)
+            r[w++] = b->ids[j++];
+    if (w == 0) {
+        free(r);
+        return 0;
+    }
+    out->ids = r;
+    out->n = w;
+    return 0;
+}
+
+int
+hs_set_le(const hs_set *a, const hs_set *b)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        while (j < b->n && b->ids[j] < a->ids[i])
+            j++;
+        if (j == b->n || b->ids[j] != a->ids[i])
+            return 0;
+        j++;
+    }
+    return 1;
+}
+
+uint64_t
+hs_set_size(const hs_graph *g, const hs_set *s)
+{
+    uint64_t t = 0;
+    for (size_t i = 0; i < s->n; i++)
+        t += hs_graph_size(g, s->ids[i]);
+    return t;
+}

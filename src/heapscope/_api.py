@@ -1,0 +1,710 @@
+"""heapscope._api - the heapy-compatible session object, sets and partitions.
+
+Everything here is presentation over heapscope._heapscope: the C core walks
+the heap, holds the snapshot and computes sets and partitions; this module
+names kinds, prints tables the way heapy prints them, and keeps the user's
+mark.  Nothing here walks objects one by one: per-object work is in C.
+"""
+
+import types as _types
+
+from . import _heapscope as _c
+
+__all__ = ['hpy', 'Use', 'IdentitySet', 'Partition', 'Kind']
+
+_WIDTH = 100            # heapy wraps a row's label to keep lines this wide
+_ROWS = 10              # rows printed before '<N more rows...>'
+
+# Builtin types whose bare name would be ambiguous print as heapy prints
+# them, by their name in the types module.
+_TYPE_ALIASES = {
+    _types.CodeType: 'types.CodeType',
+    _types.MethodType: 'types.MethodType',
+    _types.FrameType: 'types.FrameType',
+    _types.BuiltinFunctionType: 'types.BuiltinFunctionType',
+    _types.ModuleType: 'module',
+}
+
+_type_getattr = type.__dict__['__module__'].__get__
+_type_qualname = type.__dict__['__qualname__'].__get__
+
+
+def type_name(t):
+    """heapy's label for a type: 'str', '__main__.Package', 'types.CodeType'.
+
+    Reads the name through type's own descriptors, so a metaclass that
+    overrides attribute access is never called.
+    """
+    alias = _TYPE_ALIASES.get(t)
+    if alias is not None:
+        return alias
+    try:
+        mod = _type_getattr(t)
+        name = _type_qualname(t)
+    except Exception:
+        name = getattr(t, '__name__', '?')
+        mod = None
+    if not isinstance(name, str):
+        name = '?'
+    if not isinstance(mod, str) or mod == 'builtins':
+        return name
+    return '%s.%s' % (mod, name)
+
+
+def safe_repr(obj, limit=None):
+    """A repr that runs no user code: values of builtin scalar types are
+    shown, anything else as <type at 0xaddr>."""
+    t = type(obj)
+    if t in (str, bytes, int, float, bool, complex) or obj is None:
+        if t is int and obj.bit_length() > 4000:
+            r = '<int of %d bits>' % obj.bit_length()
+        elif t in (str, bytes) and len(obj) > 2000:
+            r = repr(obj[:1000]) + '...'
+        else:
+            r = repr(obj)
+    elif t is type or isinstance(obj, type):
+        r = "<class '%s'>" % type_name(obj)
+    else:
+        r = '<%s at %#x>' % (type_name(t), id(obj))
+    if limit is not None and len(r) > limit:
+        head = (limit - 3) * 13 // 27   # heapy keeps 13 of 30 in front
+        r = r[:head] + '...' + r[len(r) - (limit - 3 - head):]
+    return r
+
+
+def _pct(x, total):
+    return int(round(100.0 * x / total)) if total else 0
+
+
+def _wrap(prefix, label):
+    """prefix + label, the label wrapped (on commas and spaces) so lines
+    stay within _WIDTH, continuations aligned under the label."""
+    room = max(20, _WIDTH - len(prefix))
+    if len(label) <= room:
+        return prefix + label
+    words = label.split(' ')
+    lines, cur = [], ''
+    for w in words:
+        if cur and len(cur) + 1 + len(w) > room:
+            lines.append(cur)
+            cur = w
+        else:
+            cur = w if not cur else cur + ' ' + w
+    lines.append(cur)
+    pad = ' ' * len(prefix)
+    return prefix + ('\n' + pad).join(lines)
+
+
+class _Snap(object):
+    """Labels of one snapshot's classifier keys (types are held by it)."""
+
+    def __init__(self, snap):
+        self.snap = snap
+        self._names = {}
+
+    def obj(self, node):
+        return self.snap.object(node)
+
+    def type_label(self, node):
+        name = self._names.get(node)
+        if name is None:
+            try:
+                name = type_name(self.snap.object(node))
+            except LookupError:
+                name = '<unknown type>'
+            self._names[node] = name
+        return name
+
+
+def _labels(snap):
+    return _Snap(snap)
+
+
+# ---- classifiers ---------------------------------------------------------
+
+class _Classifier(object):
+    """How a partition names its rows and heads its table."""
+    name = None
+    header = None
+    by = None                  # the C classifier, None if computed here
+
+    def label(self, labels, key):
+        raise NotImplementedError
+
+    def rows(self, iset):
+        """(C partition or None, python rows [(label, IdSet)] or None)."""
+        return iset._s.partition(self.by), None
+
+
+class _ByClodo(_Classifier):
+    name, header, by = 'clodo', 'Kind (class / dict of class)', _c.BY_CLODO
+
+    def label(self, labels, key):
+        if key & _c.KEY_DICTOF:
+            return 'dict of ' + labels.type_label(key & ~_c.KEY_DICTOF)
+        name = labels.type_label(key)
+        return 'dict (no owner)' if name == 'dict' else name
+
+
+class _ByType(_Classifier):
+    name, header, by = 'type', 'Type', _c.BY_TYPE
+
+    def label(self, labels, key):
+        return labels.type_label(key)
+
+
+class _BySize(_Classifier):
+    name, header, by = 'size', 'Individual Size', _c.BY_SIZE
+
+    def label(self, labels, key):
+        return '%9d' % key
+
+
+class _ByUnity(_Classifier):
+    name, header, by = 'unity', 'Kind', _c.BY_UNITY
+
+    def label(self, labels, key):
+        return '<Anything>'
+
+
+class _ByModule(_Classifier):
+    """Modules by their name; other objects by the module of their class."""
+    name, header, by = 'module', 'Module', None
+
+    def rows(self, iset):
+        snap = iset._s.snapshot
+        labels = _labels(snap)
+        bytype = iset._s.partition(_c.BY_TYPE)
+        groups = {}
+        for i in range(len(bytype)):
+            key = bytype.row(i)[0]
+            members = bytype.group(i)
+            t = labels.obj(key)
+            if t is _types.ModuleType:
+                for m in members:
+                    d = _types.ModuleType.__dict__['__dict__'].__get__(m)
+                    name = d.get('__name__') if isinstance(d, dict) else None
+                    name = name if isinstance(name, str) else '?'
+                    one = snap.idset((m,))[0]
+                    groups[name] = groups[name] | one if name in groups else one
+                continue
+            try:
+                mod = _type_getattr(t)
+            except Exception:
+                mod = None
+            mod = mod if isinstance(mod, str) else '?'
+            groups[mod] = groups[mod] | members if mod in groups else members
+        rows = [(name, s) for name, s in groups.items()]
+        rows.sort(key=lambda r: (-r[1].size, -r[1].count, r[0]))
+        return None, rows
+
+
+class _ById(_Classifier):
+    name, header, by = 'id', 'Representation (limited)', _c.BY_ID
+
+
+CLASSIFIERS = {c.name: c() for c in
+               (_ByClodo, _ByType, _BySize, _ByUnity, _ByModule, _ById)}
+
+
+# ---- kinds: symbolic sets used as filters --------------------------------
+
+class Kind(object):
+    """A symbolic set ("all str", "dict of Package", "size 48") that
+    filters an IdentitySet with &, - and ~ as heapy's kinds do."""
+
+    def __init__(self, by, value, text, negate=False):
+        self._by, self._value, self._text, self._neg = by, value, text, negate
+
+    def __repr__(self):
+        return ('~' if self._neg else '') + self._text
+
+    def __invert__(self):
+        return Kind(self._by, self._value, self._text, not self._neg)
+
+    def _key(self, snap):
+        """The C key of this kind in snap, or None if nothing can match."""
+        by, v = self._by, self._value
+        if by == _c.BY_SIZE:
+            return v
+        if by in (_c.BY_TYPE, _c.BY_CLODO):
+            t, dictof = v
+            node = snap.find(t)
+            if node < 0:
+                return None
+            return node | _c.KEY_DICTOF if dictof else node
+        raise TypeError('unsupported kind')
+
+    def _filter(self, iset):
+        snap = iset._s.snapshot
+        if self._by == 'module':
+            rows = CLASSIFIERS['module'].rows(iset)[1]
+            hit = [s for name, s in rows if name == self._value]
+            chosen = hit[0] if hit else iset._s.select(_c.BY_UNITY, 1)
+            return iset._s - chosen if self._neg else chosen
+        key = self._key(snap)
+        if key is None:
+            return iset._s if self._neg else iset._s.select(_c.BY_UNITY, 1)
+        return iset._s.select(self._by, key, self._neg)
+
+    def __rand__(self, other):
+        if isinstance(other, IdentitySet):
+            return IdentitySet(self._filter(other))
+        return NotImplemented
+
+    def __rsub__(self, other):
+        if isinstance(other, IdentitySet):
+            return IdentitySet(other._s - self._filter(other))
+        return NotImplemented
+
+
+class _KindFactory(object):
+    def __init__(self, name, doc, make):
+        self._name, self.__doc__, self._make = name, doc, make
+
+    def __call__(self, *args, **kw):
+        return self._make(*args, **kw)
+
+    def __repr__(self):
+        return 'hp.' + self._name
+
+
+def _type_kind(t):
+    if not isinstance(t, type):
+        raise TypeError('hp.Type() takes a type, not %s' % type_name(type(t)))
+    return Kind(_c.BY_TYPE, (t, False), 'hp.Type(%s)' % type_name(t))
+
+
+def _clodo_kind(t=None, dictof=None):
+    if dictof is not None:
+        if not isinstance(dictof, type):
+            raise TypeError('hp.Clodo(dictof=) takes a type')
+        return Kind(_c.BY_CLODO, (dictof, True),
+                    'hp.Clodo(dictof=%s)' % type_name(dictof))
+    if not isinstance(t, type):
+        raise TypeError('hp.Clodo() takes a type, or dictof=a type')
+    return Kind(_c.BY_CLODO, (t, False), 'hp.Clodo(%s)' % type_name(t))
+
+
+def _size_kind(n):
+    if not isinstance(n, int) or n < 0:
+        raise TypeError('hp.Size() takes a size in bytes')
+    return Kind(_c.BY_SIZE, n, 'hp.Size(%d)' % n)
+
+
+def _module_kind(name):
+    if not isinstance(name, str):
+        raise TypeError('hp.Module() takes a module name')
+    return Kind('module', name, 'hp.Module(%r)' % name)
+
+
+# ---- sets ----------------------------------------------------------------
+
+class IdentitySet(object):
+    """A set of objects from one heap snapshot, compared by identity.
+
+    Printing it shows its partition by class or dict owner (heapy's
+    "clodo").  h[i] is the i-th row of that partition as a set; h.bytype,
+    h.bysize, h.byid, h.bymodule, h.byunity partition it other ways.
+    Sets combine with & | - ^ and with kinds (hp.Type(str)...)."""
+
+    __slots__ = ('_s', '_parts')
+
+    def __init__(self, cset):
+        self._s = cset
+        self._parts = {}
+
+    # size and membership
+    count = property(lambda self: self._s.count,
+                     doc='Number of objects in the set.')
+    size = property(lambda self: self._s.size,
+                    doc='Total size in bytes of the objects in the set.')
+
+    def __len__(self):
+        return self._s.count
+
+    def __iter__(self):
+        return iter(self._s)
+
+    def __contains__(self, obj):
+        return obj in self._s
+
+    @property
+    def nodes(self):
+        """The objects themselves (iterable, compared by identity)."""
+        return _Nodes(self._s)
+
+    @property
+    def theone(self):
+        """The one object of a set that holds exactly one."""
+        n = self._s.count
+        if n != 1:
+            raise AttributeError(
+                'theone: the set holds %d objects, not exactly one '
+                '(narrow it first, e.g. .byid[0].theone)' % n)
+        for o in self._s:
+            return o
+        raise AttributeError('theone: the object is no longer held')
+
+    # algebra
+    def _other(self, other):
+        if isinstance(other, IdentitySet):
+            return other._s
+        return None
+
+    def __and__(self, other):
+        if isinstance(other, Kind):
+            return IdentitySet(other._filter(self))
+        o = self._other(other)
+        return NotImplemented if o is None else IdentitySet(self._s & o)
+
+    def __or__(self, other):
+        o = self._other(other)
+        return NotImplemented if o is None else IdentitySet(self._s | o)
+
+    def __sub__(self, other):
+        if isinstance(other, Kind):
+            return IdentitySet(self._s - other._filter(self))
+        o = self._other(other)
+        return NotImplemented if o is None else IdentitySet(self._s - o)
+
+    def __xor__(self, other):
+        o = self._other(other)
+        return NotImplemented if o is None else IdentitySet(self._s ^ o)
+
+    def __invert__(self):
+        return IdentitySet(self._s.complement())
+
+    def __eq__(self, other):
+        o = self._other(other)
+        return NotImplemented if o is None else self._s == o
+
+    def __ne__(self, other):
+        o = self._other(other)
+        return NotImplemented if o is None else self._s != o
+
+    def __le__(self, other):
+        o = self._other(other)
+        return NotImplemented if o is None else self._s <= o
+
+    def __lt__(self, other):
+        o = self._other(other)
+        return NotImplemented if o is None else self._s < o
+
+    def __ge__(self, other):
+        o = self._other(other)
+        return NotImplemented if o is None else self._s >= o
+
+    def __gt__(self, other):
+        o = self._other(other)
+        return NotImplemented if o is None else self._s > o
+
+    __hash__ = None
+
+    # partitions
+    def _partition(self, name):
+        p = self._parts.get(name)
+        if p is None:
+            p = Partition(self, CLASSIFIERS[name])
+            self._parts[name] = p
+        return p
+
+    byclodo = property(lambda self: self._partition('clodo'),
+                       doc='Partition by class, or dict owner for __dict__s.')
+    bytype = property(lambda self: self._partition('type'),
+                      doc='Partition by type (all dicts together).')
+    bysize = property(lambda self: self._partition('size'),
+                      doc='Partition by individual object size.')
+    byid = property(lambda self: self._partition('id'),
+                    doc='One row per object, largest first, with its repr.')
+    bymodule = property(lambda self: self._partition('module'),
+                        doc='Partition by module: a module by its name, '
+                            'other objects by the module of their class.')
+    byunity = property(lambda self: self._partition('unity'),
+                       doc='Everything in one row.')
+
+    def __getitem__(self, i):
+        return self.byclodo[i]
+
+    more = property(lambda self: self.byclodo.more,
+                    doc='The next rows of the printed table.')
+    all = property(lambda self: self.byclodo.all,
+                   doc='The whole table, every row.')
+    sets = property(lambda self: self.byclodo.sets,
+                    doc='The rows of the default partition, as sets.')
+
+    def __str__(self):
+        if self._s.count == 0:
+            return 'hp.Nothing'
+        return str(self.byclodo)
+
+    __repr__ = __str__
+
+
+class _Nodes(object):
+    __slots__ = ('_s',)
+
+    def __init__(self, s):
+        self._s = s
+
+    def __iter__(self):
+        return iter(self._s)
+
+    def __len__(self):
+        return self._s.count
+
+    def __contains__(self, obj):
+        return obj in self._s
+
+    def __repr__(self):
+        return '<%d nodes>' % self._s.count
+
+
+class Partition(object):
+    """A set split into rows by a classifier, largest rows first.
+
+    p[i] is row i as a set; p[a:b] the union of those rows; p.sets every
+    row; printing shows ten rows, p.more the next ten, p.all every row."""
+
+    def __init__(self, iset, classifier, start=0):
+        self._set = iset
+        self._cls = classifier
+        self._cpart, self._rows = classifier.rows(iset)
+        self._start = start
+        self._names = _labels(iset._s.snapshot)
+
+    def __len__(self):
+        return len(self._cpart) if self._cpart is not None else len(self._rows)
+
+    def _row(self, i):
+        """(label, count, size) of row i."""
+        if self._cpart is not None:
+            key, count, size = self._cpart.row(i)
+            if self._cls.by == _c.BY_ID:
+                return key, count, size
+            return self._cls.label(self._names, key), count, size
+        label, s = self._rows[i]
+        return label, s.count, s.size
+
+    def _rowset(self, i):
+        if self._cpart is not None:
+            return self._cpart.group(i)
+        return self._rows[i][1]
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            out = None
+            for k in range(*i.indices(len(self))):
+                s = self._rowset(k)
+                out = s if out is None else out | s
+            if out is None:
+                return IdentitySet(self._set._s.select(_c.BY_UNITY, 1))
+            return IdentitySet(out)
+        if not isinstance(i, int):
+            raise TypeError('partition indices are integers or slices')
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError('partition index out of range (%d rows)' % n)
+        return IdentitySet(self._rowset(i))
+
+    @property
+    def sets(self):
+        """Every row, as a list of sets."""
+        return [IdentitySet(self._rowset(i)) for i in range(len(self))]
+
+    @property
+    def more(self):
+        """The next ten rows."""
+        p = Partition.__new__(Partition)
+        p.__dict__.update(self.__dict__)
+        p._start = min(self._start + _ROWS, len(self))
+        return p
+
+    @property
+    def all(self):
+        """Every row."""
+        return _AllRows(self)
+
+    count = property(lambda self: self._set.count)
+    size = property(lambda self: self._set.size)
+
+    def _header(self):
+        s = self._set
+        if self._cls.by == _c.BY_ID:
+            kinds = s.byclodo
+            kind = kinds._row(0)[0] if len(kinds) == 1 else 'mixed'
+            return ['Set of %d <%s> objects. Total size = %d bytes.'
+                    % (s.count, kind, s.size),
+                    ' Index     Size   %   Cumulative  %   '
+                    'Representation (limited)']
+        return ['Partition of a set of %d objects. Total size = %d bytes.'
+                % (s.count, s.size),
+                ' Index  Count   %     Size   % Cumulative  % '
+                + self._cls.header]
+
+    def _lines(self, start, stop):
+        total_n, total_size = self._set.count, self._set.size
+        cum = 0
+        for i in range(start):
+            cum += self._row(i)[2]
+        out = []
+        byid = self._cls.by == _c.BY_ID
+        snap = self._set._s.snapshot
+        for i in range(start, stop):
+            label, count, size = self._row(i)
+            cum += size
+            if byid:
+                try:
+                    r = safe_repr(snap.object(label), 30)
+                except LookupError:
+                    r = '<not held>'
+                out.append('%6d %8d %5.1f %9d %5.1f %s' % (
+                    i, size, 100.0 * size / total_size if total_size else 0,
+                    cum, 100.0 * cum / total_size if total_size else 0, r))
+            else:
+                prefix = '%6d %6d %3d %8d %3d %9d %3d ' % (
+                    i, count, _pct(count, total_n), size,
+                    _pct(size, total_size), cum, _pct(cum, total_size))
+                out.append(_wrap(prefix, label))
+        return out
+
+    def _render(self, stop=None):
+        n = len(self)
+        if self._set.count == 0:
+            return 'hp.Nothing'
+        start = self._start
+        end = n if stop == 'all' else min(n, start + _ROWS)
+        lines = self._header() + self._lines(start, end)
+        if end < n:
+            lines.append("<%d more rows. Type e.g. '_.more' to view.>"
+                         % (n - end))
+        return '\n'.join(lines)
+
+    def __str__(self):
+        return self._render()
+
+    __repr__ = __str__
+
+
+class _AllRows(object):
+    def __init__(self, p):
+        self._p = p
+
+    def __str__(self):
+        return self._p._render('all')
+
+    __repr__ = __str__
+
+
+# ---- the session object --------------------------------------------------
+
+class _RootType(object):
+    """The root of the heap: interpreter state, sys.modules, builtins and
+    every thread's frames and exception state."""
+
+    def __repr__(self):
+        return 'hp.Root'
+
+
+class Use(object):
+    """heapscope's session object, as heapy's hpy() returns.
+
+    hp.setrelheap()   mark the heap as it is now
+    hp.heap()         the objects reachable now that were not there at the
+                      mark (all reachable objects without a mark)
+    hp.heapu()        objects only C code holds (reachable from no root)
+    hp.iso(*objs)     a set of exactly these objects
+    hp.idset(iterable)  a set of the objects in iterable
+    hp.Nothing        the empty set
+    hp.Root           the root the heap is walked from
+    hp.Type(t), hp.Clodo(t), hp.Clodo(dictof=t), hp.Size(n), hp.Module(name)
+                      kinds: filter a set with h & kind, h - kind, ~kind
+    """
+
+    def __init__(self):
+        self._mark = None
+        self._last = None
+        self.Root = _RootType()
+        self.Type = _KindFactory(
+            'Type', 'hp.Type(t): the kind of objects of type t.', _type_kind)
+        self.Clodo = _KindFactory(
+            'Clodo', 'hp.Clodo(t) or hp.Clodo(dictof=t): objects of class t, '
+            'or the __dict__s of instances of t.', _clodo_kind)
+        self.Size = _KindFactory(
+            'Size', 'hp.Size(n): objects of n bytes.', _size_kind)
+        self.Module = _KindFactory(
+            'Module', "hp.Module('name'): objects of that module (see "
+            'bymodule).', _module_kind)
+
+    def __repr__(self):
+        return '<heapscope session: hp.heap(), hp.setrelheap(), help(hp)>'
+
+    def __dir__(self):
+        return ['Clodo', 'Module', 'Nothing', 'Root', 'Size', 'Type',
+                'heap', 'heapu', 'idset', 'iso', 'setrelheap']
+
+    def setrelheap(self, reference=None):
+        """Mark the heap: later heap() calls leave out every object that
+        exists now (an object later found at the same address but of
+        another type is a new object).  setrelheap(None) clears the mark."""
+        self._mark = None
+        mark = _c.snapshot(hold=False)
+        mark.drop_edges()
+        self._mark = mark
+
+    def _snapshot(self):
+        snap = _c.snapshot()
+        self._last = snap
+        return snap
+
+    def heap(self):
+        """The objects reachable now that were not present at the mark."""
+        self._last = None        # drop the previous snapshot's references
+        snap = self._snapshot()
+        return IdentitySet(snap.heap(self._mark))
+
+    def heapu(self):
+        """Objects the collector tracks that no root reaches (held only by
+        C code), and what they alone hold; relative to the mark."""
+        self._last = None
+        snap = self._snapshot()
+        return IdentitySet(snap.heap(self._mark, True))
+
+    def idset(self, iterable):
+        """A set of the objects in iterable (compared by identity)."""
+        objs = list(iterable)
+        snap = self._last
+        if snap is not None:
+            s, missing = snap.idset(objs)
+            if not missing:
+                return IdentitySet(s)
+        snap = self._snapshot()
+        s, missing = snap.idset(objs)
+        if missing:
+            # Only heapscope's own objects are left out of a snapshot.
+            raise ValueError('%d of the objects are heapscope\'s own or '
+                             'static and cannot be in a set' % missing)
+        return IdentitySet(s)
+
+    def iso(self, *objs):
+        """A set of exactly the given objects."""
+        return self.idset(objs)
+
+    @property
+    def Nothing(self):
+        """The empty set."""
+        snap = self._last or self._snapshot()
+        return IdentitySet(snap.idset(())[0])
+
+
+def hpy():
+    """A new heapscope session object (heapy's hpy())."""
+    return Use()
+
+
+for _t in (Use, IdentitySet, Partition, _Nodes, _AllRows, _RootType, Kind,
+           _KindFactory, _Snap):
+    _c.hide(_t)
+del _t

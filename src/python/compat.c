@@ -1,0 +1,455 @@
+/* compat.c - the per-version CPython internals the walker needs.
+ *
+ * Roots (interpreter and thread state, running frames), the collector's
+ * object lists, managed dicts and the references tp_traverse leaves out.
+ * Together with sizes.c this is the only place that reads private layouts
+ * or tests PY_VERSION_HEX; each function here must not run Python code,
+ * allocate Python objects, create frame objects, or materialise dicts.
+ * See ../shared/docs/cpython-notes.md (sections 1, 2 and 5) for the facts.
+ */
+#include "hs_py.h"
+
+#include <stdio.h>
+
+/* Private headers: Py_BUILD_CORE only here and in sizes.c. */
+#define Py_BUILD_CORE 1
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000
+#undef _PyObject_LookupSpecial
+#endif
+/* Python.h defined the public spelling of this macro; the private header
+ * defines its own. */
+#undef _PyGC_FINALIZED
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#include "internal/pycore_gc.h"
+#include "internal/pycore_interp.h"
+#if PY_VERSION_HEX >= 0x030B0000
+#include "internal/pycore_frame.h"
+#include "internal/pycore_object.h"
+#include "internal/pycore_dict.h"
+#endif
+#if PY_VERSION_HEX >= 0x030C0000
+#include "internal/pycore_long.h"
+#endif
+#pragma GCC diagnostic pop
+
+#define VISIT(o, label)                                         \
+    do {                                                        \
+        PyObject *o_ = (PyObject *)(o);                         \
+        if (o_ != NULL) {                                       \
+            int r_ = visit(o_, (label), arg);                   \
+            if (r_)                                             \
+                return r_;                                      \
+        }                                                       \
+    } while (0)
+
+/* ---- roots -------------------------------------------------------------- */
+
+static int
+visit_exc_chain(_PyErr_StackItem *item, const char *prefix,
+                hs_compat_visit visit, void *arg)
+{
+    char label[96];
+    for (int n = 0; item != NULL && n < 10000; item = item->previous_item, n++) {
+#if PY_VERSION_HEX < 0x030B0000
+        snprintf(label, sizeof label, "%s_exc_type", prefix);
+        VISIT(item->exc_type, label);
+        snprintf(label, sizeof label, "%s_exc_traceback", prefix);
+        VISIT(item->exc_traceback, label);
+#endif
+        snprintf(label, sizeof label, "%s_exc_value", prefix);
+        VISIT(item->exc_value, label);
+    }
+    return 0;
+}
+
+#if PY_VERSION_HEX >= 0x030B0000
+/* The top interpreter frame of a thread. */
+static _PyInterpreterFrame *
+top_frame(PyThreadState *ts)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return ts->current_frame;
+#else
+    return ts->cframe ? ts->cframe->current_frame : NULL;
+#endif
+}
+
+static PyCodeObject *
+frame_code(_PyInterpreterFrame *f)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *ex = f->f_executable;
+    return (ex != NULL && PyCode_Check(ex)) ? (PyCodeObject *)ex : NULL;
+#else
+    return f->f_code;
+#endif
+}
+
+/* An interpreter frame is not an object: report what it holds, naming
+ * each local the way heapy names a frame's locals. */
+static int
+visit_frame(_PyInterpreterFrame *f, const char *prefix,
+            hs_compat_visit visit, void *arg)
+{
+    char label[160];
+    PyCodeObject *co = frame_code(f);
+    snprintf(label, sizeof label, "%s.f_code", prefix);
+#if PY_VERSION_HEX >= 0x030D0000
+    VISIT(f->f_executable, label);
+    snprintf(label, sizeof label, "%s.f_funcobj", prefix);
+    VISIT(f->f_funcobj, label);
+#elif PY_VERSION_HEX >= 0x030C0000
+    VISIT(f->f_code, label);
+    snprintf(label, sizeof label, "%s.f_funcobj", prefix);
+    VISIT(f->f_funcobj, label);
+#else
+    VISIT(f->f_code, label);
+    snprintf(label, sizeof label, "%s.f_func", prefix);
+    VISIT(f->f_func, label);
+#endif
+    snprintf(label, sizeof label, "%s.f_globals", prefix);
+    VISIT(f->f_globals, label);
+    snprintf(label, sizeof label, "%s.f_builtins", prefix);
+    VISIT(f->f_builtins, label);
+    snprintf(label, sizeof label, "%s.f_locals", prefix);
+    VISIT(f->f_locals, label);
+    snprintf(label, sizeof label, "%s.frame_obj", prefix);
+    VISIT(f->frame_obj, label);
+    if (co == NULL)
+        return 0;
+    PyObject *names = co->co_localsplusnames;
+    Py_ssize_t n = co->co_nlocalsplus;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = f->localsplus[i];
+        if (v == NULL)
+            continue;
+        PyObject *name = (names && PyTuple_Check(names) &&
+                          i < PyTuple_GET_SIZE(names))
+                             ? PyTuple_GET_ITEM(names, i) : NULL;
+        /* Only ASCII names are read directly: asking for UTF-8 would
+         * cache a copy inside a non-ASCII str. */
+        if (name && PyUnicode_Check(name) && PyUnicode_IS_ASCII(name))
+            snprintf(label, sizeof label, "%s.f_locals['%.60s']", prefix,
+                     (const char *)PyUnicode_DATA(name));
+        else
+            snprintf(label, sizeof label, "%s.f_localsplus[%zd]", prefix, i);
+        VISIT(v, label);
+    }
+    return 0;
+}
+#endif
+
+static int
+visit_thread(PyThreadState *ts, int ti, hs_compat_visit visit, void *arg)
+{
+    char p[64], label[96];
+    snprintf(p, sizeof p, "i0_t%lu", (unsigned long)ts->thread_id);
+    (void)ti;
+#define TS(field)                                                        \
+    do {                                                                 \
+        snprintf(label, sizeof label, "%s_%s", p, #field);               \
+        VISIT(ts->field, label);                                         \
+    } while (0)
+    TS(c_profileobj);
+    TS(c_traceobj);
+#if PY_VERSION_HEX >= 0x030C0000
+    TS(current_exception);
+#else
+    TS(curexc_type);
+    TS(curexc_value);
+    TS(curexc_traceback);
+#endif
+    TS(dict);
+    TS(async_exc);
+    TS(async_gen_firstiter);
+    TS(async_gen_finalizer);
+    TS(context);
+#if PY_VERSION_HEX >= 0x030D0000
+    TS(previous_executor);
+    TS(threading_local_key);
+    TS(threading_local_sentinel);
+#endif
+#undef TS
+    int r = visit_exc_chain(ts->exc_info, p, visit, arg);
+    if (r)
+        return r;
+#if PY_VERSION_HEX < 0x030B0000
+    /* Frames are objects: the top one leads to the rest via f_back. */
+    snprintf(label, sizeof label, "%s_f0", p);
+    VISIT(ts->frame, label);
+#else
+    /* Count frames from the oldest, as heapy does. */
+    int depth = 0;
+    for (_PyInterpreterFrame *f = top_frame(ts); f != NULL && depth < 1000000;
+         f = f->previous)
+        depth++;
+    int k = depth;
+    for (_PyInterpreterFrame *f = top_frame(ts); f != NULL && k > 0;
+         f = f->previous) {
+        k--;
+#if PY_VERSION_HEX >= 0x030C0000
+        if (f->owner == FRAME_OWNED_BY_CSTACK)
+            continue;
+#endif
+        if (_PyFrame_IsIncomplete(f))
+            continue;
+        char fp[80];
+        snprintf(fp, sizeof fp, "%s_f%d", p, k);
+        r = visit_frame(f, fp, visit, arg);
+        if (r)
+            return r;
+    }
+#endif
+    return 0;
+}
+
+int
+hs_compat_visit_roots(hs_compat_visit visit, void *arg)
+{
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    char label[64];
+#define IS(expr, name) VISIT(interp->expr, "i0_" name)
+#if PY_VERSION_HEX >= 0x030C0000
+    IS(imports.modules, "modules");
+    IS(imports.importlib, "importlib");
+    IS(imports.import_func, "import_func");
+    IS(sysdict_copy, "sysdict_copy");
+#else
+    IS(modules, "modules");
+    IS(importlib, "importlib");
+    IS(import_func, "import_func");
+#endif
+    IS(sysdict, "sysdict");
+    IS(builtins, "builtins");
+#if PY_VERSION_HEX >= 0x030D0000
+    IS(codecs.search_path, "codec_search_path");
+    IS(codecs.search_cache, "codec_search_cache");
+    IS(codecs.error_registry, "codec_error_registry");
+#else
+    IS(codec_search_path, "codec_search_path");
+    IS(codec_search_cache, "codec_search_cache");
+    IS(codec_error_registry, "codec_error_registry");
+#endif
+    IS(dict, "dict");
+    IS(builtins_copy, "builtins_copy");
+    IS(before_forkers, "before_forkers");
+    IS(after_forkers_parent, "after_forkers_parent");
+    IS(after_forkers_child, "after_forkers_child");
+    IS(audit_hooks, "audit_hooks");
+#undef IS
+#if PY_VERSION_HEX >= 0x030A0000
+    /* atexit callbacks live in a C array since 3.10. */
+    for (int i = 0; i < interp->atexit.ncallbacks; i++) {
+        if (interp->atexit.callbacks == NULL ||
+            interp->atexit.callbacks[i] == NULL)
+            continue;
+        snprintf(label, sizeof label, "i0_atexit[%d].func", i);
+        VISIT(interp->atexit.callbacks[i]->func, label);
+        snprintf(label, sizeof label, "i0_atexit[%d].args", i);
+        VISIT(interp->atexit.callbacks[i]->args, label);
+        snprintf(label, sizeof label, "i0_atexit[%d].kwargs", i);
+        VISIT(interp->atexit.callbacks[i]->kwargs, label);
+    }
+#endif
+    (void)label;
+    int ti = 0;
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp);
+         ts != NULL; ts = PyThreadState_Next(ts), ti++) {
+        int r = visit_thread(ts, ti, visit, arg);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+/* ---- the collector's lists ---------------------------------------------- */
+
+static int
+visit_gc_list(PyGC_Head *head, hs_compat_visit visit, void *arg)
+{
+    for (PyGC_Head *gc = (PyGC_Head *)head->_gc_next; gc != head;
+         gc = (PyGC_Head *)gc->_gc_next) {
+        VISIT((PyObject *)(gc + 1), NULL);
+    }
+    return 0;
+}
+
+int
+hs_compat_visit_gc_objects(hs_compat_visit visit, void *arg)
+{
+    struct _gc_runtime_state *gcs = &PyInterpreterState_Get()->gc;
+    for (int i = 0; i < NUM_GENERATIONS; i++) {
+        int r = visit_gc_list(&gcs->generations[i].head, visit, arg);
+        if (r)
+            return r;
+    }
+    return visit_gc_list(&gcs->permanent_generation.head, visit, arg);
+}
+
+/* ---- instance dicts ----------------------------------------------------- */
+
+PyObject *
+hs_compat_instance_dict(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+#if PY_VERSION_HEX >= 0x030D0000
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT)
+        return (PyObject *)_PyObject_ManagedDictPointer(op)->dict;
+#elif PY_VERSION_HEX >= 0x030C0000
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+        PyDictOrValues dv = *_PyObject_DictOrValuesPointer(op);
+        return _PyDictOrValues_IsValues(dv) ? NULL
+                                            : _PyDictOrValues_GetDict(dv);
+    }
+#elif PY_VERSION_HEX >= 0x030B0000
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT)
+        return *_PyObject_ManagedDictPointer(op);
+#endif
+    Py_ssize_t off = tp->tp_dictoffset;
+    if (off == 0)
+        return NULL;
+#if PY_VERSION_HEX < 0x030B0000
+    /* Non-mutating before 3.11 (cpython-notes.md section 2). */
+    PyObject **p = _PyObject_GetDictPtr(op);
+    return p ? *p : NULL;
+#else
+    if (off < 0) {
+        Py_ssize_t n;
+        if (PyLong_Check(op)) {
+#if PY_VERSION_HEX >= 0x030C0000
+            n = (Py_ssize_t)_PyLong_DigitCount((PyLongObject *)op);
+#else
+            n = Py_SIZE(op) < 0 ? -Py_SIZE(op) : Py_SIZE(op);
+#endif
+        } else {
+            n = Py_SIZE(op) < 0 ? -Py_SIZE(op) : Py_SIZE(op);
+        }
+        off += (Py_ssize_t)_PyObject_VAR_SIZE(tp, n);
+        if (off <= 0)
+            return NULL;
+    }
+    return *(PyObject **)((char *)op + off);
+#endif
+}
+
+PyObject *
+hs_compat_type_dict(PyTypeObject *tp)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    if (tp->tp_dict != NULL)
+        return tp->tp_dict;
+    /* Static builtin types keep their dict in the interpreter; the getter
+     * returns a new reference to an object the interpreter holds. */
+    PyObject *d = PyType_GetDict(tp);
+    Py_XDECREF(d);
+    return d;
+#else
+    return tp->tp_dict;
+#endif
+}
+
+/* ---- what tp_traverse leaves out ---------------------------------------- */
+
+static int
+visit_code(PyCodeObject *co, hs_compat_visit visit, void *arg)
+{
+    VISIT(co->co_consts, NULL);
+    VISIT(co->co_names, NULL);
+    VISIT(co->co_filename, NULL);
+    VISIT(co->co_name, NULL);
+#if PY_VERSION_HEX >= 0x030B0000
+    VISIT(co->co_qualname, NULL);
+    VISIT(co->co_localsplusnames, NULL);
+    VISIT(co->co_localspluskinds, NULL);
+    VISIT(co->co_linetable, NULL);
+    VISIT(co->co_exceptiontable, NULL);
+#if PY_VERSION_HEX >= 0x030C0000
+    if (co->_co_cached != NULL) {
+        VISIT(co->_co_cached->_co_code, NULL);
+        VISIT(co->_co_cached->_co_varnames, NULL);
+        VISIT(co->_co_cached->_co_cellvars, NULL);
+        VISIT(co->_co_cached->_co_freevars, NULL);
+    }
+#else
+    VISIT(co->_co_code, NULL);
+#endif
+#else
+    VISIT(co->co_code, NULL);
+    VISIT(co->co_varnames, NULL);
+    VISIT(co->co_freevars, NULL);
+    VISIT(co->co_cellvars, NULL);
+#if PY_VERSION_HEX >= 0x030A0000
+    VISIT(co->co_linetable, NULL);
+#else
+    VISIT(co->co_lnotab, NULL);
+#endif
+#endif
+    return 0;
+}
+
+/* range and slice keep ints that no tp_traverse reports. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *start, *stop, *step, *length;
+} hs_rangeobject;
+
+int
+hs_compat_visit_extra(PyObject *op, hs_compat_visit visit, void *arg)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    if (PyDict_Check(op)) {
+        /* dict_traverse skips the keys of str-keyed dicts: report every
+         * key.  PyDict_Next neither hashes nor compares. */
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (PyDict_Next(op, &pos, &k, &v)) {
+            if (PyUnicode_Check(k))
+                VISIT(k, NULL);
+        }
+        return 0;
+    }
+    if (PyCode_Check(op))
+        return visit_code((PyCodeObject *)op, visit, arg);
+    if (tp == &PyRange_Type) {
+        hs_rangeobject *r = (hs_rangeobject *)op;
+        VISIT(r->start, NULL);
+        VISIT(r->stop, NULL);
+        VISIT(r->step, NULL);
+        VISIT(r->length, NULL);
+        return 0;
+    }
+    if (tp == &PySlice_Type && !PyObject_IS_GC(op)) {
+        PySliceObject *s = (PySliceObject *)op;
+        VISIT(s->start, NULL);
+        VISIT(s->stop, NULL);
+        VISIT(s->step, NULL);
+        return 0;
+    }
+    if (PyType_Check(op)) {
+        PyTypeObject *t = (PyTypeObject *)op;
+        if (t->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+            PyHeapTypeObject *ht = (PyHeapTypeObject *)t;
+            VISIT(ht->ht_name, NULL);
+            VISIT(ht->ht_qualname, NULL);
+            VISIT(ht->ht_slots, NULL);
+#if PY_VERSION_HEX < 0x030C0000
+            VISIT(t->tp_subclasses, NULL);
+#endif
+        } else {
+            /* Static types are not GC objects: type_traverse must never
+             * be called on them (it aborts), so report their parts here. */
+            VISIT(hs_compat_type_dict(t), NULL);
+            VISIT(t->tp_mro, NULL);
+            VISIT(t->tp_bases, NULL);
+            VISIT(t->tp_base, NULL);
+        }
+        return 0;
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    /* 3.13 never reports a materialised managed dict (pitfall 9). */
+    if ((tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) && PyObject_IS_GC(op))
+        VISIT(_PyObject_ManagedDictPointer(op)->dict, NULL);
+#endif
+    return 0;
+}

@@ -1,0 +1,87 @@
+/* hs_py.h - internal interface of the CPython-facing half of _heapscope.
+ *
+ * Only src/python/ includes this.  Everything that depends on a CPython
+ * version's private layout is behind the hs_compat_* and hs_py_size functions
+ * (compat.c, sizes.c); the rest of src/python uses the public C API plus these.
+ * Nothing declared here may run Python code, allocate Python objects or
+ * change an object it is handed, unless its comment says so.
+ */
+#ifndef HS_PY_H
+#define HS_PY_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+#include "heapscope/graph.h"
+
+/* ---- sizes.c ------------------------------------------------------------ */
+
+/* Bytes of memory owned by `op`, computed in C from its type's layout:
+ * the object itself with its GC header and any pre-header, plus the blocks
+ * it owns privately (a list's item array, a dict's keys and values, a set's
+ * table, a 3.11+ instance's managed values...).  Never calls __sizeof__ or
+ * any other Python-level code and never mutates `op`. */
+size_t hs_py_size(PyObject *op);
+
+/* ---- images.c ----------------------------------------------------------- */
+
+/* Address ranges of every loaded ELF image (the executable, libpython and
+ * extension modules).  An object inside one is static: it was not allocated
+ * on the heap. */
+typedef struct hs_images {
+    uintptr_t *lo, *hi;   /* sorted, non-overlapping */
+    size_t n;
+} hs_images;
+
+int hs_images_load(hs_images *im);          /* 0 or -1 (ENOMEM) */
+void hs_images_free(hs_images *im);
+int hs_images_contains(const hs_images *im, const void *p);
+
+/* ---- compat.c ----------------------------------------------------------- */
+
+/* A callback receiving one object the walker must visit, with a label that
+ * names how the root holds it (used only for edges from the root; may be
+ * NULL elsewhere).  Returns 0 to continue, non-zero to stop. */
+typedef int (*hs_compat_visit)(PyObject *op, const char *label, void *arg);
+
+/* Everything heapy's root reaches: interpreter state fields, the module
+ * dict, sys, builtins, and for every thread its exception state, context,
+ * and the objects of its running frames (on 3.11+ read from the interpreter
+ * frames, never by creating frame objects). */
+int hs_compat_visit_roots(hs_compat_visit visit, void *arg);
+
+/* Every object the cyclic GC tracks, in every generation and the permanent
+ * generation (gc.freeze), without creating a list. */
+int hs_compat_visit_gc_objects(hs_compat_visit visit, void *arg);
+
+/* The __dict__ of an instance if it exists (borrowed), never creating it.
+ * NULL when the object has no dict or it was never materialised. */
+PyObject *hs_compat_instance_dict(PyObject *op);
+
+/* Objects held by `op` that its tp_traverse does not report (str keys of
+ * dicts, 3.13's materialised managed dict, names of heap types, contents of
+ * non-GC containers such as code objects).  Calls visit(child, NULL, arg). */
+int hs_compat_visit_extra(PyObject *op, hs_compat_visit visit, void *arg);
+
+/* Type dict without side effects (3.12+ static builtin types keep theirs in
+ * the interpreter).  Borrowed; may be NULL. */
+PyObject *hs_compat_type_dict(PyTypeObject *tp);
+
+/* ---- walker.c ----------------------------------------------------------- */
+
+typedef struct hs_walk_opts {
+    int hold_refs;              /* INCREF every object (sets hand them back) */
+    int gc_objects;             /* also walk GC objects the root misses */
+    PyTypeObject *const *hidden;  /* types whose instances are heapscope's */
+    size_t nhidden;
+    size_t nodes_hint;          /* expected objects (presizes the arrays) */
+} hs_walk_opts;
+
+/* Walk the heap into a new graph.  0, or a negative HS_E* code with
+ * nothing allocated and no reference held.  No Python exception is set. */
+int hs_py_walk(hs_graph **out, const hs_walk_opts *o);
+/* Drop the references a walk with hold_refs took (may run finalizers). */
+void hs_py_release(hs_graph *g);
+
+#endif /* HS_PY_H */

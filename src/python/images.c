@@ -1,0 +1,124 @@
+/* images.c - address ranges of the loaded ELF images.
+ *
+ * An object whose address falls inside the executable, libpython or an
+ * extension module was never allocated on the heap (None, small ints and
+ * static types on 3.11+, deep-frozen code on 3.11/3.12): the snapshot marks
+ * it static instead of counting it.  Read once per snapshot with
+ * dl_iterate_phdr, looked up by binary search.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include "hs_py.h"
+
+#include <link.h>
+#include <stdlib.h>
+
+typedef struct {
+    uintptr_t *lo, *hi;
+    size_t n, cap;
+    int failed;
+} collect;
+
+static int
+add_range(collect *c, uintptr_t lo, uintptr_t hi)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        uintptr_t *a = realloc(c->lo, cap * sizeof *a);
+        if (a == NULL)
+            return -1;
+        c->lo = a;
+        uintptr_t *b = realloc(c->hi, cap * sizeof *b);
+        if (b == NULL)
+            return -1;
+        c->hi = b;
+        c->cap = cap;
+    }
+    c->lo[c->n] = lo;
+    c->hi[c->n++] = hi;
+    return 0;
+}
+
+static int
+on_image(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    collect *c = arg;
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (add_range(c, lo, lo + ph->p_memsz) < 0) {
+            c->failed = 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+range_cmp(const void *a, const void *b)
+{
+    const uintptr_t *x = a, *y = b;
+    return (*x > *y) - (*x < *y);
+}
+
+int
+hs_images_load(hs_images *im)
+{
+    collect c = {0};
+    dl_iterate_phdr(on_image, &c);
+    if (c.failed) {
+        free(c.lo);
+        free(c.hi);
+        return -1;
+    }
+    /* Sort by start, keeping each end with its start. */
+    uintptr_t *pairs = malloc((c.n + 1) * 2 * sizeof *pairs);
+    if (pairs == NULL) {
+        free(c.lo);
+        free(c.hi);
+        return -1;
+    }
+    for (size_t i = 0; i < c.n; i++) {
+        pairs[2 * i] = c.lo[i];
+        pairs[2 * i + 1] = c.hi[i];
+    }
+    qsort(pairs, c.n, 2 * sizeof *pairs, range_cmp);
+    for (size_t i = 0; i < c.n; i++) {
+        c.lo[i] = pairs[2 * i];
+        c.hi[i] = pairs[2 * i + 1];
+    }
+    free(pairs);
+    im->lo = c.lo;
+    im->hi = c.hi;
+    im->n = c.n;
+    return 0;
+}
+
+void
+hs_images_free(hs_images *im)
+{
+    free(im->lo);
+    free(im->hi);
+    im->lo = im->hi = NULL;
+    im->n = 0;
+}
+
+int
+hs_images_contains(const hs_images *im, const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    size_t lo = 0, hi = im->n;
+    /* Last range starting at or below a. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (im->lo[mid] <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && a < im->hi[lo - 1];
+}

@@ -1,0 +1,981 @@
+/* module.c - the _heapscope extension: snapshots, id sets and partitions
+ * as Python objects.
+ *
+ * Thin: every question is answered by src/graph over the snapshot arrays;
+ * this file converts arguments and results.  Objects are handed back only
+ * from nodes the snapshot holds a reference to, so a set kept at the prompt
+ * stays safe after the program has freed what it once saw.  The heapy-style
+ * API (hpy(), printing) is Python on top: src/heapscope/_api.py.
+ */
+#include "hs_py.h"
+
+#include <string.h>
+
+typedef struct {
+    PyTypeObject *snapshot_type;
+    PyTypeObject *idset_type;
+    PyTypeObject *partition_type;
+    PyTypeObject *iter_type;
+    PyObject *hidden;          /* list of types whose instances are ours */
+    size_t last_n;             /* nodes in the last snapshot: next hint */
+} modstate;
+
+typedef struct {
+    PyObject_HEAD
+    hs_graph *g;
+    PyObject *module;          /* keeps the state (and types) alive */
+    int held;
+} SnapshotObject;
+
+typedef struct {
+    PyObject_HEAD
+    SnapshotObject *snap;
+    hs_set s;
+    int64_t size;              /* cached total size, -1 until computed */
+} IdSetObject;
+
+typedef struct {
+    PyObject_HEAD
+    SnapshotObject *snap;
+    hs_partition p;
+} PartitionObject;
+
+typedef struct {
+    PyObject_HEAD
+    IdSetObject *set;
+    size_t pos;
+} IterObject;
+
+static modstate *
+state_of(PyObject *module)
+{
+    return (modstate *)PyModule_GetState(module);
+}
+
+static PyObject *
+raise_hs(int err)
+{
+    if (err == -HS_ENOMEM)
+        return PyErr_NoMemory();
+    if (err == -HS_ERANGE)
+        PyErr_SetString(PyExc_OverflowError,
+                        "heap too large for 32-bit node ids");
+    else
+        PyErr_SetString(PyExc_ValueError, "invalid argument");
+    return NULL;
+}
+
+/* ---- Snapshot ----------------------------------------------------------- */
+
+static void
+snapshot_dealloc(SnapshotObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    hs_graph *g = self->g;
+    self->g = NULL;
+    /* Dropping our references can run finalizers: the graph is detached
+     * first so nothing can reach it half-freed. */
+    if (self->held)
+        hs_py_release(g);
+    hs_graph_free(g);
+    Py_XDECREF(self->module);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static int
+is_snapshot(PyObject *o)
+{
+    return Py_TYPE(o)->tp_dealloc == (destructor)snapshot_dealloc;
+}
+
+static int
+reportable(const hs_graph *g, hs_id i)
+{
+    return !(g->flags[i] & (HS_F_VIRTUAL | HS_F_STATIC | HS_F_HIDDEN));
+}
+
+static PyObject *
+new_idset(SnapshotObject *snap, hs_set *s)
+{
+    modstate *st = state_of(snap->module);
+    IdSetObject *o = PyObject_New(IdSetObject, st->idset_type);
+    if (o == NULL) {
+        hs_set_free(s);
+        return NULL;
+    }
+    Py_INCREF(snap);
+    o->snap = snap;
+    o->s = *s;
+    o->size = -1;
+    s->ids = NULL;
+    s->n = 0;
+    return (PyObject *)o;
+}
+
+/* An id set from ids already sorted and distinct (takes ownership). */
+static PyObject *
+idset_from_sorted(SnapshotObject *snap, hs_id *ids, size_t n)
+{
+    hs_set s = {ids, n};
+    if (n == 0) {
+        free(ids);
+        s.ids = NULL;
+    }
+    return new_idset(snap, &s);
+}
+
+static int
+check_id(SnapshotObject *self, long long id)
+{
+    if (id < 0 || id >= (long long)self->g->n) {
+        PyErr_Format(PyExc_IndexError, "node id %lld out of range", id);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+snapshot_object(SnapshotObject *self, PyObject *arg)
+{
+    long long id = PyLong_AsLongLong(arg);
+    if (id == -1 && PyErr_Occurred())
+        return NULL;
+    if (check_id(self, id) < 0)
+        return NULL;
+    if (!(self->g->flags[id] & HS_F_HELD)) {
+        PyErr_SetString(PyExc_LookupError,
+                        "this snapshot holds no reference to that object");
+        return NULL;
+    }
+    PyObject *o = (PyObject *)self->g->addr[id];
+    Py_INCREF(o);
+    return o;
+}
+
+static PyObject *
+snapshot_node(SnapshotObject *self, PyObject *arg)
+{
+    long long id = PyLong_AsLongLong(arg);
+    if (id == -1 && PyErr_Occurred())
+        return NULL;
+    if (check_id(self, id) < 0)
+        return NULL;
+    hs_graph *g = self->g;
+    hs_id t = g->type[id];
+    return Py_BuildValue("(KLKi)", (unsigned long long)g->addr[id],
+                         t == HS_NO_ID ? -1LL : (long long)t,
+                         (unsigned long long)hs_graph_size(g, (hs_id)id),
+                         (int)g->flags[id]);
+}
+
+/* Node of a live object, or -1: the address must be in the snapshot and
+ * still carry the type recorded then. */
+static long long
+find_object(SnapshotObject *self, PyObject *o)
+{
+    hs_graph *g = self->g;
+    hs_id id = hs_graph_find(g, (uintptr_t)o);
+    if (id == HS_NO_ID || g->type[id] == HS_NO_ID ||
+        g->addr[g->type[id]] != (uintptr_t)Py_TYPE(o))
+        return -1;
+    return id;
+}
+
+static PyObject *
+snapshot_find(SnapshotObject *self, PyObject *o)
+{
+    return PyLong_FromLongLong(find_object(self, o));
+}
+
+static PyObject *
+snapshot_heap(SnapshotObject *self, PyObject *args)
+{
+    PyObject *mark = Py_None;
+    int unreached_only = 0;
+    if (!PyArg_ParseTuple(args, "|Op", &mark, &unreached_only))
+        return NULL;
+    if (mark != Py_None && !is_snapshot(mark)) {
+        PyErr_SetString(PyExc_TypeError, "mark must be a snapshot or None");
+        return NULL;
+    }
+    hs_graph *g = self->g;
+    const hs_graph *m = mark == Py_None ? NULL : ((SnapshotObject *)mark)->g;
+    hs_id *ids = malloc(((size_t)g->n + 1) * sizeof *ids);
+    if (ids == NULL)
+        return PyErr_NoMemory();
+    size_t n = 0;
+    hs_id first = unreached_only ? (g->gc_root == HS_NO_ID ? g->n : g->gc_root)
+                                 : 0;
+    for (hs_id i = first; i < g->n; i++) {
+        if (!reportable(g, i))
+            continue;
+        if (m != NULL) {
+            /* Present at the mark: same address and same type then. */
+            hs_id j = hs_graph_find(m, g->addr[i]);
+            if (j != HS_NO_ID && m->type[j] != HS_NO_ID &&
+                m->addr[m->type[j]] == g->addr[g->type[i]])
+                continue;
+        }
+        ids[n++] = i;
+    }
+    return idset_from_sorted(self, ids, n);
+}
+
+static PyObject *
+snapshot_idset(SnapshotObject *self, PyObject *iterable)
+{
+    PyObject *it = PyObject_GetIter(iterable);
+    if (it == NULL)
+        return NULL;
+    size_t cap = 64, n = 0, missing = 0;
+    hs_id *ids = malloc(cap * sizeof *ids);
+    if (ids == NULL) {
+        Py_DECREF(it);
+        return PyErr_NoMemory();
+    }
+    PyObject *o;
+    while ((o = PyIter_Next(it)) != NULL) {
+        long long id = find_object(self, o);
+        Py_DECREF(o);
+        if (id < 0) {
+            missing++;
+            continue;
+        }
+        if (n == cap) {
+            hs_id *b = realloc(ids, cap * 2 * sizeof *ids);
+            if (b == NULL) {
+                free(ids);
+                Py_DECREF(it);
+                return PyErr_NoMemory();
+            }
+            ids = b;
+            cap *= 2;
+        }
+        ids[n++] = (hs_id)id;
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) {
+        free(ids);
+        return NULL;
+    }
+    hs_set s;
+    int r = hs_set_from_ids(&s, ids, n);
+    free(ids);
+    if (r < 0)
+        return raise_hs(r);
+    PyObject *set = new_idset(self, &s);
+    if (set == NULL)
+        return NULL;
+    return Py_BuildValue("(Nn)", set, (Py_ssize_t)missing);
+}
+
+static PyObject *
+snapshot_root_edges(SnapshotObject *self, PyObject *unused)
+{
+    hs_graph *g = self->g;
+    PyObject *list = PyList_New(0);
+    if (list == NULL)
+        return NULL;
+    uint32_t n = g->edge_start ? hs_graph_nout(g, HS_ROOT) : 0;
+    for (uint32_t k = 0; k < n && k < g->nroot_label; k++) {
+        PyObject *t = Py_BuildValue("(sI)", g->root_label[k],
+                                    (unsigned)g->edges[k]);
+        if (t == NULL || PyList_Append(list, t) < 0) {
+            Py_XDECREF(t);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(t);
+    }
+    return list;
+}
+
+static PyObject *
+snapshot_drop_edges(SnapshotObject *self, PyObject *unused)
+{
+    hs_graph_drop_edges(self->g);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+snapshot_get_count(SnapshotObject *self, void *c)
+{
+    return PyLong_FromUnsignedLong(self->g->n);
+}
+
+static PyObject *
+snapshot_get_nedges(SnapshotObject *self, void *c)
+{
+    return PyLong_FromUnsignedLongLong(self->g->nedges);
+}
+
+static PyObject *
+snapshot_get_memory(SnapshotObject *self, void *c)
+{
+    return PyLong_FromSize_t(hs_graph_memory(self->g));
+}
+
+static PyObject *
+snapshot_get_gc_root(SnapshotObject *self, void *c)
+{
+    return PyLong_FromLongLong(self->g->gc_root == HS_NO_ID
+                                   ? -1 : (long long)self->g->gc_root);
+}
+
+static PyMethodDef snapshot_methods[] = {
+    {"object", (PyCFunction)snapshot_object, METH_O,
+     "object(id) -> the object of node id (the snapshot holds it)."},
+    {"node", (PyCFunction)snapshot_node, METH_O,
+     "node(id) -> (address, type id, size, flags)."},
+    {"find", (PyCFunction)snapshot_find, METH_O,
+     "find(obj) -> node id of obj, or -1 if it is not in the snapshot."},
+    {"heap", (PyCFunction)snapshot_heap, METH_VARARGS,
+     "heap(mark=None, unreached_only=False) -> IdSet of the objects not "
+     "present in mark (heapscope's own and static objects excluded)."},
+    {"idset", (PyCFunction)snapshot_idset, METH_O,
+     "idset(iterable) -> (IdSet, number of objects not in the snapshot)."},
+    {"root_edges", (PyCFunction)snapshot_root_edges, METH_NOARGS,
+     "root_edges() -> [(label, id)] for the root's edges."},
+    {"drop_edges", (PyCFunction)snapshot_drop_edges, METH_NOARGS,
+     "drop_edges(): keep only what a mark needs."},
+    {NULL}
+};
+
+static PyGetSetDef snapshot_getset[] = {
+    {"count", (getter)snapshot_get_count, NULL, "nodes, virtual ones included"},
+    {"nedges", (getter)snapshot_get_nedges, NULL, "edges"},
+    {"memory", (getter)snapshot_get_memory, NULL, "bytes the snapshot uses"},
+    {"gc_root", (getter)snapshot_get_gc_root, NULL,
+     "node of the collector-only root, or -1"},
+    {NULL}
+};
+
+static PyType_Slot snapshot_slots[] = {
+    {Py_tp_dealloc, snapshot_dealloc},
+    {Py_tp_methods, snapshot_methods},
+    {Py_tp_getset, snapshot_getset},
+    {Py_tp_doc, "A snapshot of the heap: flat arrays, no Python objects."},
+    {0, NULL}
+};
+
+static PyType_Spec snapshot_spec = {
+    "heapscope._heapscope.Snapshot", sizeof(SnapshotObject), 0,
+    Py_TPFLAGS_DEFAULT, snapshot_slots
+};
+
+/* ---- IdSet -------------------------------------------------------------- */
+
+static void
+idset_dealloc(IdSetObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    hs_set_free(&self->s);
+    Py_XDECREF(self->snap);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static int
+is_idset(PyObject *o)
+{
+    return Py_TYPE(o)->tp_dealloc == (destructor)idset_dealloc;
+}
+
+static Py_ssize_t
+idset_len(IdSetObject *self)
+{
+    return (Py_ssize_t)self->s.n;
+}
+
+static int
+idset_contains(IdSetObject *self, PyObject *o)
+{
+    long long id = find_object(self->snap, o);
+    return id >= 0 && hs_set_contains(&self->s, (hs_id)id);
+}
+
+/* `other` expressed in self's snapshot: the same object where the snapshots
+ * differ (by address and type), or an error naming what is missing. */
+static int
+same_snapshot(IdSetObject *self, IdSetObject *other, hs_set *out, int *owned)
+{
+    *owned = 0;
+    if (other->snap == self->snap) {
+        *out = other->s;
+        return 0;
+    }
+    hs_graph *g = self->snap->g, *h = other->snap->g;
+    hs_id *ids = malloc((other->s.n + 1) * sizeof *ids);
+    if (ids == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    size_t n = 0;
+    for (size_t k = 0; k < other->s.n; k++) {
+        hs_id j = other->s.ids[k];
+        hs_id i = hs_graph_find(g, h->addr[j]);
+        if (i == HS_NO_ID || g->type[i] == HS_NO_ID ||
+            g->addr[g->type[i]] != h->addr[h->type[j]]) {
+            free(ids);
+            PyErr_SetString(PyExc_ValueError,
+                            "the sets come from different snapshots and one "
+                            "holds objects the other never saw; take both "
+                            "from the same hp.heap()");
+            return -1;
+        }
+        ids[n++] = i;
+    }
+    int r = hs_set_from_ids(out, ids, n);
+    free(ids);
+    if (r < 0) {
+        raise_hs(r);
+        return -1;
+    }
+    *owned = 1;
+    return 0;
+}
+
+static PyObject *
+idset_binop(PyObject *a, PyObject *b, enum hs_setop op)
+{
+    if (!is_idset(a) || !is_idset(b))
+        Py_RETURN_NOTIMPLEMENTED;
+    IdSetObject *x = (IdSetObject *)a, *y = (IdSetObject *)b;
+    hs_set other, out;
+    int owned;
+    if (same_snapshot(x, y, &other, &owned) < 0)
+        return NULL;
+    int r = hs_set_op(&out, &x->s, &other, op);
+    if (owned)
+        hs_set_free(&other);
+    if (r < 0)
+        return raise_hs(r);
+    return new_idset(x->snap, &out);
+}
+
+static PyObject *idset_or(PyObject *a, PyObject *b) { return idset_binop(a, b, HS_OR); }
+static PyObject *idset_and(PyObject *a, PyObject *b) { return idset_binop(a, b, HS_AND); }
+static PyObject *idset_sub(PyObject *a, PyObject *b) { return idset_binop(a, b, HS_SUB); }
+static PyObject *idset_xor(PyObject *a, PyObject *b) { return idset_binop(a, b, HS_XOR); }
+
+static PyObject *
+idset_richcompare(PyObject *a, PyObject *b, int op)
+{
+    if (!is_idset(a) || !is_idset(b))
+        Py_RETURN_NOTIMPLEMENTED;
+    IdSetObject *x = (IdSetObject *)a;
+    hs_set other;
+    int owned;
+    if (same_snapshot(x, (IdSetObject *)b, &other, &owned) < 0)
+        return NULL;
+    int le = hs_set_le(&x->s, &other), ge = hs_set_le(&other, &x->s);
+    size_t xn = x->s.n, yn = other.n;
+    if (owned)
+        hs_set_free(&other);
+    int res;
+    switch (op) {
+    case Py_EQ: res = le && xn == yn; break;
+    case Py_NE: res = !(le && xn == yn); break;
+    case Py_LE: res = le; break;
+    case Py_LT: res = le && xn < yn; break;
+    case Py_GE: res = ge; break;
+    case Py_GT: res = ge && xn > yn; break;
+    default: Py_RETURN_NOTIMPLEMENTED;
+    }
+    return PyBool_FromLong(res);
+}
+
+static PyObject *
+idset_get_size(IdSetObject *self, void *c)
+{
+    if (self->size < 0)
+        self->size = (int64_t)hs_set_size(self->snap->g, &self->s);
+    return PyLong_FromLongLong(self->size);
+}
+
+static PyObject *
+idset_get_count(IdSetObject *self, void *c)
+{
+    return PyLong_FromSize_t(self->s.n);
+}
+
+static PyObject *
+idset_get_snapshot(IdSetObject *self, void *c)
+{
+    Py_INCREF(self->snap);
+    return (PyObject *)self->snap;
+}
+
+static PyObject *
+idset_partition(IdSetObject *self, PyObject *arg)
+{
+    long by = PyLong_AsLong(arg);
+    if (by == -1 && PyErr_Occurred())
+        return NULL;
+    if (by < HS_BY_TYPE || by > HS_BY_UNITY) {
+        PyErr_SetString(PyExc_ValueError, "unknown classifier");
+        return NULL;
+    }
+    modstate *st = state_of(self->snap->module);
+    PartitionObject *p = PyObject_New(PartitionObject, st->partition_type);
+    if (p == NULL)
+        return NULL;
+    Py_INCREF(self->snap);
+    p->snap = self->snap;
+    int r = hs_partition_new(&p->p, self->snap->g, &self->s,
+                             (enum hs_classifier)by, NULL);
+    if (r < 0) {
+        memset(&p->p, 0, sizeof p->p);
+        Py_DECREF(p);
+        return raise_hs(r);
+    }
+    return (PyObject *)p;
+}
+
+static PyObject *
+idset_select(IdSetObject *self, PyObject *args)
+{
+    int by;
+    unsigned long long key;
+    int negate = 0;
+    if (!PyArg_ParseTuple(args, "iK|p", &by, &key, &negate))
+        return NULL;
+    if (by < HS_BY_TYPE || by > HS_BY_UNITY) {
+        PyErr_SetString(PyExc_ValueError, "unknown classifier");
+        return NULL;
+    }
+    hs_id *ids = malloc((self->s.n + 1) * sizeof *ids);
+    if (ids == NULL)
+        return PyErr_NoMemory();
+    size_t n = 0;
+    for (size_t k = 0; k < self->s.n; k++) {
+        hs_id i = self->s.ids[k];
+        int match = hs_classify(self->snap->g, i, (enum hs_classifier)by) == key;
+        if (match != negate)
+            ids[n++] = i;
+    }
+    return idset_from_sorted(self->snap, ids, n);
+}
+
+static PyObject *
+idset_ids(IdSetObject *self, PyObject *unused)
+{
+    PyObject *list = PyList_New((Py_ssize_t)self->s.n);
+    if (list == NULL)
+        return NULL;
+    for (size_t k = 0; k < self->s.n; k++) {
+        PyObject *v = PyLong_FromUnsignedLong(self->s.ids[k]);
+        if (v == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)k, v);
+    }
+    return list;
+}
+
+static PyObject *
+idset_complement(IdSetObject *self, PyObject *unused)
+{
+    /* Everything reportable in the snapshot that is not in self. */
+    hs_graph *g = self->snap->g;
+    hs_id *ids = malloc(((size_t)g->n + 1) * sizeof *ids);
+    if (ids == NULL)
+        return PyErr_NoMemory();
+    size_t n = 0, k = 0;
+    for (hs_id i = 0; i < g->n; i++) {
+        while (k < self->s.n && self->s.ids[k] < i)
+            k++;
+        if (k < self->s.n && self->s.ids[k] == i)
+            continue;
+        if (reportable(g, i))
+            ids[n++] = i;
+    }
+    return idset_from_sorted(self->snap, ids, n);
+}
+
+static PyObject *
+idset_iter(IdSetObject *self)
+{
+    modstate *st = state_of(self->snap->module);
+    IterObject *it = PyObject_New(IterObject, st->iter_type);
+    if (it == NULL)
+        return NULL;
+    Py_INCREF(self);
+    it->set = self;
+    it->pos = 0;
+    return (PyObject *)it;
+}
+
+static PyObject *
+idset_repr(IdSetObject *self)
+{
+    return PyUnicode_FromFormat("<IdSet of %zu objects>", self->s.n);
+}
+
+static PyMethodDef idset_methods[] = {
+    {"partition", (PyCFunction)idset_partition, METH_O,
+     "partition(classifier) -> Partition (BY_TYPE, BY_CLODO, ...)."},
+    {"select", (PyCFunction)idset_select, METH_VARARGS,
+     "select(classifier, key, negate=False) -> the members whose key "
+     "under classifier is (or, negated, is not) key."},
+    {"ids", (PyCFunction)idset_ids, METH_NOARGS, "ids() -> list of node ids."},
+    {"complement", (PyCFunction)idset_complement, METH_NOARGS,
+     "complement() -> every reported object of the snapshot not in the set."},
+    {NULL}
+};
+
+static PyGetSetDef idset_getset[] = {
+    {"count", (getter)idset_get_count, NULL, "number of objects"},
+    {"size", (getter)idset_get_size, NULL, "total bytes"},
+    {"snapshot", (getter)idset_get_snapshot, NULL, "the snapshot"},
+    {NULL}
+};
+
+static PyType_Slot idset_slots[] = {
+    {Py_tp_dealloc, idset_dealloc},
+    {Py_tp_methods, idset_methods},
+    {Py_tp_getset, idset_getset},
+    {Py_tp_iter, idset_iter},
+    {Py_tp_repr, idset_repr},
+    {Py_tp_richcompare, idset_richcompare},
+    {Py_tp_hash, PyObject_HashNotImplemented},
+    {Py_sq_length, idset_len},
+    {Py_sq_contains, idset_contains},
+    {Py_nb_or, idset_or},
+    {Py_nb_and, idset_and},
+    {Py_nb_subtract, idset_sub},
+    {Py_nb_xor, idset_xor},
+    {Py_tp_doc, "A set of objects of one snapshot (sorted node ids)."},
+    {0, NULL}
+};
+
+static PyType_Spec idset_spec = {
+    "heapscope._heapscope.IdSet", sizeof(IdSetObject), 0,
+    Py_TPFLAGS_DEFAULT, idset_slots
+};
+
+/* ---- iteration over a set's objects -------------------------------------- */
+
+static void
+iter_dealloc(IterObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    Py_XDECREF(self->set);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyObject *
+iter_next(IterObject *self)
+{
+    IdSetObject *s = self->set;
+    hs_graph *g = s->snap->g;
+    while (self->pos < s->s.n) {
+        hs_id i = s->s.ids[self->pos++];
+        if (g->flags[i] & HS_F_HELD) {
+            PyObject *o = (PyObject *)g->addr[i];
+            Py_INCREF(o);
+            return o;
+        }
+    }
+    return NULL;
+}
+
+static PyType_Slot iter_slots[] = {
+    {Py_tp_dealloc, iter_dealloc},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, iter_next},
+    {0, NULL}
+};
+
+static PyType_Spec iter_spec = {
+    "heapscope._heapscope.IdSetIterator", sizeof(IterObject), 0,
+    Py_TPFLAGS_DEFAULT, iter_slots
+};
+
+/* ---- Partition ----------------------------------------------------------- */
+
+static void
+partition_dealloc(PartitionObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    hs_partition_free(&self->p);
+    Py_XDECREF(self->snap);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static Py_ssize_t
+partition_len(PartitionObject *self)
+{
+    return (Py_ssize_t)self->p.ngroups;
+}
+
+static int
+group_index(PartitionObject *self, PyObject *arg, size_t *out)
+{
+    Py_ssize_t i = PyLong_AsSsize_t(arg);
+    if (i == -1 && PyErr_Occurred())
+        return -1;
+    if (i < 0)
+        i += (Py_ssize_t)self->p.ngroups;
+    if (i < 0 || (size_t)i >= self->p.ngroups) {
+        PyErr_SetString(PyExc_IndexError, "partition index out of range");
+        return -1;
+    }
+    *out = (size_t)i;
+    return 0;
+}
+
+static PyObject *
+partition_row(PartitionObject *self, PyObject *arg)
+{
+    size_t i;
+    if (group_index(self, arg, &i) < 0)
+        return NULL;
+    return Py_BuildValue("(KKK)", (unsigned long long)self->p.key[i],
+                         (unsigned long long)self->p.count[i],
+                         (unsigned long long)self->p.gsize[i]);
+}
+
+static PyObject *
+partition_group(PartitionObject *self, PyObject *arg)
+{
+    size_t i;
+    if (group_index(self, arg, &i) < 0)
+        return NULL;
+    size_t a = self->p.start[i], n = self->p.start[i + 1] - a;
+    hs_id *ids = malloc((n + 1) * sizeof *ids);
+    if (ids == NULL)
+        return PyErr_NoMemory();
+    memcpy(ids, self->p.member + a, n * sizeof *ids);
+    return idset_from_sorted(self->snap, ids, n);
+}
+
+static PyObject *
+partition_get_total_count(PartitionObject *self, void *c)
+{
+    return PyLong_FromUnsignedLongLong(self->p.total_count);
+}
+
+static PyObject *
+partition_get_total_size(PartitionObject *self, void *c)
+{
+    return PyLong_FromUnsignedLongLong(self->p.total_size);
+}
+
+static PyMethodDef partition_methods[] = {
+    {"row", (PyCFunction)partition_row, METH_O,
+     "row(i) -> (key, count, size) of group i (largest first)."},
+    {"group", (PyCFunction)partition_group, METH_O,
+     "group(i) -> IdSet of group i."},
+    {NULL}
+};
+
+static PyGetSetDef partition_getset[] = {
+    {"total_count", (getter)partition_get_total_count, NULL, "objects"},
+    {"total_size", (getter)partition_get_total_size, NULL, "bytes"},
+    {NULL}
+};
+
+static PyType_Slot partition_slots[] = {
+    {Py_tp_dealloc, partition_dealloc},
+    {Py_tp_methods, partition_methods},
+    {Py_tp_getset, partition_getset},
+    {Py_sq_length, partition_len},
+    {Py_tp_doc, "Groups of a set by a classifier, largest first."},
+    {0, NULL}
+};
+
+static PyType_Spec partition_spec = {
+    "heapscope._heapscope.Partition", sizeof(PartitionObject), 0,
+    Py_TPFLAGS_DEFAULT, partition_slots
+};
+
+/* ---- module functions ---------------------------------------------------- */
+
+static PyObject *
+mod_snapshot(PyObject *module, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"hold", "gc_objects", NULL};
+    int hold = 1, gc_objects = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|pp:snapshot", kwlist,
+                                     &hold, &gc_objects))
+        return NULL;
+    modstate *st = state_of(module);
+    /* Allocate the Python object first: the walk itself must create no
+     * Python object. */
+    SnapshotObject *snap = PyObject_New(SnapshotObject, st->snapshot_type);
+    if (snap == NULL)
+        return NULL;
+    snap->g = NULL;
+    snap->held = hold;
+    Py_INCREF(module);
+    snap->module = module;
+
+    Py_ssize_t nh = PyList_GET_SIZE(st->hidden);
+    PyTypeObject **hidden = malloc((size_t)(nh + 5) * sizeof *hidden);
+    if (hidden == NULL) {
+        Py_DECREF(snap);
+        return PyErr_NoMemory();
+    }
+    size_t k = 0;
+    hidden[k++] = st->snapshot_type;
+    hidden[k++] = st->idset_type;
+    hidden[k++] = st->partition_type;
+    hidden[k++] = st->iter_type;
+    for (Py_ssize_t i = 0; i < nh; i++)
+        hidden[k++] = (PyTypeObject *)PyList_GET_ITEM(st->hidden, i);
+    hs_walk_opts o = {hold, gc_objects, hidden, k, st->last_n + st->last_n / 8};
+    int r = hs_py_walk(&snap->g, &o);
+    free(hidden);
+    if (r < 0) {
+        Py_DECREF(snap);
+        return raise_hs(r);
+    }
+    st->last_n = snap->g->n;
+    return (PyObject *)snap;
+}
+
+static PyObject *
+mod_sizeof(PyObject *module, PyObject *o)
+{
+    return PyLong_FromSize_t(hs_py_size(o));
+}
+
+static PyObject *
+mod_instance_dict(PyObject *module, PyObject *o)
+{
+    PyObject *d = hs_compat_instance_dict(o);
+    if (d == NULL)
+        Py_RETURN_NONE;
+    Py_INCREF(d);
+    return d;
+}
+
+static PyObject *
+mod_hide(PyObject *module, PyObject *tp)
+{
+    if (!PyType_Check(tp)) {
+        PyErr_SetString(PyExc_TypeError, "hide() takes a type");
+        return NULL;
+    }
+    modstate *st = state_of(module);
+    int has = PySequence_Contains(st->hidden, tp);
+    if (has < 0)
+        return NULL;
+    if (!has && PyList_Append(st->hidden, tp) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef mod_methods[] = {
+    {"snapshot", (PyCFunction)(void (*)(void))mod_snapshot,
+     METH_VARARGS | METH_KEYWORDS,
+     "snapshot(hold=True, gc_objects=True) -> Snapshot of the reachable "
+     "heap.  hold: keep a reference to every object (sets can return them)."},
+    {"sizeof", (PyCFunction)mod_sizeof, METH_O,
+     "sizeof(obj) -> bytes heapscope attributes to obj (no __sizeof__)."},
+    {"instance_dict", (PyCFunction)mod_instance_dict, METH_O,
+     "instance_dict(obj) -> obj's __dict__ if it exists, else None; never "
+     "creates it (for tests of the 3.11+ managed dicts)."},
+    {"hide", (PyCFunction)mod_hide, METH_O,
+     "hide(type): instances of type are heapscope's own, never reported."},
+    {NULL}
+};
+
+/* PyModule_AddObjectRef is 3.10+. */
+static int
+add_ref(PyObject *m, const char *name, PyObject *v)
+{
+    Py_INCREF(v);
+    if (PyModule_AddObject(m, name, v) < 0) {
+        Py_DECREF(v);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+mod_exec(PyObject *m)
+{
+    modstate *st = state_of(m);
+    st->snapshot_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &snapshot_spec, NULL);
+    st->idset_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &idset_spec, NULL);
+    st->partition_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &partition_spec, NULL);
+    st->iter_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &iter_spec, NULL);
+    st->hidden = PyList_New(0);
+    if (!st->snapshot_type || !st->idset_type || !st->partition_type ||
+        !st->iter_type || !st->hidden)
+        return -1;
+    if (add_ref(m, "Snapshot", (PyObject *)st->snapshot_type) < 0 ||
+        add_ref(m, "IdSet", (PyObject *)st->idset_type) < 0 ||
+        add_ref(m, "Partition", (PyObject *)st->partition_type) < 0)
+        return -1;
+    if (PyModule_AddIntConstant(m, "BY_TYPE", HS_BY_TYPE) < 0 ||
+        PyModule_AddIntConstant(m, "BY_CLODO", HS_BY_CLODO) < 0 ||
+        PyModule_AddIntConstant(m, "BY_SIZE", HS_BY_SIZE) < 0 ||
+        PyModule_AddIntConstant(m, "BY_ID", HS_BY_ID) < 0 ||
+        PyModule_AddIntConstant(m, "BY_UNITY", HS_BY_UNITY) < 0 ||
+        PyModule_AddObject(m, "KEY_DICTOF",
+                           PyLong_FromUnsignedLongLong(HS_KEY_DICTOF)) < 0 ||
+        PyModule_AddIntConstant(m, "F_STATIC", HS_F_STATIC) < 0 ||
+        PyModule_AddIntConstant(m, "F_IMMORTAL", HS_F_IMMORTAL) < 0 ||
+        PyModule_AddIntConstant(m, "F_GC", HS_F_GC) < 0 ||
+        PyModule_AddIntConstant(m, "F_VIRTUAL", HS_F_VIRTUAL) < 0 ||
+        PyModule_AddIntConstant(m, "F_HELD", HS_F_HELD) < 0 ||
+        PyModule_AddIntConstant(m, "F_TYPE", HS_F_TYPE) < 0 ||
+        PyModule_AddIntConstant(m, "F_DICT", HS_F_DICT) < 0 ||
+        PyModule_AddIntConstant(m, "F_HIDDEN", HS_F_HIDDEN) < 0)
+        return -1;
+    return 0;
+}
+
+static int
+mod_traverse(PyObject *m, visitproc visit, void *arg)
+{
+    modstate *st = state_of(m);
+    Py_VISIT(st->snapshot_type);
+    Py_VISIT(st->idset_type);
+    Py_VISIT(st->partition_type);
+    Py_VISIT(st->iter_type);
+    Py_VISIT(st->hidden);
+    return 0;
+}
+
+static int
+mod_clear(PyObject *m)
+{
+    modstate *st = state_of(m);
+    Py_CLEAR(st->snapshot_type);
+    Py_CLEAR(st->idset_type);
+    Py_CLEAR(st->partition_type);
+    Py_CLEAR(st->iter_type);
+    Py_CLEAR(st->hidden);
+    return 0;
+}
+
+static void
+mod_free(void *m)
+{
+    mod_clear((PyObject *)m);
+}
+
+static PyModuleDef_Slot mod_slots[] = {
+    {Py_mod_exec, mod_exec},
+    {0, NULL}
+};
+
+static struct PyModuleDef moddef = {
+    PyModuleDef_HEAD_INIT, "_heapscope",
+    "heapscope's core: walk the heap into a snapshot, answer from it.",
+    sizeof(modstate), mod_methods, mod_slots, mod_traverse, mod_clear, mod_free
+};
+
+PyMODINIT_FUNC
+PyInit__heapscope(void)
+{
+    return PyModuleDef_Init(&moddef);
+}

@@ -1,0 +1,414 @@
+/* walker.c - walk the live heap once into a snapshot graph.
+ *
+ * Breadth-first from the root: the node array is the queue, so node i's
+ * edges are emitted when node i is processed and the CSR arrays come out in
+ * order with no second pass.  The walk is bound by memory latency, so it is
+ * a two-stage pipeline over that queue: stage A reads an object (header,
+ * size, children via tp_traverse) and prefetches the table slots its
+ * children will need; stage B, DEPTH nodes behind, interns the children and
+ * emits the edges, by then mostly from cache.  A 10-million-long linked list
+ * is just a queue that never runs ahead.
+ *
+ * The walk runs no Python code, allocates no Python objects and creates
+ * nothing lazily; it only reads, and (when asked) takes one reference per
+ * object so that sets built on the snapshot can hand objects back.
+ */
+#include "hs_py.h"
+
+#include <stdlib.h>
+
+#define DEPTH 16          /* nodes stage A runs ahead of stage B */
+#define PREFETCH_AHEAD 8  /* headers prefetched ahead of stage A */
+#define SLOT_PREFETCH 32  /* children whose slots stage A prefetches */
+
+/* What stage A learnt about one node, waiting for stage B. */
+typedef struct pending {
+    uintptr_t *kids;
+    size_t n, cap;
+    PyObject *type;
+    PyObject *owned_dict;    /* the __dict__ this node owns, if any */
+    int skip;                /* virtual node or hidden leaf: no edges */
+} pending;
+
+typedef struct walker {
+    hs_graph *g;
+    hs_images im;
+    const hs_walk_opts *o;
+    int err;                 /* first HS_E* error, negated */
+    pending ring[DEPTH];
+    pending *cur;            /* entry stage A is filling */
+    hs_id ids[64];
+    int hiding;              /* in the hidden phase: all nodes are ours */
+    hs_id *hidden;           /* heapscope's objects met in the root phase */
+    size_t nhidden, hidden_cap;
+} walker;
+
+static int
+push_kid(walker *w, PyObject *op)
+{
+    pending *p = w->cur;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        uintptr_t *k = realloc(p->kids, cap * sizeof *k);
+        if (k == NULL) {
+            w->err = -HS_ENOMEM;
+            return 1;
+        }
+        p->kids = k;
+        p->cap = cap;
+    }
+    p->kids[p->n++] = (uintptr_t)op;
+    return 0;
+}
+
+/* tp_traverse's visitproc. */
+static int
+visit_child(PyObject *op, void *arg)
+{
+    return op == NULL ? 0 : push_kid((walker *)arg, op);
+}
+
+static int
+visit_extra(PyObject *op, const char *label, void *arg)
+{
+    (void)label;
+    return visit_child(op, arg);
+}
+
+static int
+visit_root(PyObject *op, const char *label, void *arg)
+{
+    walker *w = arg;
+    hs_id id;
+    int is_new;
+    int r = hs_graph_intern(w->g, (uintptr_t)op, &id, &is_new);
+    if (r == 0)
+        r = hs_graph_add_root_edge(w->g, id, label);
+    if (r < 0) {
+        w->err = r;
+        return 1;
+    }
+    return 0;
+}
+
+static int
+visit_gc_object(PyObject *op, const char *label, void *arg)
+{
+    (void)label;
+    return push_kid((walker *)arg, op);
+}
+
+static int
+is_hidden(const walker *w, PyTypeObject *tp)
+{
+    for (size_t i = 0; i < w->o->nhidden; i++)
+        if (w->o->hidden[i] == tp)
+            return 1;
+    return 0;
+}
+
+static inline int
+is_gc(PyObject *op, PyTypeObject *tp)
+{
+    return (tp->tp_flags & Py_TPFLAGS_HAVE_GC) &&
+           (tp->tp_is_gc == NULL || tp->tp_is_gc(op));
+}
+
+static int
+remember_hidden(walker *w, hs_id i)
+{
+    if (w->nhidden == w->hidden_cap) {
+        size_t cap = w->hidden_cap ? w->hidden_cap * 2 : 256;
+        hs_id *a = realloc(w->hidden, cap * sizeof *a);
+        if (a == NULL)
+            return w->err = -HS_ENOMEM;
+        w->hidden = a;
+        w->hidden_cap = cap;
+    }
+    w->hidden[w->nhidden++] = i;
+    return 0;
+}
+
+/* Collect op's children into w->cur. */
+static int
+follow(walker *w, PyObject *op, PyTypeObject *tp, int gc)
+{
+    /* Heap types' tp_traverse reports the type; other objects of heap types
+     * (non-GC ones) hold it too. */
+    if (!gc && (tp->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        visit_child((PyObject *)tp, w);
+    if (gc && tp->tp_traverse != NULL)
+        tp->tp_traverse(op, visit_child, w);
+    if (w->err)
+        return w->err;
+    hs_compat_visit_extra(op, visit_extra, w);
+    return w->err;
+}
+
+/* Stage A: read node i's object; leave its children in w->cur. */
+static int
+stage_a(walker *w, hs_id i)
+{
+    hs_graph *g = w->g;
+    pending *p = w->cur;
+    p->n = 0;
+    p->type = NULL;
+    p->owned_dict = NULL;
+    p->skip = 0;
+    if (g->flags[i] & HS_F_VIRTUAL) {
+        p->skip = 1;
+        return 0;
+    }
+    PyObject *op = (PyObject *)g->addr[i];
+    PyTypeObject *tp = Py_TYPE(op);
+    uint8_t fl = 0;
+    int r;
+
+    p->type = (PyObject *)tp;
+    hs_graph_prefetch(g, (uintptr_t)tp);
+    if (hs_images_contains(&w->im, op))
+        fl |= HS_F_STATIC;
+#if PY_VERSION_HEX >= 0x030C0000
+    if (_Py_IsImmortal(op))
+        fl |= HS_F_IMMORTAL;
+#endif
+    if (PyType_Check(op))
+        fl |= HS_F_TYPE;
+    if (PyDict_Check(op))
+        fl |= HS_F_DICT;
+    int gc = is_gc(op, tp);
+    if (gc)
+        fl |= HS_F_GC;
+    if ((r = hs_graph_set_size(g, i, hs_py_size(op))) < 0)
+        return w->err = r;
+    if (w->o->hold_refs) {
+        Py_INCREF(op);
+        fl |= HS_F_HELD;
+    }
+    if (w->hiding) {
+        fl |= HS_F_HIDDEN;
+    } else if (is_hidden(w, tp)) {
+        /* heapscope's own objects: a leaf now; what only they hold is
+         * walked in the hidden phase. */
+        g->flags[i] = fl | HS_F_HIDDEN;
+        p->skip = 1;
+        return remember_hidden(w, i);
+    }
+    g->flags[i] = fl;
+    if (follow(w, op, tp, gc) < 0)
+        return w->err;
+
+    /* Which dicts are whose __dict__ (heapy's "dict of X"). */
+    if (PyModule_Check(op))
+        p->owned_dict = PyModule_GetDict(op);
+    else if (fl & HS_F_TYPE)
+        p->owned_dict = hs_compat_type_dict((PyTypeObject *)op);
+    else
+        p->owned_dict = hs_compat_instance_dict(op);
+
+    size_t n = p->n < SLOT_PREFETCH ? p->n : SLOT_PREFETCH;
+    for (size_t k = 0; k < n; k++)
+        hs_graph_prefetch(g, p->kids[k]);
+    return 0;
+}
+
+/* Stage B: intern what stage A found for node i and close the node. */
+static int
+stage_b(walker *w, hs_id i, pending *p)
+{
+    hs_graph *g = w->g;
+    int r = 0, is_new;
+    if (p->type != NULL) {
+        hs_id tid;
+        if ((r = hs_graph_intern(g, (uintptr_t)p->type, &tid, &is_new)) < 0)
+            return w->err = r;
+        g->type[i] = tid;
+    }
+    if (!p->skip) {
+        for (size_t k = 0; k < p->n && r == 0; k += 64) {
+            size_t m = p->n - k < 64 ? p->n - k : 64;
+            r = hs_graph_intern_batch(g, p->kids + k, m, w->ids);
+            for (size_t j = 0; j < m && r == 0; j++)
+                r = hs_graph_add_edge(g, w->ids[j]);
+        }
+        if (r == 0 && p->owned_dict != NULL) {
+            hs_id d;
+            r = hs_graph_intern(g, (uintptr_t)p->owned_dict, &d, &is_new);
+            if (r == 0)
+                r = hs_graph_add_owner(g, d, i);
+        }
+        if (r < 0)
+            return w->err = r;
+    }
+    hs_graph_end_node(g, i);
+    return 0;
+}
+
+/* Process the queue from *next until it is empty. */
+static int
+drain(walker *w, hs_id *next)
+{
+    hs_graph *g = w->g;
+    hs_id a = *next, b = *next;
+    while (b < g->n) {
+        /* Stage A runs ahead as far as the queue and the ring allow. */
+        while (a < g->n && a < b + DEPTH) {
+            if (a + PREFETCH_AHEAD < g->n &&
+                !(g->flags[a + PREFETCH_AHEAD] & HS_F_VIRTUAL))
+                __builtin_prefetch((void *)g->addr[a + PREFETCH_AHEAD]);
+            w->cur = &w->ring[a % DEPTH];
+            if (stage_a(w, a) < 0)
+                return w->err;
+            a++;
+        }
+        if (stage_b(w, b, &w->ring[b % DEPTH]) < 0)
+            return w->err;
+        b++;
+    }
+    *next = b;
+    return 0;
+}
+
+/* A virtual node whose edges are produced by fill(). */
+static int
+virtual_node(walker *w, hs_id *id, int (*fill)(walker *))
+{
+    int r = hs_graph_add_virtual(w->g, id);
+    if (r < 0)
+        return w->err = r;
+    pending *p = &w->ring[0];
+    w->cur = p;
+    p->n = 0;
+    if (fill(w) < 0)
+        return w->err;
+    for (size_t k = 0; k < p->n; k += 64) {
+        size_t m = p->n - k < 64 ? p->n - k : 64;
+        r = hs_graph_intern_batch(w->g, p->kids + k, m, w->ids);
+        for (size_t j = 0; j < m && r == 0; j++)
+            r = hs_graph_add_edge(w->g, w->ids[j]);
+        if (r < 0)
+            return w->err = r;
+    }
+    hs_graph_end_node(w->g, *id);
+    return 0;
+}
+
+static int
+fill_hidden(walker *w)
+{
+    for (size_t k = 0; k < w->nhidden; k++) {
+        PyObject *op = (PyObject *)w->g->addr[w->hidden[k]];
+        PyTypeObject *tp = Py_TYPE(op);
+        if (follow(w, op, tp, is_gc(op, tp)) < 0)
+            return w->err;
+    }
+    return 0;
+}
+
+static int
+fill_gc_only(walker *w)
+{
+    /* Collect every collector object, then keep those the walk has not
+     * met, looking them up in prefetched batches. */
+    pending *p = w->cur;
+    hs_compat_visit_gc_objects(visit_gc_object, w);
+    if (w->err)
+        return w->err;
+    size_t kept = 0;
+    for (size_t k = 0; k < p->n; k += 64) {
+        size_t m = p->n - k < 64 ? p->n - k : 64;
+        for (size_t j = 0; j < m; j++)
+            hs_graph_prefetch(w->g, p->kids[k + j]);
+        for (size_t j = 0; j < m; j++)
+            if (hs_graph_find(w->g, p->kids[k + j]) == HS_NO_ID)
+                p->kids[kept++] = p->kids[k + j];
+    }
+    p->n = kept;
+    return 0;
+}
+
+void
+hs_py_release(hs_graph *g)
+{
+    if (g == NULL)
+        return;
+    for (hs_id i = 0; i < g->n; i++) {
+        if (g->flags[i] & HS_F_HELD) {
+            g->flags[i] &= (uint8_t)~HS_F_HELD;
+            Py_DECREF((PyObject *)g->addr[i]);
+        }
+    }
+}
+
+static void
+walker_free(walker *w)
+{
+    hs_images_free(&w->im);
+    free(w->hidden);
+    for (int k = 0; k < DEPTH; k++)
+        free(w->ring[k].kids);
+}
+
+int
+hs_py_walk(hs_graph **out, const hs_walk_opts *o)
+{
+    walker w = {0};
+    hs_id root, next = 1;
+    size_t hint = o->nodes_hint ? o->nodes_hint : (1u << 18);
+
+    *out = NULL;
+    w.o = o;
+    w.g = hs_graph_new(hint, hint + hint / 2);
+    if (w.g == NULL)
+        return -HS_ENOMEM;
+    if (hs_images_load(&w.im) < 0) {
+        hs_graph_free(w.g);
+        return -HS_ENOMEM;
+    }
+    if ((w.err = hs_graph_add_virtual(w.g, &root)) < 0)
+        goto error;
+    hs_compat_visit_roots(visit_root, &w);
+    if (w.err)
+        goto error;
+    hs_graph_end_node(w.g, root);
+    if (drain(&w, &next) < 0)
+        goto error;
+
+    /* What only heapscope's own objects hold is heapscope's too: walk it
+     * from a virtual node, marking everything it finds first as hidden, so
+     * neither the heap nor the collector pass below reports it. */
+    if (w.nhidden > 0) {
+        hs_id hroot;
+        if (virtual_node(&w, &hroot, fill_hidden) < 0)
+            goto error;
+        w.hiding = 1;
+        next = hroot + 1;
+        if (drain(&w, &next) < 0)
+            goto error;
+        w.hiding = 0;
+    }
+
+    /* Objects the collector tracks that the root does not reach: held only
+     * by C code.  They hang off a second virtual root. */
+    if (o->gc_objects) {
+        hs_id gcroot;
+        if (virtual_node(&w, &gcroot, fill_gc_only) < 0)
+            goto error;
+        w.g->gc_root = gcroot;
+        next = gcroot + 1;
+        if (drain(&w, &next) < 0)
+            goto error;
+    }
+    if ((w.err = hs_graph_finish(w.g)) < 0)
+        goto error;
+    walker_free(&w);
+    *out = w.g;
+    return 0;
+
+error:
+    /* Nodes interned but not yet read hold no reference. */
+    hs_py_release(w.g);
+    hs_graph_free(w.g);
+    walker_free(&w);
+    return w.err ? w.err : -HS_ENOMEM;
+}

@@ -1,0 +1,257 @@
+"""The heapy-compatible API: hpy(), the mark, sets, partitions, kinds, and
+tables printed column for column as heapy prints them."""
+
+import gc
+import re
+import sys
+import unittest
+
+import heapscope
+from heapscope import _heapscope as C
+
+
+class Pkg(object):
+    def __init__(self, i):
+        self.name = 'pkg-%06d' % i
+        self.data = {'DESCRIPTION': 'description of %d' % i,
+                     'SLOT': str(i % 3)}
+
+
+class Slotted(object):
+    __slots__ = ('key',)
+
+    def __init__(self, key):
+        self.key = key
+
+
+ROW = re.compile(r'^ {0,5}\d+ [ \d]{6} [ \d]{3} [ \d]{8} [ \d]{3} [ \d]{9} '
+                 r'[ \d]{3} \S')
+
+
+class TestSession(unittest.TestCase):
+
+    def setUp(self):
+        self.hp = heapscope.hpy()
+        self.hp.setrelheap()
+        self.pkgs = [Pkg(i) for i in range(500)]
+        self.atoms = [Slotted('atom-%d' % i) for i in range(100)]
+
+    def tearDown(self):
+        del self.pkgs, self.atoms, self.hp
+        gc.collect()
+
+    def test_heap_is_relative_to_mark(self):
+        h = self.hp.heap()
+        objs = set(map(id, h))
+        for p in self.pkgs:
+            self.assertIn(id(p), objs)
+            self.assertIn(id(p.data), objs)
+            self.assertIn(id(p.name), objs)
+        # nothing that existed at the mark
+        self.assertNotIn(id(sys.modules), objs)
+        self.assertNotIn(id(Pkg), objs)
+        self.assertIn(self.pkgs[0], h)
+        self.assertNotIn(sys, h)
+
+    def test_reused_address_of_another_type_is_new(self):
+        class P(object):
+            __slots__ = ('a',)
+
+        class Q(object):
+            __slots__ = ('a',)
+        hp = heapscope.hpy()
+        p = P()
+        addr = id(p)
+        hp.setrelheap()
+        del p
+        q = Q()      # nothing allocated in between: the block is reused
+        if id(q) != addr:
+            self.skipTest('allocator did not reuse the address')
+        h = hp.heap()
+        self.assertIn(q, h)
+        p2 = P()
+        self.assertIn(p2, hp.heap())
+
+    def test_counts_and_sizes(self):
+        h = self.hp.heap()
+        self.assertEqual(len(h), h.count)
+        pk = h & self.hp.Type(Pkg)
+        self.assertEqual(pk.count, 500)
+        self.assertEqual(pk.size, sum(C.sizeof(p) for p in self.pkgs))
+        self.assertEqual(h.size, sum(C.sizeof(o) for o in h))
+
+    def test_default_partition_is_clodo(self):
+        h = self.hp.heap()
+        text = str(h)
+        lines = text.splitlines()
+        self.assertRegex(lines[0], r'^Partition of a set of \d+ objects\. '
+                                   r'Total size = \d+ bytes\.$')
+        self.assertEqual(lines[1], ' Index  Count   %     Size   % '
+                                   'Cumulative  % Kind (class / dict of class)')
+        rows = [l for l in lines[2:] if not l.startswith('<')]
+        self.assertTrue(all(ROW.match(r) or r.startswith(' ' * 45)
+                            for r in rows), rows)
+        labels = [r[45:] for r in rows]
+        self.assertIn('test_api.Pkg', labels)
+        self.assertIn('test_api.Slotted', labels)
+        self.assertIn('dict (no owner)', labels)
+        if sys.version_info < (3, 11):
+            self.assertIn('dict of test_api.Pkg', labels)
+        if len(h.byclodo) > 10:
+            self.assertEqual(lines[-1], "<%d more rows. Type e.g. '_.more' "
+                                        "to view.>" % (len(h.byclodo) - 10))
+        self.assertEqual(repr(h), text)
+
+    def test_row_sets_and_totals(self):
+        h = self.hp.heap()
+        p = h.byclodo
+        self.assertEqual(sum(s.count for s in p.sets), h.count)
+        self.assertEqual(sum(s.size for s in p.sets), h.size)
+        sizes = [s.size for s in p.sets]
+        self.assertEqual(sizes, sorted(sizes, reverse=True))
+        self.assertEqual(h[0], p.sets[0])
+        self.assertEqual(h[0:2], p.sets[0] | p.sets[1])
+        with self.assertRaises(IndexError):
+            h[len(p)]
+        self.assertEqual(h[-1], p.sets[-1])
+
+    def test_bytype_bysize_byunity(self):
+        h = self.hp.heap()
+        t = str(h.bytype).splitlines()
+        self.assertTrue(t[1].endswith('% Type'))
+        self.assertTrue(any(l.endswith(' dict') for l in t))
+        s = h.bysize
+        self.assertTrue(str(s).splitlines()[1].endswith('% Individual Size'))
+        for i in range(len(s)):
+            row = s[i]
+            sizes = {C.sizeof(o) for o in row}
+            self.assertEqual(len(sizes), 1)
+        u = h.byunity
+        self.assertEqual(len(u), 1)
+        self.assertEqual(u[0], h)
+
+    def test_bymodule(self):
+        h = self.hp.heap()
+        m = h.bymodule
+        text = str(m)
+        self.assertIn('test_api', text)
+        self.assertEqual(sum(s.count for s in m.sets), h.count)
+        mods = h & self.hp.Module('test_api')
+        self.assertEqual(mods.count, 600)
+
+    def test_byid_and_theone(self):
+        strs = self.hp.heap() & self.hp.Type(str)
+        b = strs.byid
+        lines = str(b).splitlines()
+        self.assertRegex(lines[0], r'^Set of \d+ <str> objects\. Total size = '
+                                   r'\d+ bytes\.$')
+        self.assertEqual(lines[1], ' Index     Size   %   Cumulative  %   '
+                                   'Representation (limited)')
+        self.assertRegex(lines[2], r"^     0 [ \d]{8} [ \d.]{5} [ \d]{9} "
+                                   r"[ \d.]{5} '")
+        one = b[0].theone
+        self.assertIsInstance(one, str)
+        self.assertEqual(C.sizeof(one), b[0].size)
+        self.assertEqual(b[0].size, max(C.sizeof(o) for o in strs))
+        with self.assertRaises(AttributeError) as cm:
+            strs.theone
+        self.assertIn('exactly one', str(cm.exception))
+
+    def test_repr_limited(self):
+        long = 'media-plugins/vdr-streamdev-server-0.3.3_pre20051219-r1'
+        self.assertEqual(heapscope.safe_repr(long, 30),
+                         "'media-plugin...re20051219-r1'")
+
+    def test_set_algebra(self):
+        hp = self.hp
+        h = hp.heap()
+        a, b = h[0], h[1]
+        self.assertEqual((a | b) - b, a)
+        self.assertEqual(str(a ^ a), 'hp.Nothing')
+        self.assertEqual((a & b).count, 0)
+        self.assertTrue(a <= h and a < h and not h < h and h <= h)
+        self.assertTrue(h >= a and h > a)
+        self.assertEqual(a ^ b, a | b)
+        self.assertEqual(((~a) & h), h - a)
+        self.assertEqual(str(hp.Nothing), 'hp.Nothing')
+        self.assertEqual(hp.Nothing.count, 0)
+        with self.assertRaises(TypeError):
+            hash(h)
+
+    def test_kinds(self):
+        hp = self.hp
+        h = hp.heap()
+        strs = h & hp.Type(str)
+        self.assertTrue(all(type(o) is str for o in strs))
+        rest = h - hp.Type(str)
+        self.assertEqual(rest | strs, h)
+        self.assertEqual(h & ~hp.Type(str), rest)
+        self.assertEqual((h & hp.Clodo(Slotted)).count, 100)
+        s48 = h & hp.Size(C.sizeof(self.atoms[0]))
+        self.assertIn(self.atoms[0], s48)
+        if sys.version_info < (3, 11):
+            self.assertEqual((h & hp.Clodo(dictof=Pkg)).count, 500)
+        with self.assertRaises(TypeError):
+            hp.Type('str')
+
+    def test_iso_idset_nodes(self):
+        hp = self.hp
+        x = hp.iso(self.pkgs[0], self.pkgs[1])
+        self.assertEqual(x.count, 2)
+        self.assertEqual(set(map(id, x.nodes)), {id(self.pkgs[0]),
+                                                 id(self.pkgs[1])})
+        y = hp.idset(self.pkgs)
+        self.assertEqual(y.count, 500)
+        self.assertTrue(x <= y)
+        self.assertEqual(hp.iso(self.pkgs[3]).theone, self.pkgs[3])
+
+    def test_more_and_all(self):
+        self.blobs = [b'x' * i * 9 for i in range(1, 40)]
+        h = self.hp.heap()
+        p = h.bysize
+        self.assertGreater(len(p), 10)
+        more = str(p.more).splitlines()
+        self.assertTrue(more[2].startswith('    10 '))
+        self.assertEqual(len(str(p.all).splitlines()), 2 + len(p))
+
+    def test_dir_and_help(self):
+        hp = self.hp
+        for name in ('heap', 'setrelheap', 'heapu', 'iso', 'idset',
+                     'Nothing', 'Root', 'Type'):
+            self.assertIn(name, dir(hp))
+        self.assertIn('setrelheap', heapscope.Use.__doc__)
+        self.assertTrue(heapscope.IdentitySet.theone.__doc__)
+        self.assertEqual(repr(hp.Root), 'hp.Root')
+
+    def test_set_survives_program_freeing_objects(self):
+        h = self.hp.heap()
+        pk = h & self.hp.Type(Pkg)
+        del self.pkgs[:]
+        gc.collect()
+        self.assertEqual(pk.count, 500)
+        self.assertTrue(all(type(o) is Pkg for o in pk))
+        self.pkgs = []
+
+
+class TestLabels(unittest.TestCase):
+
+    def test_type_names(self):
+        import types
+        import weakref
+        tn = heapscope.type_name
+        self.assertEqual(tn(str), 'str')
+        self.assertEqual(tn(types.CodeType), 'types.CodeType')
+        self.assertEqual(tn(types.MethodType), 'types.MethodType')
+        self.assertEqual(tn(weakref.KeyedRef), 'weakref.KeyedRef')
+        self.assertEqual(tn(Pkg), 'test_api.Pkg')
+
+    def test_safe_repr_runs_no_user_code(self):
+        class Evil(object):
+            def __repr__(self):
+                raise RuntimeError('no')
+        r = heapscope.safe_repr(Evil())
+        self.assertTrue(r.startswith('<test_api.'))
+
+
+if __name__ == '__main__':
+    unittest.main()

@@ -1,0 +1,339 @@
+/* test_graph.c - cmocka tests of src/graph on hand-made graphs: the address
+ * table, CSR edges, big sizes, dict owners, set algebra and partitions. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "heapscope/graph.h"
+
+#define A(i) ((uintptr_t)0x100000 + (uintptr_t)(i) * 16)
+
+/* A graph shaped like a small heap: node 0 the root, then n objects whose
+ * "types" are nodes 1 and 2, each object i pointing at object i+1. */
+static hs_graph *
+chain(uint32_t n)
+{
+    hs_graph *g = hs_graph_new(16, 16);
+    assert_non_null(g);
+    hs_id root, id;
+    int is_new;
+    assert_int_equal(hs_graph_add_virtual(g, &root), 0);
+    assert_int_equal(root, HS_ROOT);
+    assert_int_equal(hs_graph_intern(g, A(1), &id, &is_new), 0);
+    assert_int_equal(hs_graph_add_root_edge(g, id, "i0_first"), 0);
+    hs_graph_end_node(g, root);
+    for (uint32_t i = 1; i <= n; i++) {
+        assert_int_equal(g->addr[i], A(i));
+        g->type[i] = 1 + (i % 2);
+        assert_int_equal(hs_graph_set_size(g, i, 16 * (i % 3 + 1)), 0);
+        if (i < n) {
+            assert_int_equal(hs_graph_intern(g, A(i + 1), &id, &is_new), 0);
+            assert_true(is_new);
+            assert_int_equal(hs_graph_add_edge(g, id), 0);
+        }
+        hs_graph_end_node(g, i);
+    }
+    assert_int_equal(hs_graph_finish(g), 0);
+    return g;
+}
+
+static void
+test_intern_finds_and_grows(void **state)
+{
+    (void)state;
+    /* 200k nodes from a 16-node hint: the table and arrays must grow. */
+    hs_graph *g = chain(200000);
+    assert_int_equal(g->n, 200001);
+    for (uint32_t i = 1; i <= 200000; i += 997)
+        assert_int_equal(hs_graph_find(g, A(i)), i);
+    assert_int_equal(hs_graph_find(g, A(300000)), HS_NO_ID);
+    hs_id id;
+    int is_new;
+    assert_int_equal(hs_graph_intern(g, A(5), &id, &is_new), 0);
+    assert_false(is_new);
+    assert_int_equal(id, 5);
+    hs_graph_free(g);
+}
+
+static void
+test_csr_edges_and_root_labels(void **state)
+{
+    (void)state;
+    hs_graph *g = chain(10);
+    assert_int_equal(hs_graph_nout(g, HS_ROOT), 1);
+    assert_int_equal(hs_graph_out(g, HS_ROOT)[0], 1);
+    assert_string_equal(g->root_label[0], "i0_first");
+    for (hs_id i = 1; i < 10; i++) {
+        assert_int_equal(hs_graph_nout(g, i), 1);
+        assert_int_equal(hs_graph_out(g, i)[0], i + 1);
+    }
+    assert_int_equal(hs_graph_nout(g, 10), 0);
+    assert_int_equal(g->nedges, 10);
+    hs_graph_free(g);
+}
+
+static void
+test_root_label_needs_root_first(void **state)
+{
+    (void)state;
+    hs_graph *g = chain(3);
+    /* The root is closed: a labelled edge now would desynchronise labels. */
+    assert_int_equal(hs_graph_add_root_edge(g, 1, "late"), -HS_EINVAL);
+    hs_graph_free(g);
+}
+
+static void
+test_big_sizes(void **state)
+{
+    (void)state;
+    hs_graph *g = chain(5);
+    assert_int_equal(hs_graph_set_size(g, 4, 5ull << 32), 0);
+    assert_int_equal(hs_graph_set_size(g, 2, UINT32_MAX), 0);
+    assert_int_equal(hs_graph_size(g, 4), 5ull << 32);
+    assert_int_equal(hs_graph_size(g, 2), UINT32_MAX);
+    assert_int_equal(hs_graph_size(g, 3), 16 * (3 % 3 + 1));
+    hs_graph_free(g);
+}
+
+static void
+test_dict_owners(void **state)
+{
+    (void)state;
+    hs_graph *g = chain(8);
+    g->flags[6] |= HS_F_DICT;
+    g->flags[3] |= HS_F_DICT;
+    assert_int_equal(hs_graph_add_owner(g, 6, 5), 0);
+    assert_int_equal(hs_graph_add_owner(g, 3, 7), 0);
+    assert_int_equal(hs_graph_finish(g), 0);
+    assert_int_equal(hs_graph_owner(g, 3), 7);
+    assert_int_equal(hs_graph_owner(g, 6), 5);
+    assert_int_equal(hs_graph_owner(g, 4), HS_NO_ID);
+    /* clodo: "dict of <owner's type>", otherwise the type. */
+    assert_int_equal(hs_classify(g, 6, HS_BY_CLODO), g->type[5] | HS_KEY_DICTOF);
+    assert_int_equal(hs_classify(g, 3, HS_BY_CLODO), g->type[7] | HS_KEY_DICTOF);
+    assert_int_equal(hs_classify(g, 4, HS_BY_CLODO), g->type[4]);
+    hs_graph_free(g);
+}
+
+static void
+test_drop_edges_keeps_lookup(void **state)
+{
+    (void)state;
+    hs_graph *g = chain(100);
+    hs_graph_drop_edges(g);
+    assert_null(g->edges);
+    assert_int_equal(hs_graph_find(g, A(77)), 77);
+    assert_int_equal(g->type[77], 2);
+    hs_graph_free(g);
+}
+
+static void
+test_set_from_ids_sorts_and_dedups(void **state)
+{
+    (void)state;
+    hs_id raw[] = {9, 3, 3, 7, 1, 9, 0};
+    hs_set s;
+    assert_int_equal(hs_set_from_ids(&s, raw, 7), 0);
+    assert_int_equal(s.n, 5);
+    hs_id want[] = {0, 1, 3, 7, 9};
+    assert_memory_equal(s.ids, want, sizeof want);
+    assert_true(hs_set_contains(&s, 7));
+    assert_false(hs_set_contains(&s, 8));
+    hs_set_free(&s);
+
+    /* Large unsorted input goes through the radix sort. */
+    size_t n = 100000;
+    hs_id *big = malloc(n * sizeof *big);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (hs_id)((i * 7919u) % n) * 3u + (hs_id)(i % 2) * 70000u;
+    assert_int_equal(hs_set_from_ids(&s, big, n), 0);
+    for (size_t i = 1; i < s.n; i++)
+        assert_true(s.ids[i - 1] < s.ids[i]);
+    free(big);
+    hs_set_free(&s);
+}
+
+static hs_set
+mk(const hs_id *ids, size_t n)
+{
+    hs_set s;
+    assert_int_equal(hs_set_from_ids(&s, ids, n), 0);
+    return s;
+}
+
+static void
+test_set_algebra(void **state)
+{
+    (void)state;
+    hs_id a_ids[] = {1, 2, 3, 5, 8}, b_ids[] = {2, 3, 4, 8, 9};
+    hs_set a = mk(a_ids, 5), b = mk(b_ids, 5), r;
+
+    hs_id or_want[] = {1, 2, 3, 4, 5, 8, 9};
+    assert_int_equal(hs_set_op(&r, &a, &b, HS_OR), 0);
+    assert_int_equal(r.n, 7);
+    assert_memory_equal(r.ids, or_want, sizeof or_want);
+    hs_set_free(&r);
+
+    hs_id and_want[] = {2, 3, 8};
+    assert_int_equal(hs_set_op(&r, &a, &b, HS_AND), 0);
+    assert_int_equal(r.n, 3);
+    assert_memory_equal(r.ids, and_want, sizeof and_want);
+    hs_set_free(&r);
+
+    hs_id sub_want[] = {1, 5};
+    assert_int_equal(hs_set_op(&r, &a, &b, HS_SUB), 0);
+    assert_int_equal(r.n, 2);
+    assert_memory_equal(r.ids, sub_want, sizeof sub_want);
+    hs_set_free(&r);
+
+    hs_id xor_want[] = {1, 4, 5, 9};
+    assert_int_equal(hs_set_op(&r, &a, &b, HS_XOR), 0);
+    assert_int_equal(r.n, 4);
+    assert_memory_equal(r.ids, xor_want, sizeof xor_want);
+    hs_set_free(&r);
+
+    /* x ^ x is empty (the tutorial's "hp.Nothing"). */
+    assert_int_equal(hs_set_op(&r, &a, &a, HS_XOR), 0);
+    assert_int_equal(r.n, 0);
+    hs_set_free(&r);
+
+    assert_false(hs_set_le(&a, &b));
+    hs_id sub_ids[] = {2, 8};
+    hs_set c = mk(sub_ids, 2);
+    assert_true(hs_set_le(&c, &a));
+    assert_true(hs_set_le(&c, &b));
+    assert_true(hs_set_le(&a, &a));
+    hs_set_free(&a);
+    hs_set_free(&b);
+    hs_set_free(&c);
+}
+
+static void
+test_partition_by_type_and_size(void **state)
+{
+    (void)state;
+    hs_graph *g = chain(12);
+    hs_id ids[12];
+    for (int i = 0; i < 12; i++)
+        ids[i] = (hs_id)(i + 1);
+    hs_set s = mk(ids, 12);
+
+    hs_partition p;
+    assert_int_equal(hs_partition_new(&p, g, &s, HS_BY_TYPE, NULL), 0);
+    assert_int_equal(p.ngroups, 2);
+    assert_int_equal(p.total_count, 12);
+    assert_int_equal(p.total_size, hs_set_size(g, &s));
+    uint64_t sum = 0;
+    for (size_t k = 0; k < p.ngroups; k++) {
+        assert_int_equal(p.count[k], 6);
+        assert_int_equal(p.start[k + 1] - p.start[k], 6);
+        /* members of a group are sorted and all of that type */
+        for (size_t m = p.start[k]; m < p.start[k + 1]; m++) {
+            assert_int_equal(g->type[p.member[m]], p.key[k]);
+            if (m > p.start[k])
+                assert_true(p.member[m - 1] < p.member[m]);
+        }
+        sum += p.gsize[k];
+    }
+    assert_int_equal(sum, p.total_size);
+    /* largest group first */
+    assert_true(p.gsize[0] >= p.gsize[1]);
+    hs_partition_free(&p);
+
+    assert_int_equal(hs_partition_new(&p, g, &s, HS_BY_SIZE, NULL), 0);
+    assert_int_equal(p.ngroups, 3);
+    assert_int_equal(p.key[0], 48);   /* 4 objects of 48 bytes */
+    assert_int_equal(p.count[0], 4);
+    assert_int_equal(p.key[2], 16);
+    hs_partition_free(&p);
+
+    assert_int_equal(hs_partition_new(&p, g, &s, HS_BY_UNITY, NULL), 0);
+    assert_int_equal(p.ngroups, 1);
+    assert_int_equal(p.count[0], 12);
+    hs_partition_free(&p);
+    hs_set_free(&s);
+    hs_graph_free(g);
+}
+
+static void
+test_partition_by_id_orders_by_size(void **state)
+{
+    (void)state;
+    hs_graph *g = chain(9);
+    hs_id ids[9];
+    for (int i = 0; i < 9; i++)
+        ids[i] = (hs_id)(i + 1);
+    hs_set s = mk(ids, 9);
+    hs_partition p;
+    assert_int_equal(hs_partition_new(&p, g, &s, HS_BY_ID, NULL), 0);
+    assert_int_equal(p.ngroups, 9);
+    for (size_t k = 1; k < p.ngroups; k++) {
+        assert_true(p.gsize[k - 1] >= p.gsize[k]);
+        if (p.gsize[k - 1] == p.gsize[k])
+            assert_true(p.key[k - 1] < p.key[k]);
+    }
+    assert_int_equal(p.member[0], p.key[0]);
+    hs_partition_free(&p);
+    hs_set_free(&s);
+    hs_graph_free(g);
+}
+
+static void
+test_partition_with_given_keys(void **state)
+{
+    (void)state;
+    hs_graph *g = chain(6);
+    hs_id ids[] = {1, 2, 3, 4, 5, 6};
+    hs_set s = mk(ids, 6);
+    uint64_t keys[] = {7, 7, 9, 7, 9, 1};
+    hs_partition p;
+    assert_int_equal(hs_partition_new(&p, g, &s, HS_BY_UNITY, keys), 0);
+    assert_int_equal(p.ngroups, 3);
+    assert_int_equal(p.total_count, 6);
+    hs_partition_free(&p);
+    hs_set_free(&s);
+    hs_graph_free(g);
+}
+
+static void
+test_empty_set(void **state)
+{
+    (void)state;
+    hs_graph *g = chain(3);
+    hs_set s = {NULL, 0}, r;
+    hs_partition p;
+    assert_int_equal(hs_partition_new(&p, g, &s, HS_BY_CLODO, NULL), 0);
+    assert_int_equal(p.ngroups, 0);
+    hs_partition_free(&p);
+    assert_int_equal(hs_partition_new(&p, g, &s, HS_BY_ID, NULL), 0);
+    assert_int_equal(p.ngroups, 0);
+    hs_partition_free(&p);
+    assert_int_equal(hs_set_op(&r, &s, &s, HS_OR), 0);
+    assert_int_equal(r.n, 0);
+    assert_int_equal(hs_set_size(g, &s), 0);
+    hs_graph_free(g);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_intern_finds_and_grows),
+        cmocka_unit_test(test_csr_edges_and_root_labels),
+        cmocka_unit_test(test_root_label_needs_root_first),
+        cmocka_unit_test(test_big_sizes),
+        cmocka_unit_test(test_dict_owners),
+        cmocka_unit_test(test_drop_edges_keeps_lookup),
+        cmocka_unit_test(test_set_from_ids_sorts_and_dedups),
+        cmocka_unit_test(test_set_algebra),
+        cmocka_unit_test(test_partition_by_type_and_size),
+        cmocka_unit_test(test_partition_by_id_orders_by_size),
+        cmocka_unit_test(test_partition_with_given_keys),
+        cmocka_unit_test(test_empty_set),
+    };
+    return cmocka_run_group_tests_name("graph", tests, NULL, NULL);
+}
