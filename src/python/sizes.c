@@ -105,6 +105,11 @@ long_size(PyObject *op, PyTypeObject *tp)
     /* CPython always allocates at least one digit. */
     if (n == 0)
         n = 1;
+#if PY_VERSION_HEX >= 0x030B0000
+    /* 3.11+ allocates one-digit ints as a whole PyLongObject. */
+    if (n == 1 && tp == &PyLong_Type)
+        return sizeof(PyLongObject);
+#endif
     return (size_t)tp->tp_basicsize + n * (size_t)tp->tp_itemsize;
 }
 
@@ -147,6 +152,13 @@ hs_py_size(PyObject *op)
         /* _PyDict_SizeOf is plain C: the type's basic size, the keys
          * table when not shared, the split values. */
         size = (size_t)_PyDict_SizeOf((PyDictObject *)op);
+#if PY_VERSION_HEX >= 0x030D0000
+        /* A 3.13 dict materialised from inline values shares the keys and
+         * points at values inside its owner, which counts them. */
+        PyDictObject *mp = (PyDictObject *)op;
+        if (mp->ma_values != NULL && mp->ma_values->embedded)
+            size = (size_t)tp->tp_basicsize;
+#endif
     } else if (PyAnySet_Check(op)) {
         PySetObject *s = (PySetObject *)op;
         size = (size_t)tp->tp_basicsize;
