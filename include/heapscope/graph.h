@@ -54,10 +54,13 @@ typedef struct hs_graph {
     hs_id *edges;
     uint64_t nedges, edge_cap;
     /* Address -> node: open addressing with linear probing.  A slot holds
-     * (hash fingerprint << 32 | id), 0 when empty (no object has id 0, the
-     * root), so a probe rarely needs to read addr[] to confirm a match. */
+     * (fingerprint, displacement, id), 0 when empty (no object has id 0,
+     * the root); fingerprint and home slot identify the address exactly. */
     uint64_t *table;
     uint64_t tmask, tused;
+    unsigned tbits;
+    hs_id *odd;            /* nodes at addresses the table cannot key */
+    size_t nodd;
     /* Dicts that are the __dict__ of something: sorted by dict after
      * hs_graph_finish(). */
     hs_id *owned_dict, *dict_owner;

@@ -6,40 +6,118 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "heapscope/graph.h"
+#include "bigmem.h"
 
-#define HUGE_PAGE ((uintptr_t)2 << 20)
-
-/* Ask for transparent huge pages on a big array: the first touch of fresh
- * memory costs ~8 us per 4 KiB page on these machines, and the walk touches
- * every page of its arrays.  Only the 2 MiB-aligned interior is advised. */
-static void
-advise_huge(void *p, size_t bytes)
-{
-#ifdef MADV_HUGEPAGE
-    uintptr_t lo = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-    uintptr_t hi = ((uintptr_t)p + bytes) & ~(HUGE_PAGE - 1);
-    if (hi > lo)
-        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)bytes;
-#endif
-}
-
-/* Keep the table at most 3/4 full: linear probing stays within one or two
- * cache lines per lookup, and the table costs ~11 bytes per object. */
+/* The address table.  A slot is 64 bits: the node id (32), how far the
+ * entry sits from its home slot (DISP_BITS), and the part of the address's
+ * hash the home slot does not already tell (the fingerprint).  The hash is a
+ * bijection on the 44 bits of an 8-aligned 47-bit address, so fingerprint
+ * plus home slot identify the address exactly: a lookup never reads addr[]
+ * to confirm a match, which on a multi-million-object heap would be one
+ * more cache miss per edge.  Kept at most 3/4 full. */
 #define LOAD_NUM 3
 #define LOAD_DEN 4
+#define KEY_BITS 44
+#define KEY_MASK ((1ull << KEY_BITS) - 1)
+#define DISP_BITS 8
+#define DISP_MAX ((1u << DISP_BITS) - 1)
+#define MIN_TBITS 20          /* so the fingerprint fits in 24 bits */
+#define ODD_ADDR(a) (((a) & 7u) != 0 || ((uint64_t)(a) >> 47) != 0)
 
 static uint64_t
 addr_hash(uintptr_t a)
 {
-    /* Objects are 16-byte aligned: drop the low bits, then mix. */
-    uint64_t h = (uint64_t)(a >> 4) * 0x9E3779B97F4A7C15ull;
-    return h ^ (h >> 29);
+    uint64_t x = ((uint64_t)a >> 3) & KEY_MASK;
+    x = (x * 0x9E3779B97F4A7C15ull) & KEY_MASK;   /* odd: a bijection */
+    x ^= x >> 23;
+    x = (x * 0xC2B2AE3D27D4EB4Full) & KEY_MASK;
+    x ^= x >> 19;
+    return x;
+}
+
+static inline uint64_t
+slot_tag(uint64_t h, unsigned tbits, unsigned disp)
+{
+    return ((h >> tbits) << DISP_BITS) | disp;
+}
+
+static int
+table_alloc(hs_graph *g, unsigned tbits)
+{
+    uint64_t slots = 1ull << tbits;
+    uint64_t *t = hs_big_alloc(slots * sizeof(uint64_t));
+    if (t == NULL)
+        return -HS_ENOMEM;
+    g->table = t;
+    g->tmask = slots - 1;
+    g->tbits = tbits;
+    return 0;
+}
+
+static unsigned
+tbits_for(uint64_t n)
+{
+    unsigned b = MIN_TBITS;
+    while ((1ull << b) * LOAD_NUM / LOAD_DEN < n)
+        b++;
+    return b;
+}
+
+/* Slot for hash h: where it is (*found = 1) or the empty slot it would go
+ * to (*found = 0); -1 if that is further than DISP_MAX from home. */
+static int64_t
+table_probe(const hs_graph *g, uint64_t h, int *found)
+{
+    uint64_t home = h & g->tmask;
+    for (unsigned d = 0; d <= DISP_MAX; d++) {
+        uint64_t i = (home + d) & g->tmask, s = g->table[i];
+        if (s == 0) {
+            *found = 0;
+            return (int64_t)i;
+        }
+        if ((s >> 32) == slot_tag(h, g->tbits, d)) {
+            *found = 1;
+            return (int64_t)i;
+        }
+    }
+    *found = 0;
+    return -1;
+}
+
+static int
+table_grow(hs_graph *g)
+{
+    uint64_t *old = g->table, oldmask = g->tmask;
+    unsigned oldbits = g->tbits;
+    if (table_alloc(g, oldbits + 1) < 0) {
+        g->table = old;
+        g->tmask = oldmask;
+        g->tbits = oldbits;
+        return -HS_ENOMEM;
+    }
+    for (uint64_t i = 0; i <= oldmask; i++) {
+        uint64_t s = old[i];
+        if (s == 0)
+            continue;
+        unsigned disp = (unsigned)(s >> 32) & DISP_MAX;
+        uint64_t home = (i - disp) & oldmask;
+        uint64_t h = ((s >> (32 + DISP_BITS)) << oldbits) | home;
+        int found;
+        int64_t j = table_probe(g, h, &found);
+        if (j < 0) {            /* pathological clustering: grow again */
+            hs_big_free(g->table, (g->tmask + 1) * sizeof(uint64_t));
+            g->table = old;
+            g->tmask = oldmask;
+            g->tbits = oldbits;
+            return -HS_ERANGE;
+        }
+        unsigned nd = (unsigned)(((uint64_t)j - (h & g->tmask)) & g->tmask);
+        g->table[j] = (slot_tag(h, g->tbits, nd) << 32) | (hs_id)s;
+    }
+    hs_big_free(old, (oldmask + 1) * sizeof(uint64_t));
+    return 0;
 }
 
 static int
@@ -49,57 +127,17 @@ grow_array(void **p, size_t elem, size_t newcap)
     if (q == NULL)
         return -HS_ENOMEM;
     *p = q;
-    if (elem * newcap >= 4 * HUGE_PAGE)
-        advise_huge(q, elem * newcap);
     return 0;
 }
 
+/* Resize one of the big arrays (node arrays, edges). */
 static int
-table_alloc(hs_graph *g, uint64_t slots)
+grow_big(void **p, size_t elem, size_t oldcap, size_t newcap)
 {
-    uint64_t *t = calloc(slots, sizeof(uint64_t));
-    if (t == NULL)
+    void *q = hs_big_resize(*p, elem * oldcap, elem * newcap);
+    if (q == NULL)
         return -HS_ENOMEM;
-    advise_huge(t, slots * sizeof(uint64_t));
-    g->table = t;
-    g->tmask = slots - 1;
-    return 0;
-}
-
-static uint64_t
-slots_for(uint64_t n)
-{
-    uint64_t s = 1024;
-    while (s * LOAD_NUM / LOAD_DEN < n)
-        s <<= 1;
-    return s;
-}
-
-static void
-table_put(uint64_t *t, uint64_t mask, uint64_t h, hs_id id)
-{
-    uint64_t i = h & mask;
-    while (t[i] != 0)
-        i = (i + 1) & mask;
-    t[i] = ((h >> 32) << 32) | id;
-}
-
-static int
-table_grow(hs_graph *g)
-{
-    uint64_t *old = g->table, oldmask = g->tmask;
-    if (table_alloc(g, (oldmask + 1) * 2) < 0) {
-        g->table = old;
-        g->tmask = oldmask;
-        return -HS_ENOMEM;
-    }
-    for (uint64_t i = 0; i <= oldmask; i++) {
-        if (old[i] != 0) {
-            hs_id id = (hs_id)old[i];
-            table_put(g->table, g->tmask, addr_hash(g->addr[id]), id);
-        }
-    }
-    free(old);
+    *p = q;
     return 0;
 }
 
@@ -115,11 +153,13 @@ nodes_reserve(hs_graph *g, size_t want)
         cap *= 2;
     if (cap > (size_t)HS_NO_ID - 1)
         cap = (size_t)HS_NO_ID - 1;
-    if (grow_array((void **)&g->addr, sizeof *g->addr, cap) < 0 ||
-        grow_array((void **)&g->type, sizeof *g->type, cap) < 0 ||
-        grow_array((void **)&g->size, sizeof *g->size, cap) < 0 ||
-        grow_array((void **)&g->flags, sizeof *g->flags, cap) < 0 ||
-        grow_array((void **)&g->edge_start, sizeof *g->edge_start, cap + 1) < 0)
+    size_t old = g->cap;
+    if (grow_big((void **)&g->addr, sizeof *g->addr, old, cap) < 0 ||
+        grow_big((void **)&g->type, sizeof *g->type, old, cap) < 0 ||
+        grow_big((void **)&g->size, sizeof *g->size, old, cap) < 0 ||
+        grow_big((void **)&g->flags, sizeof *g->flags, old, cap) < 0 ||
+        grow_big((void **)&g->edge_start, sizeof *g->edge_start,
+                 old ? old + 1 : 0, cap + 1) < 0)
         return -HS_ENOMEM;
     g->cap = (uint32_t)cap;
     return 0;
@@ -137,12 +177,11 @@ hs_graph_new(size_t nodes_hint, size_t edges_hint)
     if (edges_hint < 1024)
         edges_hint = 1024;
     if (nodes_reserve(g, nodes_hint) < 0 ||
-        table_alloc(g, slots_for(nodes_hint)) < 0)
+        table_alloc(g, tbits_for(nodes_hint)) < 0)
         goto error;
-    g->edges = malloc(edges_hint * sizeof *g->edges);
+    g->edges = hs_big_alloc(edges_hint * sizeof *g->edges);
     if (g->edges == NULL)
         goto error;
-    advise_huge(g->edges, edges_hint * sizeof *g->edges);
     g->edge_cap = edges_hint;
     g->edge_start[0] = 0;
     return g;
@@ -156,13 +195,15 @@ hs_graph_free(hs_graph *g)
 {
     if (g == NULL)
         return;
-    free(g->addr);
-    free(g->type);
-    free(g->size);
-    free(g->flags);
-    free(g->edge_start);
-    free(g->edges);
-    free(g->table);
+    hs_big_free(g->addr, g->cap * sizeof *g->addr);
+    hs_big_free(g->type, g->cap * sizeof *g->type);
+    hs_big_free(g->size, g->cap * sizeof *g->size);
+    hs_big_free(g->flags, g->cap * sizeof *g->flags);
+    hs_big_free(g->edge_start, (g->cap + 1) * sizeof *g->edge_start);
+    hs_big_free(g->edges, g->edge_cap * sizeof *g->edges);
+    if (g->table != NULL)
+        hs_big_free(g->table, (g->tmask + 1) * sizeof(uint64_t));
+    free(g->odd);
     free(g->owned_dict);
     free(g->dict_owner);
     free(g->big_id);
@@ -188,49 +229,64 @@ new_node(hs_graph *g, uintptr_t addr, uint8_t flags, hs_id *id)
     return 0;
 }
 
+/* Objects at addresses the table cannot key (not 8-aligned, above 47
+ * bits: never seen on x86-64 Linux) are found by a linear search. */
+static hs_id
+odd_find(const hs_graph *g, uintptr_t addr)
+{
+    for (size_t k = 0; k < g->nodd; k++)
+        if (g->addr[g->odd[k]] == addr)
+            return g->odd[k];
+    return HS_NO_ID;
+}
+
 hs_id
 hs_graph_find(const hs_graph *g, uintptr_t addr)
 {
-    uint64_t h = addr_hash(addr), fp = h >> 32, i = h & g->tmask;
-    for (;;) {
-        uint64_t s = g->table[i];
-        if (s == 0)
-            return HS_NO_ID;
-        if ((s >> 32) == fp && g->addr[(hs_id)s] == addr)
-            return (hs_id)s;
-        i = (i + 1) & g->tmask;
-    }
+    if (ODD_ADDR(addr))
+        return odd_find(g, addr);
+    int found;
+    int64_t i = table_probe(g, addr_hash(addr), &found);
+    return found ? (hs_id)g->table[i] : HS_NO_ID;
 }
 
 int
 hs_graph_intern(hs_graph *g, uintptr_t addr, hs_id *id, int *is_new)
 {
-    uint64_t h = addr_hash(addr), fp = h >> 32, i = h & g->tmask;
-    for (;;) {
-        uint64_t s = g->table[i];
-        if (s == 0)
-            break;
-        if ((s >> 32) == fp && g->addr[(hs_id)s] == addr) {
-            *id = (hs_id)s;
+    int found, r;
+    hs_id nid;
+    if (ODD_ADDR(addr)) {
+        if ((*id = odd_find(g, addr)) != HS_NO_ID) {
             *is_new = 0;
             return 0;
         }
-        i = (i + 1) & g->tmask;
-    }
-    if ((g->tused + 1) * LOAD_DEN > (g->tmask + 1) * LOAD_NUM) {
-        int r = table_grow(g);
-        if (r < 0)
+        hs_id *o = realloc(g->odd, (g->nodd + 1) * sizeof *o);
+        if (o == NULL)
+            return -HS_ENOMEM;
+        g->odd = o;
+        if ((r = new_node(g, addr, 0, &nid)) < 0)
             return r;
-        /* The slot found above is stale after a rehash. */
-        i = h & g->tmask;
-        while (g->table[i] != 0)
-            i = (i + 1) & g->tmask;
+        g->odd[g->nodd++] = nid;
+        *id = nid;
+        *is_new = 1;
+        return 0;
     }
-    hs_id nid;
-    int r = new_node(g, addr, 0, &nid);
-    if (r < 0)
+    uint64_t h = addr_hash(addr);
+    int64_t i = table_probe(g, h, &found);
+    if (found) {
+        *id = (hs_id)g->table[i];
+        *is_new = 0;
+        return 0;
+    }
+    while (i < 0 || (g->tused + 1) * LOAD_DEN > (g->tmask + 1) * LOAD_NUM) {
+        if ((r = table_grow(g)) < 0)
+            return r;
+        i = table_probe(g, h, &found);
+    }
+    if ((r = new_node(g, addr, 0, &nid)) < 0)
         return r;
-    g->table[i] = (fp << 32) | nid;
+    unsigned d = (unsigned)(((uint64_t)i - (h & g->tmask)) & g->tmask);
+    g->table[i] = (slot_tag(h, g->tbits, d) << 32) | nid;
     g->tused++;
     *id = nid;
     *is_new = 1;
@@ -275,7 +331,8 @@ hs_graph_add_edge(hs_graph *g, hs_id to)
             cap = UINT32_MAX;
         if (cap <= g->nedges)
             return -HS_ERANGE;
-        if (grow_array((void **)&g->edges, sizeof *g->edges, cap) < 0)
+        if (grow_big((void **)&g->edges, sizeof *g->edges, g->edge_cap,
+                     cap) < 0)
             return -HS_ENOMEM;
         g->edge_cap = cap;
     }
@@ -396,8 +453,8 @@ hs_graph_finish(hs_graph *g)
 void
 hs_graph_drop_edges(hs_graph *g)
 {
-    free(g->edges);
-    free(g->edge_start);
+    hs_big_free(g->edges, g->edge_cap * sizeof *g->edges);
+    hs_big_free(g->edge_start, (g->cap + 1) * sizeof *g->edge_start);
     free(g->owned_dict);
     free(g->dict_owner);
     g->edges = NULL;

@@ -60,6 +60,53 @@ test_intern_finds_and_grows(void **state)
 }
 
 static void
+test_odd_addresses(void **state)
+{
+    (void)state;
+    /* Addresses the table cannot key still intern and find, exactly. */
+    hs_graph *g = chain(1000);
+    uintptr_t odd[] = {0x100003, (uintptr_t)1 << 50, ((uintptr_t)1 << 50) + 16};
+    hs_id ids[3];
+    int is_new;
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(hs_graph_intern(g, odd[k], &ids[k], &is_new), 0);
+        assert_true(is_new);
+    }
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(hs_graph_find(g, odd[k]), ids[k]);
+    assert_int_equal(hs_graph_find(g, 0x100005), HS_NO_ID);
+    assert_int_equal(hs_graph_find(g, A(999)), 999);
+    hs_graph_free(g);
+}
+
+static void
+test_dense_and_sparse_addresses(void **state)
+{
+    (void)state;
+    /* Addresses 8 bytes apart and far apart, through several rehashes:
+     * every one is found under its own id, none is confused. */
+    hs_graph *g = hs_graph_new(16, 16);
+    hs_id root, id;
+    int is_new;
+    assert_int_equal(hs_graph_add_virtual(g, &root), 0);
+    for (uint32_t i = 0; i < 300000; i++) {
+        uintptr_t a = (i % 2) ? 0x7f0000000000u + (uintptr_t)i * 8
+                              : 0x560000000000u + (uintptr_t)i * 4096 * 7;
+        assert_int_equal(hs_graph_intern(g, a, &id, &is_new), 0);
+        assert_true(is_new);
+        assert_int_equal(id, i + 1);
+    }
+    for (uint32_t i = 0; i < 300000; i += 7) {
+        uintptr_t a = (i % 2) ? 0x7f0000000000u + (uintptr_t)i * 8
+                              : 0x560000000000u + (uintptr_t)i * 4096 * 7;
+        assert_int_equal(hs_graph_find(g, a), i + 1);
+    }
+    assert_int_equal(hs_graph_find(g, 0x7f0000000000u + 8), 2);
+    assert_int_equal(hs_graph_find(g, 0x7f0000000000u + 16), HS_NO_ID);
+    hs_graph_free(g);
+}
+
+static void
 test_csr_edges_and_root_labels(void **state)
 {
     (void)state;
@@ -323,6 +370,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_intern_finds_and_grows),
+        cmocka_unit_test(test_odd_addresses),
+        cmocka_unit_test(test_dense_and_sparse_addresses),
         cmocka_unit_test(test_csr_edges_and_root_labels),
         cmocka_unit_test(test_root_label_needs_root_first),
         cmocka_unit_test(test_big_sizes),
