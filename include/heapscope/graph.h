@@ -35,9 +35,11 @@ typedef uint32_t hs_id;            /* node id: index into the arrays */
 #define HS_F_DICT     0x40u  /* the object is a dict (or a subclass) */
 #define HS_F_HIDDEN   0x80u  /* heapscope's own object: never reported */
 
-/* Node 0 is the root (what heapy's hp.Root reaches).  A second virtual
- * node, g->gc_root, holds objects tracked by the collector that the root
- * does not reach (objects held only by C code). */
+/* Node 0 is the root (what heapy's hp.Root reaches).  Two more virtual
+ * nodes may follow it: g->arg_root holds objects a query was handed that
+ * no root reaches (a temporary passed to hp.iso()), g->gc_root objects
+ * tracked by the collector that nothing else reaches (held only by C
+ * code).  All three are roots for dominators and paths. */
 #define HS_ROOT 0u
 
 typedef struct hs_graph {
@@ -72,7 +74,8 @@ typedef struct hs_graph {
     /* Labels of the root's edges, parallel to node 0's edge range. */
     char **root_label;
     size_t nroot_label, root_label_cap;
-    hs_id gc_root;         /* the second virtual root, HS_NO_ID if none */
+    hs_id arg_root;        /* virtual root of unreached arguments, or HS_NO_ID */
+    hs_id gc_root;         /* virtual root of collector-only objects, or HS_NO_ID */
 } hs_graph;
 
 /* ---- building (used by the walker and by tests) ------------------------- */
@@ -122,6 +125,12 @@ static inline uint32_t hs_graph_nout(const hs_graph *g, hs_id id)
 static inline const hs_id *hs_graph_out(const hs_graph *g, hs_id id)
 {
     return g->edges + g->edge_start[id];
+}
+/* Whether id is one of the virtual roots (HS_ROOT, arg_root, gc_root). */
+static inline int hs_graph_is_root(const hs_graph *g, hs_id id)
+{
+    return id == HS_ROOT || (id != HS_NO_ID &&
+                             (id == g->arg_root || id == g->gc_root));
 }
 /* Bytes the snapshot itself occupies. */
 size_t hs_graph_memory(const hs_graph *g);

@@ -203,8 +203,38 @@ class _ById(_Classifier):
     name, header, by = 'id', 'Representation (limited)', _c.BY_ID
 
 
+class _ByRcs(_Classifier):
+    """By the kinds (clodo) of an object's referrers, as heapy's byrcs."""
+    name, header, by = 'rcs', 'Referrers by Kind (class / dict of class)', None
+
+    def rows(self, iset):
+        return iset._s.rcs_partition(), None
+
+    def label(self, labels, key, part=None):
+        kinds = part.rcs_keys(key)
+        if not kinds:
+            return '<Nothing>'
+        names = sorted('hp.Root' if k == _c.KEY_ROOT
+                       else _ByClodo.label(None, labels, k) for k in kinds)
+        return ', '.join(names)
+
+
+class _ByVia(_Classifier):
+    """By how the referrers refer to an object: ['key'], .attr, [3]..."""
+    name, header, by = 'via', 'Referred Via:', None
+
+    def rows(self, iset):
+        part, names = iset._s.via_partition()
+        self_names = names
+        return part, self_names
+
+    def label(self, labels, key, part=None):
+        return ', '.join(repr(n) for n in part[key]) or '<Nothing>'
+
+
 CLASSIFIERS = {c.name: c() for c in
-               (_ByClodo, _ByType, _BySize, _ByUnity, _ByModule, _ById)}
+               (_ByClodo, _ByType, _BySize, _ByUnity, _ByModule, _ById,
+                _ByRcs, _ByVia)}
 
 
 # ---- kinds: symbolic sets used as filters --------------------------------
@@ -256,6 +286,47 @@ class Kind(object):
         if isinstance(other, IdentitySet):
             return IdentitySet(other._s - self._filter(other))
         return NotImplemented
+
+
+class ViaKind(object):
+    """hp.Via(name, ...): objects referred to in exactly these ways;
+    .alt(op) compares an object's ways with these by op (<, <=, >=, >,
+    ==, !=) as sets."""
+
+    _OPS = {'<': lambda a, b: a < b, '<=': lambda a, b: a <= b,
+            '>=': lambda a, b: a >= b, '>': lambda a, b: a > b,
+            '==': lambda a, b: a == b, '!=': lambda a, b: a != b}
+
+    def __init__(self, names, op='==', negate=False):
+        self._names, self._op, self._neg = frozenset(names), op, negate
+
+    def __repr__(self):
+        r = 'hp.Via(%s)' % ', '.join(repr(n) for n in sorted(self._names))
+        if self._op != '==':
+            r += '.alt(%r)' % self._op
+        return ('~' if self._neg else '') + r
+
+    def alt(self, op):
+        if op not in self._OPS:
+            raise ValueError('alt() takes one of %s' % ' '.join(self._OPS))
+        return ViaKind(self._names, op, self._neg)
+
+    def __invert__(self):
+        return ViaKind(self._names, self._op, not self._neg)
+
+    def _filter(self, iset):
+        part, names = iset._s.via_partition()
+        test = self._OPS[self._op]
+        keep = None
+        for i in range(len(part)):
+            key = part.row(i)[0]
+            if test(frozenset(names[key]), self._names) != self._neg:
+                g = part.group(i)
+                keep = g if keep is None else keep | g
+        return keep if keep is not None else iset._s.select(_c.BY_UNITY, 1)
+
+    __rand__ = Kind.__rand__
+    __rsub__ = Kind.__rsub__
 
 
 class _KindFactory(object):
@@ -353,7 +424,7 @@ class IdentitySet(object):
         return None
 
     def __and__(self, other):
-        if isinstance(other, Kind):
+        if isinstance(other, (Kind, ViaKind)):
             return IdentitySet(other._filter(self))
         o = self._other(other)
         return NotImplemented if o is None else IdentitySet(self._s & o)
@@ -363,7 +434,7 @@ class IdentitySet(object):
         return NotImplemented if o is None else IdentitySet(self._s | o)
 
     def __sub__(self, other):
-        if isinstance(other, Kind):
+        if isinstance(other, (Kind, ViaKind)):
             return IdentitySet(self._s - other._filter(self))
         o = self._other(other)
         return NotImplemented if o is None else IdentitySet(self._s - o)
@@ -423,6 +494,42 @@ class IdentitySet(object):
     byunity = property(lambda self: self._partition('unity'),
                        doc='Everything in one row.')
 
+    byrcs = property(lambda self: self._partition('rcs'),
+                     doc='Partition by the kinds of each object\'s '
+                         'referrers.')
+    byvia = property(lambda self: self._partition('via'),
+                     doc='Partition by how the referrers refer to each '
+                         "object: ['key'], .attr, [i], .keys()[i]...")
+
+    # relations
+    @property
+    def referrers(self):
+        """The objects (of the same snapshot) that refer to a member."""
+        return IdentitySet(self._s.referrers())
+
+    @property
+    def referents(self):
+        """The objects a member refers to."""
+        return IdentitySet(self._s.referents())
+
+    @property
+    def domisize(self):
+        """Bytes that would be freed if every object of the set went away
+        (weak references keep nothing alive)."""
+        return self._s.domisize()
+
+    @property
+    def dominos(self):
+        """The objects that would be freed if every member went away."""
+        return IdentitySet(self._s.dominos())
+
+    @property
+    def sp(self):
+        """Shortest paths from the root to (up to ten of) the objects."""
+        return _Paths(self)
+
+    shpaths = sp
+
     def __getitem__(self, i):
         return self.byclodo[i]
 
@@ -437,6 +544,60 @@ class IdentitySet(object):
         if self._s.count == 0:
             return 'hp.Nothing'
         return str(self.byclodo)
+
+    __repr__ = __str__
+
+
+def _path_kind(snap, ids):
+    if not ids:
+        return '?'
+    try:
+        return safe_repr(snap.object(ids[0]), 40)
+    except LookupError:
+        return '?'
+
+
+def _path_string(snap, ids, root_labels):
+    """hpy().Root.i0_modules['__main__'].__dict__['x'] for a node path."""
+    if not ids:
+        return '<no path from the root>'
+    first = ids[0]
+    start = 2
+    if first == 0:
+        out = ['hpy().Root']
+        if len(ids) > 1:
+            out.append('.' + root_labels.get(ids[1], '?'))
+    elif first == snap.gc_root:
+        # found through the collector: some C code holds ids[1]
+        out = ['<held by C code: %s>' % _path_kind(snap, ids[1:2])]
+    else:
+        out = ['<argument: %s>' % _path_kind(snap, ids[1:2])]
+    for k in range(start, len(ids)):
+        try:
+            names = sorted(snap.relate(ids[k - 1], ids[k]))
+        except LookupError:
+            names = []
+        out.append(names[0] if names else '->?')
+    return ''.join(out)
+
+
+class _Paths(object):
+    def __init__(self, iset):
+        self._set = iset
+
+    def __str__(self):
+        snap = self._set._s.snapshot
+        ids = self._set._s.ids()[:_ROWS]
+        labels = {}
+        for label, target in snap.root_edges():
+            labels.setdefault(target, label)
+        lines = [' %d: %s' % (i, _path_string(snap, snap.shortest_path(n),
+                                               labels))
+                 for i, n in enumerate(ids)]
+        more = self._set.count - len(ids)
+        if more > 0:
+            lines.append('<%d more paths>' % more)
+        return '\n'.join(lines) if lines else 'hp.Nothing'
 
     __repr__ = __str__
 
@@ -470,6 +631,12 @@ class Partition(object):
         self._set = iset
         self._cls = classifier
         self._cpart, self._rows = classifier.rows(iset)
+        # byvia returns its row names beside the C partition
+        self._extra = None
+        if classifier.name == 'via':
+            self._extra, self._rows = self._rows, None
+        elif classifier.name == 'rcs':
+            self._extra = self._cpart
         self._start = start
         self._names = _labels(iset._s.snapshot)
 
@@ -482,6 +649,9 @@ class Partition(object):
             key, count, size = self._cpart.row(i)
             if self._cls.by == _c.BY_ID:
                 return key, count, size
+            if self._extra is not None:
+                return (self._cls.label(self._names, key, self._extra),
+                        count, size)
             return self._cls.label(self._names, key), count, size
         label, s = self._rows[i]
         return label, s.count, s.size
@@ -637,12 +807,16 @@ class Use(object):
         self.Module = _KindFactory(
             'Module', "hp.Module('name'): objects of that module (see "
             'bymodule).', _module_kind)
+        self.Via = _KindFactory(
+            'Via', "hp.Via('.key', ...): objects referred to in exactly "
+            "these ways; hp.Via('.key').alt('<') in fewer.",
+            lambda *names: ViaKind(names))
 
     def __repr__(self):
         return '<heapscope session: hp.heap(), hp.setrelheap(), help(hp)>'
 
     def __dir__(self):
-        return ['Clodo', 'Module', 'Nothing', 'Root', 'Size', 'Type',
+        return ['Clodo', 'Module', 'Nothing', 'Root', 'Size', 'Type', 'Via',
                 'heap', 'heapu', 'idset', 'iso', 'setrelheap']
 
     def setrelheap(self, reference=None):
@@ -654,8 +828,8 @@ class Use(object):
         mark.drop_edges()
         self._mark = mark
 
-    def _snapshot(self):
-        snap = _c.snapshot()
+    def _snapshot(self, args=None):
+        snap = _c.snapshot(args=args) if args else _c.snapshot()
         self._last = snap
         return snap
 
@@ -673,14 +847,11 @@ class Use(object):
         return IdentitySet(snap.heap(self._mark, True))
 
     def idset(self, iterable):
-        """A set of the objects in iterable (compared by identity)."""
-        objs = list(iterable)
-        snap = self._last
-        if snap is not None:
-            s, missing = snap.idset(objs)
-            if not missing:
-                return IdentitySet(s)
-        snap = self._snapshot()
+        """A set of the objects in iterable (compared by identity), in a
+        snapshot taken now, so its relations are the current ones."""
+        objs = tuple(iterable)
+        self._last = None
+        snap = self._snapshot(objs)
         s, missing = snap.idset(objs)
         if missing:
             # Only heapscope's own objects are left out of a snapshot.
@@ -705,6 +876,7 @@ def hpy():
 
 
 for _t in (Use, IdentitySet, Partition, _Nodes, _AllRows, _RootType, Kind,
-           _KindFactory, _Snap):
+           _KindFactory, _Snap, ViaKind, _Paths):
     _c.hide(_t)
 del _t
+_c.hide(globals())      # our frames are no roots

@@ -10,6 +10,9 @@
 #include "hs_py.h"
 
 #include <stdio.h>
+#if PY_VERSION_HEX < 0x030B0000
+#include <frameobject.h>
+#endif
 
 /* Private headers: Py_BUILD_CORE only here and in sizes.c. */
 #define Py_BUILD_CORE 1
@@ -140,8 +143,20 @@ visit_frame(_PyInterpreterFrame *f, const char *prefix,
 }
 #endif
 
+/* heapscope's own running frames (their globals are one of its modules'
+ * dicts) are no roots: the walk must not find what the query itself holds. */
 static int
-visit_thread(PyThreadState *ts, int ti, hs_compat_visit visit, void *arg)
+hidden_frame(PyObject *globals, const hs_roots_opts *o)
+{
+    for (size_t k = 0; o != NULL && k < o->nhidden_globals; k++)
+        if (o->hidden_globals[k] == globals)
+            return 1;
+    return 0;
+}
+
+static int
+visit_thread(PyThreadState *ts, int ti, const hs_roots_opts *o,
+             hs_compat_visit visit, void *arg)
 {
     char p[64], label[96];
     snprintf(p, sizeof p, "i0_t%lu", (unsigned long)ts->thread_id);
@@ -175,9 +190,17 @@ visit_thread(PyThreadState *ts, int ti, hs_compat_visit visit, void *arg)
     if (r)
         return r;
 #if PY_VERSION_HEX < 0x030B0000
-    /* Frames are objects: the top one leads to the rest via f_back. */
+    /* Frames are objects: the top one leads to the rest via f_back.  Start
+     * below heapscope's own frames. */
+    PyFrameObject *top = ts->frame;
+    while (top != NULL && hidden_frame(top->f_globals, o)) {
+        if (o->hidden_visit != NULL && (r = o->hidden_visit(
+                (PyObject *)top, NULL, arg)) != 0)
+            return r;
+        top = top->f_back;
+    }
     snprintf(label, sizeof label, "%s_f0", p);
-    VISIT(ts->frame, label);
+    VISIT(top, label);
 #else
     /* Count frames from the oldest, as heapy does. */
     int depth = 0;
@@ -196,7 +219,13 @@ visit_thread(PyThreadState *ts, int ti, hs_compat_visit visit, void *arg)
             continue;
         char fp[80];
         snprintf(fp, sizeof fp, "%s_f%d", p, k);
-        r = visit_frame(f, fp, visit, arg);
+        if (hidden_frame(f->f_globals, o)) {
+            if (o->hidden_visit == NULL)
+                continue;
+            r = visit_frame(f, fp, o->hidden_visit, arg);
+        } else {
+            r = visit_frame(f, fp, visit, arg);
+        }
         if (r)
             return r;
     }
@@ -205,7 +234,8 @@ visit_thread(PyThreadState *ts, int ti, hs_compat_visit visit, void *arg)
 }
 
 int
-hs_compat_visit_roots(hs_compat_visit visit, void *arg)
+hs_compat_visit_roots(const hs_roots_opts *o, hs_compat_visit visit,
+                      void *arg)
 {
     PyInterpreterState *interp = PyInterpreterState_Get();
     char label[64];
@@ -256,7 +286,7 @@ hs_compat_visit_roots(hs_compat_visit visit, void *arg)
     int ti = 0;
     for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp);
          ts != NULL; ts = PyThreadState_Next(ts), ti++) {
-        int r = visit_thread(ts, ti, visit, arg);
+        int r = visit_thread(ts, ti, o, visit, arg);
         if (r)
             return r;
     }
@@ -333,6 +363,53 @@ hs_compat_instance_dict(PyObject *op)
 #endif
 }
 
+int
+hs_compat_visit_values(PyObject *op, hs_compat_attr visit, void *arg)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    PyTypeObject *tp = Py_TYPE(op);
+    if (!(tp->tp_flags & Py_TPFLAGS_MANAGED_DICT))
+        return 0;
+    PyDictValues *values;
+    size_t cap = (size_t)-1;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (!(tp->tp_flags & Py_TPFLAGS_INLINE_VALUES))
+        return 0;
+    values = _PyObject_InlineValues(op);
+    if (!values->valid)
+        return 0;
+    cap = values->capacity;
+#elif PY_VERSION_HEX >= 0x030C0000
+    PyDictOrValues dv = *_PyObject_DictOrValuesPointer(op);
+    if (!_PyDictOrValues_IsValues(dv))
+        return 0;
+    values = _PyDictOrValues_GetValues(dv);
+#else
+    values = *_PyObject_ValuesPointer(op);
+#endif
+    PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
+    if (values == NULL || keys == NULL)
+        return 0;
+    size_t n = (size_t)keys->dk_nentries;
+    if (n > cap)
+        n = cap;
+    PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(keys);
+    for (size_t i = 0; i < n; i++) {
+        PyObject *v = values->values[i];
+        if (v != NULL && entries[i].me_key != NULL) {
+            int r = visit(entries[i].me_key, v, arg);
+            if (r)
+                return r;
+        }
+    }
+#else
+    (void)op;
+    (void)visit;
+    (void)arg;
+#endif
+    return 0;
+}
+
 PyObject *
 hs_compat_type_dict(PyTypeObject *tp)
 {
@@ -403,9 +480,20 @@ hs_compat_visit_extra(PyObject *op, hs_compat_visit visit, void *arg)
          * key.  PyDict_Next neither hashes nor compares. */
         Py_ssize_t pos = 0;
         PyObject *k, *v;
+#if PY_VERSION_HEX >= 0x030D0000
+        /* A materialised 3.13 instance dict whose values are still the
+         * instance's inline values: dict_traverse visits none of them,
+         * but the dict holds them as much as the instance does. */
+        PyDictObject *mp = (PyDictObject *)op;
+        int embedded = mp->ma_values != NULL && mp->ma_values->embedded;
+#else
+        const int embedded = 0;
+#endif
         while (PyDict_Next(op, &pos, &k, &v)) {
             if (PyUnicode_Check(k))
                 VISIT(k, NULL);
+            if (embedded)
+                VISIT(v, NULL);
         }
         return 0;
     }

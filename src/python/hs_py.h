@@ -49,7 +49,18 @@ typedef int (*hs_compat_visit)(PyObject *op, const char *label, void *arg);
  * dict, sys, builtins, and for every thread its exception state, context,
  * and the objects of its running frames (on 3.11+ read from the interpreter
  * frames, never by creating frame objects). */
-int hs_compat_visit_roots(hs_compat_visit visit, void *arg);
+typedef struct hs_roots_opts {
+    PyObject *const *hidden_globals;  /* frames running these globals are
+                                         heapscope's own: not roots */
+    size_t nhidden_globals;
+    /* Called instead of visit for what heapscope's own frames hold (the
+     * frame object itself before 3.11), so the walker can keep a query's
+     * temporaries out of the heap it reports; NULL to skip them. */
+    hs_compat_visit hidden_visit;
+} hs_roots_opts;
+
+int hs_compat_visit_roots(const hs_roots_opts *o, hs_compat_visit visit,
+                          void *arg);
 
 /* Every object the cyclic GC tracks, in every generation and the permanent
  * generation (gc.freeze), without creating a list. */
@@ -64,9 +75,26 @@ PyObject *hs_compat_instance_dict(PyObject *op);
  * non-GC containers such as code objects).  Calls visit(child, NULL, arg). */
 int hs_compat_visit_extra(PyObject *op, hs_compat_visit visit, void *arg);
 
+/* The attributes a 3.11+ instance keeps in managed or inline values (no
+ * dict): visit(name, value, arg) for each; nothing on older versions or
+ * once the dict exists.  Returns what visit returned if non-zero. */
+typedef int (*hs_compat_attr)(PyObject *name, PyObject *value, void *arg);
+int hs_compat_visit_values(PyObject *op, hs_compat_attr visit, void *arg);
+
 /* Type dict without side effects (3.12+ static builtin types keep theirs in
  * the interpreter).  Borrowed; may be NULL. */
 PyObject *hs_compat_type_dict(PyTypeObject *tp);
+
+/* ---- relate.c ----------------------------------------------------------- */
+
+/* Append to `names` (a list) every way `src` refers to `dst`, named as
+ * heapy's byvia names them: "['key']", ".keys()[3]", ".attr", "[2]",
+ * ".__dict__", ".__class__", ".f_locals['x']", ".cell_contents"...  Reads
+ * structures only: no user code runs (keys are shown by a safe repr).
+ * 0, or -1 with an exception set. */
+int hs_py_relate(PyObject *src, PyObject *dst, PyObject *names);
+/* repr() of builtin scalars, "<type at 0x...>" for anything else. */
+PyObject *hs_py_safe_repr(PyObject *o);
 
 /* ---- walker.c ----------------------------------------------------------- */
 
@@ -75,6 +103,9 @@ typedef struct hs_walk_opts {
     int gc_objects;             /* also walk GC objects the root misses */
     PyTypeObject *const *hidden;  /* types whose instances are heapscope's */
     size_t nhidden;
+    hs_roots_opts roots;
+    PyObject *const *args;      /* objects the query was handed: in the */
+    size_t nargs;               /* snapshot even if no root reaches them */
     size_t nodes_hint;          /* expected objects (presizes the arrays) */
 } hs_walk_opts;
 

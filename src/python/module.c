@@ -8,6 +8,7 @@
  * API (hpy(), printing) is Python on top: src/heapscope/_api.py.
  */
 #include "hs_py.h"
+#include "heapscope/relations.h"
 
 #include <string.h>
 
@@ -17,12 +18,16 @@ typedef struct {
     PyTypeObject *partition_type;
     PyTypeObject *iter_type;
     PyObject *hidden;          /* list of types whose instances are ours */
+    PyObject *hidden_globals;  /* list of dicts: globals of our frames */
     size_t last_n;             /* nodes in the last snapshot: next hint */
 } modstate;
 
 typedef struct {
     PyObject_HEAD
     hs_graph *g;
+    hs_relations *rel;         /* reverse edges etc., built on first use */
+    uint64_t *root_index;      /* (target << 32 | edge) of the root's edges,
+                                  sorted, built on first use */
     PyObject *module;          /* keeps the state (and types) alive */
     int held;
 } SnapshotObject;
@@ -38,6 +43,7 @@ typedef struct {
     PyObject_HEAD
     SnapshotObject *snap;
     hs_partition p;
+    hs_rcs_table rcs;          /* referrer-kind lists of a byrcs partition */
 } PartitionObject;
 
 typedef struct {
@@ -67,12 +73,34 @@ raise_hs(int err)
 
 /* ---- Snapshot ----------------------------------------------------------- */
 
+static hs_relations *
+relations(SnapshotObject *self)
+{
+    if (self->rel == NULL) {
+        if (self->g->edges == NULL) {
+            PyErr_SetString(PyExc_ValueError,
+                            "a mark has no edges: take a snapshot");
+            return NULL;
+        }
+        int r = hs_relations_new(&self->rel, self->g);
+        if (r < 0) {
+            raise_hs(r);
+            return NULL;
+        }
+    }
+    return self->rel;
+}
+
 static void
 snapshot_dealloc(SnapshotObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     hs_graph *g = self->g;
     self->g = NULL;
+    hs_relations_free(self->rel);
+    self->rel = NULL;
+    free(self->root_index);
+    self->root_index = NULL;
     /* Dropping our references can run finalizers: the graph is detached
      * first so nothing can reach it half-freed. */
     if (self->held)
@@ -292,8 +320,115 @@ snapshot_root_edges(SnapshotObject *self, PyObject *unused)
 }
 
 static PyObject *
+snapshot_shortest_path(SnapshotObject *self, PyObject *arg)
+{
+    long long id = PyLong_AsLongLong(arg);
+    if (id == -1 && PyErr_Occurred())
+        return NULL;
+    if (check_id(self, id) < 0)
+        return NULL;
+    hs_relations *rel = relations(self);
+    if (rel == NULL)
+        return NULL;
+    size_t max = 1024, len;
+    hs_id *path = NULL;
+    int r;
+    do {
+        max *= 4;
+        free(path);
+        path = malloc(max * sizeof *path);
+        if (path == NULL)
+            return PyErr_NoMemory();
+        r = hs_shortest_path(rel, (hs_id)id, path, max, &len);
+    } while (r == -HS_ERANGE && max < ((size_t)1 << 32));
+    if (r < 0) {
+        free(path);
+        return raise_hs(r);
+    }
+    PyObject *list = PyList_New((Py_ssize_t)len);
+    for (size_t k = 0; list != NULL && k < len; k++) {
+        PyObject *v = PyLong_FromUnsignedLong(path[k]);
+        if (v == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, (Py_ssize_t)k, v);
+    }
+    free(path);
+    return list;
+}
+
+static PyObject *
+snapshot_retained(SnapshotObject *self, PyObject *arg)
+{
+    long long id = PyLong_AsLongLong(arg);
+    if (id == -1 && PyErr_Occurred())
+        return NULL;
+    if (check_id(self, id) < 0)
+        return NULL;
+    hs_relations *rel = relations(self);
+    if (rel == NULL)
+        return NULL;
+    int r = hs_dominators(rel);
+    if (r < 0)
+        return raise_hs(r);
+    hs_id d = rel->idom[id];
+    return Py_BuildValue("(KL)", (unsigned long long)rel->retained[id],
+                         d == HS_NO_ID ? -1LL : (long long)d);
+}
+
+static PyObject *
+snapshot_referrer_ids(SnapshotObject *self, PyObject *arg)
+{
+    long long id = PyLong_AsLongLong(arg);
+    if (id == -1 && PyErr_Occurred())
+        return NULL;
+    if (check_id(self, id) < 0)
+        return NULL;
+    hs_relations *rel = relations(self);
+    if (rel == NULL)
+        return NULL;
+    uint32_t m = hs_rel_nin(rel, (hs_id)id);
+    const hs_id *in = hs_rel_in(rel, (hs_id)id);
+    PyObject *list = PyList_New(m);
+    for (uint32_t k = 0; list != NULL && k < m; k++) {
+        PyObject *v = PyLong_FromUnsignedLong(in[k]);
+        if (v == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, k, v);
+    }
+    return list;
+}
+
+static PyObject *
+snapshot_relate(SnapshotObject *self, PyObject *args)
+{
+    long long a, b;
+    if (!PyArg_ParseTuple(args, "LL", &a, &b))
+        return NULL;
+    if (check_id(self, a) < 0 || check_id(self, b) < 0)
+        return NULL;
+    hs_graph *g = self->g;
+    if (!(g->flags[a] & HS_F_HELD) || !(g->flags[b] & HS_F_HELD)) {
+        PyErr_SetString(PyExc_LookupError,
+                        "this snapshot holds no reference to those objects");
+        return NULL;
+    }
+    PyObject *names = PyList_New(0);
+    if (names != NULL &&
+        hs_py_relate((PyObject *)g->addr[a], (PyObject *)g->addr[b],
+                     names) < 0)
+        Py_CLEAR(names);
+    return names;
+}
+
+static PyObject *
 snapshot_drop_edges(SnapshotObject *self, PyObject *unused)
 {
+    hs_relations_free(self->rel);
+    self->rel = NULL;
+    free(self->root_index);
+    self->root_index = NULL;
     hs_graph_drop_edges(self->g);
     Py_RETURN_NONE;
 }
@@ -313,7 +448,8 @@ snapshot_get_nedges(SnapshotObject *self, void *c)
 static PyObject *
 snapshot_get_memory(SnapshotObject *self, void *c)
 {
-    return PyLong_FromSize_t(hs_graph_memory(self->g));
+    return PyLong_FromSize_t(hs_graph_memory(self->g) +
+                             (self->rel ? hs_relations_memory(self->rel) : 0));
 }
 
 static PyObject *
@@ -339,6 +475,14 @@ static PyMethodDef snapshot_methods[] = {
      "root_edges() -> [(label, id)] for the root's edges."},
     {"drop_edges", (PyCFunction)snapshot_drop_edges, METH_NOARGS,
      "drop_edges(): keep only what a mark needs."},
+    {"relate", (PyCFunction)snapshot_relate, METH_VARARGS,
+     "relate(src, dst) -> the names of the ways node src refers to dst."},
+    {"shortest_path", (PyCFunction)snapshot_shortest_path, METH_O,
+     "shortest_path(id) -> [ids] from a root down to id ([] if none)."},
+    {"retained", (PyCFunction)snapshot_retained, METH_O,
+     "retained(id) -> (bytes id dominates, immediate dominator or -1)."},
+    {"referrer_ids", (PyCFunction)snapshot_referrer_ids, METH_O,
+     "referrer_ids(id) -> ids of the nodes referring to id (with roots)."},
     {NULL}
 };
 
@@ -523,6 +667,7 @@ idset_partition(IdSetObject *self, PyObject *arg)
         return NULL;
     Py_INCREF(self->snap);
     p->snap = self->snap;
+    memset(&p->rcs, 0, sizeof p->rcs);
     int r = hs_partition_new(&p->p, self->snap->g, &self->s,
                              (enum hs_classifier)by, NULL);
     if (r < 0) {
@@ -596,6 +741,248 @@ idset_complement(IdSetObject *self, PyObject *unused)
 }
 
 static PyObject *
+idset_related(IdSetObject *self, int referrers)
+{
+    hs_relations *rel = relations(self->snap);
+    if (rel == NULL)
+        return NULL;
+    hs_set out;
+    int r = referrers ? hs_referrers(rel, &self->s, &out)
+                      : hs_referents(rel, &self->s, &out);
+    if (r < 0)
+        return raise_hs(r);
+    return new_idset(self->snap, &out);
+}
+
+static PyObject *
+idset_referrers(IdSetObject *self, PyObject *unused)
+{
+    return idset_related(self, 1);
+}
+
+static PyObject *
+idset_referents(IdSetObject *self, PyObject *unused)
+{
+    return idset_related(self, 0);
+}
+
+static PyObject *
+idset_domisize(IdSetObject *self, PyObject *unused)
+{
+    hs_relations *rel = relations(self->snap);
+    if (rel == NULL)
+        return NULL;
+    uint64_t bytes;
+    int r = hs_domisize(rel, &self->s, &bytes, NULL);
+    if (r < 0)
+        return raise_hs(r);
+    return PyLong_FromUnsignedLongLong(bytes);
+}
+
+static PyObject *
+idset_dominos(IdSetObject *self, PyObject *unused)
+{
+    hs_relations *rel = relations(self->snap);
+    if (rel == NULL)
+        return NULL;
+    uint64_t bytes;
+    hs_set out;
+    int r = hs_domisize(rel, &self->s, &bytes, &out);
+    if (r < 0)
+        return raise_hs(r);
+    return new_idset(self->snap, &out);
+}
+
+static PyObject *
+idset_rcs_partition(IdSetObject *self, PyObject *unused)
+{
+    hs_relations *rel = relations(self->snap);
+    if (rel == NULL)
+        return NULL;
+    modstate *st = state_of(self->snap->module);
+    uint64_t *keys = malloc((self->s.n + 1) * sizeof *keys);
+    if (keys == NULL)
+        return PyErr_NoMemory();
+    PartitionObject *p = PyObject_New(PartitionObject, st->partition_type);
+    if (p == NULL) {
+        free(keys);
+        return NULL;
+    }
+    Py_INCREF(self->snap);
+    p->snap = self->snap;
+    memset(&p->p, 0, sizeof p->p);
+    memset(&p->rcs, 0, sizeof p->rcs);
+    int r = hs_rcs_classify(rel, &self->s, keys, &p->rcs);
+    if (r == 0)
+        r = hs_partition_new(&p->p, self->snap->g, &self->s, HS_BY_UNITY, keys);
+    free(keys);
+    if (r < 0) {
+        Py_DECREF(p);
+        return raise_hs(r);
+    }
+    return (PyObject *)p;
+}
+
+static int
+u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* How the root holds v: the tail of each root edge's label, so a local of
+ * a running frame reads ".f_locals['x']" as it would through a frame
+ * object. */
+static int
+root_via(SnapshotObject *snap, hs_id v, PyObject *names)
+{
+    hs_graph *g = snap->g;
+    size_t n = g->nroot_label;
+    if (snap->root_index == NULL) {
+        snap->root_index = malloc((n + 1) * sizeof *snap->root_index);
+        if (snap->root_index == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (size_t k = 0; k < n; k++)
+            snap->root_index[k] = ((uint64_t)g->edges[k] << 32) | k;
+        qsort(snap->root_index, n, sizeof *snap->root_index, u64_cmp);
+    }
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if ((snap->root_index[mid] >> 32) < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < n && (snap->root_index[lo] >> 32) == v; lo++) {
+        const char *label = g->root_label[(uint32_t)snap->root_index[lo]];
+        const char *dot = strchr(label, '.');
+        PyObject *name = dot ? PyUnicode_FromString(dot)
+                             : PyUnicode_FromFormat(".%s", label);
+        if (name == NULL || PyList_Append(names, name) < 0) {
+            Py_XDECREF(name);
+            return -1;
+        }
+        Py_DECREF(name);
+    }
+    return 0;
+}
+
+/* Via names of node v: how each of its referrers refers to it, sorted and
+ * distinct, as a tuple. */
+static PyObject *
+via_names(SnapshotObject *snap, hs_relations *rel, hs_id v)
+{
+    hs_graph *g = snap->g;
+    PyObject *names = PyList_New(0);
+    if (names == NULL)
+        return NULL;
+    const hs_id *in = hs_rel_in(rel, v);
+    for (uint32_t j = 0, m = hs_rel_nin(rel, v); j < m; j++) {
+        hs_id p = in[j];
+        if (j > 0 && in[j - 1] == p)
+            continue;           /* one referrer, several edges: once */
+        if (p == HS_ROOT) {
+            if (root_via(snap, v, names) < 0) {
+                Py_DECREF(names);
+                return NULL;
+            }
+            continue;
+        }
+        if (!hs_rel_is_object(g, p) || !(g->flags[p] & HS_F_HELD) ||
+            !(g->flags[v] & HS_F_HELD))
+            continue;
+        if (hs_py_relate((PyObject *)g->addr[p], (PyObject *)g->addr[v],
+                         names) < 0) {
+            Py_DECREF(names);
+            return NULL;
+        }
+    }
+    if (PyList_Sort(names) < 0) {
+        Py_DECREF(names);
+        return NULL;
+    }
+    /* distinct */
+    Py_ssize_t w = 0, n = PyList_GET_SIZE(names);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = PyList_GET_ITEM(names, i);
+        if (w > 0) {
+            int eq = PyUnicode_Compare(PyList_GET_ITEM(names, w - 1), x) == 0;
+            if (eq)
+                continue;
+        }
+        Py_INCREF(x);
+        PyList_SetItem(names, w++, x);
+    }
+    if (PyList_SetSlice(names, w, n, NULL) < 0) {
+        Py_DECREF(names);
+        return NULL;
+    }
+    PyObject *t = PyList_AsTuple(names);
+    Py_DECREF(names);
+    return t;
+}
+
+static PyObject *
+idset_via_partition(IdSetObject *self, PyObject *unused)
+{
+    hs_relations *rel = relations(self->snap);
+    if (rel == NULL)
+        return NULL;
+    modstate *st = state_of(self->snap->module);
+    PyObject *index = PyDict_New(), *labels = PyList_New(0);
+    uint64_t *keys = malloc((self->s.n + 1) * sizeof *keys);
+    PartitionObject *p = NULL;
+    if (index == NULL || labels == NULL || keys == NULL)
+        goto error;
+    for (size_t k = 0; k < self->s.n; k++) {
+        PyObject *t = via_names(self->snap, rel, self->s.ids[k]);
+        if (t == NULL)
+            goto error;
+        PyObject *gi = PyDict_GetItemWithError(index, t);
+        if (gi == NULL) {
+            if (PyErr_Occurred()) {
+                Py_DECREF(t);
+                goto error;
+            }
+            gi = PyLong_FromSsize_t(PyList_GET_SIZE(labels));
+            if (gi == NULL || PyDict_SetItem(index, t, gi) < 0 ||
+                PyList_Append(labels, t) < 0) {
+                Py_XDECREF(gi);
+                Py_DECREF(t);
+                goto error;
+            }
+            Py_DECREF(gi);
+        }
+        keys[k] = PyLong_AsUnsignedLongLong(gi);
+        Py_DECREF(t);
+    }
+    p = PyObject_New(PartitionObject, st->partition_type);
+    if (p == NULL)
+        goto error;
+    Py_INCREF(self->snap);
+    p->snap = self->snap;
+    memset(&p->p, 0, sizeof p->p);
+    memset(&p->rcs, 0, sizeof p->rcs);
+    int r = hs_partition_new(&p->p, self->snap->g, &self->s, HS_BY_UNITY, keys);
+    if (r < 0) {
+        raise_hs(r);
+        goto error;
+    }
+    free(keys);
+    Py_DECREF(index);
+    return Py_BuildValue("(NN)", (PyObject *)p, labels);
+error:
+    free(keys);
+    Py_XDECREF(index);
+    Py_XDECREF(labels);
+    Py_XDECREF(p);
+    return NULL;
+}
+
+static PyObject *
 idset_iter(IdSetObject *self)
 {
     modstate *st = state_of(self->snap->module);
@@ -623,6 +1010,20 @@ static PyMethodDef idset_methods[] = {
     {"ids", (PyCFunction)idset_ids, METH_NOARGS, "ids() -> list of node ids."},
     {"complement", (PyCFunction)idset_complement, METH_NOARGS,
      "complement() -> every reported object of the snapshot not in the set."},
+    {"referrers", (PyCFunction)idset_referrers, METH_NOARGS,
+     "referrers() -> the objects of the snapshot referring to a member."},
+    {"referents", (PyCFunction)idset_referents, METH_NOARGS,
+     "referents() -> the objects a member refers to."},
+    {"domisize", (PyCFunction)idset_domisize, METH_NOARGS,
+     "domisize() -> bytes freed if every member went away."},
+    {"dominos", (PyCFunction)idset_dominos, METH_NOARGS,
+     "dominos() -> the objects freed if every member went away."},
+    {"via_partition", (PyCFunction)idset_via_partition, METH_NOARGS,
+     "via_partition() -> (Partition, labels): members grouped by how their "
+     "referrers refer to them; labels[key] is a row's tuple of names."},
+    {"rcs_partition", (PyCFunction)idset_rcs_partition, METH_NOARGS,
+     "rcs_partition() -> Partition by the kinds of each member's referrers; "
+     "Partition.rcs_keys(key) gives the kinds of a row."},
     {NULL}
 };
 
@@ -702,6 +1103,7 @@ partition_dealloc(PartitionObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     hs_partition_free(&self->p);
+    hs_rcs_table_free(&self->rcs);
     Py_XDECREF(self->snap);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
@@ -755,6 +1157,28 @@ partition_group(PartitionObject *self, PyObject *arg)
 }
 
 static PyObject *
+partition_rcs_keys(PartitionObject *self, PyObject *arg)
+{
+    unsigned long long k = PyLong_AsUnsignedLongLong(arg);
+    if (k == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    if (k >= self->rcs.n) {
+        PyErr_SetString(PyExc_IndexError, "not a referrer-kind key");
+        return NULL;
+    }
+    size_t a = self->rcs.start[k], n = self->rcs.start[k + 1] - a;
+    PyObject *t = PyTuple_New((Py_ssize_t)n);
+    for (size_t i = 0; t != NULL && i < n; i++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(self->rcs.key[a + i]);
+        if (v == NULL)
+            Py_CLEAR(t);
+        else
+            PyTuple_SET_ITEM(t, (Py_ssize_t)i, v);
+    }
+    return t;
+}
+
+static PyObject *
 partition_get_total_count(PartitionObject *self, void *c)
 {
     return PyLong_FromUnsignedLongLong(self->p.total_count);
@@ -771,6 +1195,8 @@ static PyMethodDef partition_methods[] = {
      "row(i) -> (key, count, size) of group i (largest first)."},
     {"group", (PyCFunction)partition_group, METH_O,
      "group(i) -> IdSet of group i."},
+    {"rcs_keys", (PyCFunction)partition_rcs_keys, METH_O,
+     "rcs_keys(key) -> the clodo keys of a byrcs row's referrers."},
     {NULL}
 };
 
@@ -799,10 +1225,12 @@ static PyType_Spec partition_spec = {
 static PyObject *
 mod_snapshot(PyObject *module, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"hold", "gc_objects", NULL};
+    static char *kwlist[] = {"hold", "gc_objects", "args", NULL};
     int hold = 1, gc_objects = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|pp:snapshot", kwlist,
-                                     &hold, &gc_objects))
+    PyObject *given = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|ppO!:snapshot", kwlist,
+                                     &hold, &gc_objects, &PyTuple_Type,
+                                     &given))
         return NULL;
     modstate *st = state_of(module);
     /* Allocate the Python object first: the walk itself must create no
@@ -811,6 +1239,8 @@ mod_snapshot(PyObject *module, PyObject *args, PyObject *kw)
     if (snap == NULL)
         return NULL;
     snap->g = NULL;
+    snap->rel = NULL;
+    snap->root_index = NULL;
     snap->held = hold;
     Py_INCREF(module);
     snap->module = module;
@@ -828,7 +1258,18 @@ mod_snapshot(PyObject *module, PyObject *args, PyObject *kw)
     hidden[k++] = st->iter_type;
     for (Py_ssize_t i = 0; i < nh; i++)
         hidden[k++] = (PyTypeObject *)PyList_GET_ITEM(st->hidden, i);
-    hs_walk_opts o = {hold, gc_objects, hidden, k, st->last_n + st->last_n / 8};
+    Py_ssize_t ng = PyList_GET_SIZE(st->hidden_globals);
+    hs_walk_opts o = {
+        .hold_refs = hold,
+        .gc_objects = gc_objects,
+        .hidden = hidden,
+        .nhidden = k,
+        .roots = {((PyListObject *)st->hidden_globals)->ob_item, (size_t)ng,
+                  NULL},
+        .args = given ? ((PyTupleObject *)given)->ob_item : NULL,
+        .nargs = given ? (size_t)PyTuple_GET_SIZE(given) : 0,
+        .nodes_hint = st->last_n + st->last_n / 8,
+    };
     int r = hs_py_walk(&snap->g, &o);
     free(hidden);
     if (r < 0) {
@@ -856,17 +1297,23 @@ mod_instance_dict(PyObject *module, PyObject *o)
 }
 
 static PyObject *
-mod_hide(PyObject *module, PyObject *tp)
+mod_hide(PyObject *module, PyObject *obj)
 {
-    if (!PyType_Check(tp)) {
-        PyErr_SetString(PyExc_TypeError, "hide() takes a type");
+    modstate *st = state_of(module);
+    PyObject *list;
+    if (PyType_Check(obj))
+        list = st->hidden;
+    else if (PyDict_CheckExact(obj))
+        list = st->hidden_globals;
+    else {
+        PyErr_SetString(PyExc_TypeError,
+                        "hide() takes a type or a module's globals dict");
         return NULL;
     }
-    modstate *st = state_of(module);
-    int has = PySequence_Contains(st->hidden, tp);
-    if (has < 0)
-        return NULL;
-    if (!has && PyList_Append(st->hidden, tp) < 0)
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++)
+        if (PyList_GET_ITEM(list, i) == obj)
+            Py_RETURN_NONE;
+    if (PyList_Append(list, obj) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -874,15 +1321,18 @@ mod_hide(PyObject *module, PyObject *tp)
 static PyMethodDef mod_methods[] = {
     {"snapshot", (PyCFunction)(void (*)(void))mod_snapshot,
      METH_VARARGS | METH_KEYWORDS,
-     "snapshot(hold=True, gc_objects=True) -> Snapshot of the reachable "
-     "heap.  hold: keep a reference to every object (sets can return them)."},
+     "snapshot(hold=True, gc_objects=True, args=()) -> Snapshot of the "
+     "reachable heap.  hold: keep a reference to every object (sets can "
+     "return them); args: a tuple of objects to include even if no root "
+     "reaches them."},
     {"sizeof", (PyCFunction)mod_sizeof, METH_O,
      "sizeof(obj) -> bytes heapscope attributes to obj (no __sizeof__)."},
     {"instance_dict", (PyCFunction)mod_instance_dict, METH_O,
      "instance_dict(obj) -> obj's __dict__ if it exists, else None; never "
      "creates it (for tests of the 3.11+ managed dicts)."},
     {"hide", (PyCFunction)mod_hide, METH_O,
-     "hide(type): instances of type are heapscope's own, never reported."},
+     "hide(type): instances of type are heapscope's own, never reported; "
+     "hide(globals): frames running that module's code are no roots."},
     {NULL}
 };
 
@@ -907,7 +1357,8 @@ mod_exec(PyObject *m)
     st->partition_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &partition_spec, NULL);
     st->iter_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &iter_spec, NULL);
     st->hidden = PyList_New(0);
-    if (!st->snapshot_type || !st->idset_type || !st->partition_type ||
+    st->hidden_globals = PyList_New(0);
+    if (!st->hidden_globals || !st->snapshot_type || !st->idset_type || !st->partition_type ||
         !st->iter_type || !st->hidden)
         return -1;
     if (add_ref(m, "Snapshot", (PyObject *)st->snapshot_type) < 0 ||
@@ -928,7 +1379,9 @@ mod_exec(PyObject *m)
         PyModule_AddIntConstant(m, "F_HELD", HS_F_HELD) < 0 ||
         PyModule_AddIntConstant(m, "F_TYPE", HS_F_TYPE) < 0 ||
         PyModule_AddIntConstant(m, "F_DICT", HS_F_DICT) < 0 ||
-        PyModule_AddIntConstant(m, "F_HIDDEN", HS_F_HIDDEN) < 0)
+        PyModule_AddIntConstant(m, "F_HIDDEN", HS_F_HIDDEN) < 0 ||
+        PyModule_AddObject(m, "KEY_ROOT",
+                           PyLong_FromUnsignedLongLong(HS_RCS_ROOT)) < 0)
         return -1;
     return 0;
 }
@@ -942,6 +1395,7 @@ mod_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->partition_type);
     Py_VISIT(st->iter_type);
     Py_VISIT(st->hidden);
+    Py_VISIT(st->hidden_globals);
     return 0;
 }
 
@@ -954,6 +1408,7 @@ mod_clear(PyObject *m)
     Py_CLEAR(st->partition_type);
     Py_CLEAR(st->iter_type);
     Py_CLEAR(st->hidden);
+    Py_CLEAR(st->hidden_globals);
     return 0;
 }
 

@@ -41,6 +41,8 @@ typedef struct walker {
     int hiding;              /* in the hidden phase: all nodes are ours */
     hs_id *hidden;           /* heapscope's objects met in the root phase */
     size_t nhidden, hidden_cap;
+    uintptr_t *hroots;       /* what heapscope's own frames hold */
+    size_t nhroots, hroots_cap;
 } walker;
 
 static int
@@ -88,6 +90,27 @@ visit_root(PyObject *op, const char *label, void *arg)
         w->err = r;
         return 1;
     }
+    return 0;
+}
+
+/* Something only heapscope's running frames may hold: walked after the
+ * heap, so it is hidden unless the heap reaches it too. */
+static int
+visit_hidden_root(PyObject *op, const char *label, void *arg)
+{
+    walker *w = arg;
+    (void)label;
+    if (w->nhroots == w->hroots_cap) {
+        size_t cap = w->hroots_cap ? w->hroots_cap * 2 : 64;
+        uintptr_t *a = realloc(w->hroots, cap * sizeof *a);
+        if (a == NULL) {
+            w->err = -HS_ENOMEM;
+            return 1;
+        }
+        w->hroots = a;
+        w->hroots_cap = cap;
+    }
+    w->hroots[w->nhroots++] = (uintptr_t)op;
     return 0;
 }
 
@@ -302,6 +325,24 @@ fill_hidden(walker *w)
         if (follow(w, op, tp, is_gc(op, tp)) < 0)
             return w->err;
     }
+    /* Only what the heap has not reached: an object the program holds
+     * too stays the program's, with no referrer of ours. */
+    for (size_t k = 0; k < w->nhroots; k++)
+        if (hs_graph_find(w->g, w->hroots[k]) == HS_NO_ID &&
+            push_kid(w, (PyObject *)w->hroots[k]))
+            return w->err;
+    return 0;
+}
+
+static int
+fill_args(walker *w)
+{
+    for (size_t k = 0; k < w->o->nargs; k++) {
+        PyObject *op = w->o->args[k];
+        if (hs_graph_find(w->g, (uintptr_t)op) == HS_NO_ID &&
+            push_kid(w, op))
+            return w->err;
+    }
     return 0;
 }
 
@@ -345,6 +386,7 @@ walker_free(walker *w)
 {
     hs_images_free(&w->im);
     free(w->hidden);
+    free(w->hroots);
     for (int k = 0; k < DEPTH; k++)
         free(w->ring[k].kids);
 }
@@ -367,20 +409,36 @@ hs_py_walk(hs_graph **out, const hs_walk_opts *o)
     }
     if ((w.err = hs_graph_add_virtual(w.g, &root)) < 0)
         goto error;
-    hs_compat_visit_roots(visit_root, &w);
+    hs_roots_opts ro = o->roots;
+    ro.hidden_visit = visit_hidden_root;
+    hs_compat_visit_roots(&ro, visit_root, &w);
     if (w.err)
         goto error;
     hs_graph_end_node(w.g, root);
     if (drain(&w, &next) < 0)
         goto error;
 
+    /* Objects a query was handed that the root does not reach (a temporary
+     * passed to hp.iso()): a root of their own, before heapscope's frames
+     * can claim them. */
+    if (o->nargs > 0) {
+        hs_id aroot;
+        if (virtual_node(&w, &aroot, fill_args) < 0)
+            goto error;
+        w.g->arg_root = aroot;
+        next = aroot + 1;
+        if (drain(&w, &next) < 0)
+            goto error;
+    }
+
     /* What only heapscope's own objects hold is heapscope's too: walk it
      * from a virtual node, marking everything it finds first as hidden, so
      * neither the heap nor the collector pass below reports it. */
-    if (w.nhidden > 0) {
+    if (w.nhidden > 0 || w.nhroots > 0) {
         hs_id hroot;
         if (virtual_node(&w, &hroot, fill_hidden) < 0)
             goto error;
+        w.g->flags[hroot] |= HS_F_HIDDEN;
         w.hiding = 1;
         next = hroot + 1;
         if (drain(&w, &next) < 0)

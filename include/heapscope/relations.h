@@ -1,0 +1,93 @@
+/* heapscope/relations.h - questions about who holds what, over a snapshot.
+ *
+ * Reverse edges (referrers), the kinds of an object's referrers (heapy's
+ * "rcs"), the dominator tree and what a set of objects dominates, shortest
+ * paths from the root.  Pure C over the arrays of graph.h: no Python.
+ * Everything derived here is computed once per snapshot, on first use, and
+ * kept in an hs_relations that lives beside the graph.
+ */
+#ifndef HEAPSCOPE_RELATIONS_H
+#define HEAPSCOPE_RELATIONS_H
+
+#include "heapscope/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hs_relations {
+    const hs_graph *g;
+    /* Incoming edges in CSR form: node i's referrers are
+     * rev[rev_start[i] .. rev_start[i+1]), each once per edge, in
+     * increasing id order. */
+    uint32_t *rev_start;
+    hs_id *rev;
+    /* Dominator tree from a super-root above the virtual roots:
+     * idom[i] is i's immediate dominator (HS_NO_ID for the virtual roots
+     * and unreachable nodes); retained[i] the bytes freed with i. */
+    hs_id *idom;
+    uint64_t *retained;
+    int have_dominators;
+} hs_relations;
+
+int hs_relations_new(hs_relations **out, const hs_graph *g);   /* reverse edges */
+void hs_relations_free(hs_relations *r);
+size_t hs_relations_memory(const hs_relations *r);
+
+static inline uint32_t hs_rel_nin(const hs_relations *r, hs_id id)
+{
+    return r->rev_start[id + 1] - r->rev_start[id];
+}
+static inline const hs_id *hs_rel_in(const hs_relations *r, hs_id id)
+{
+    return r->rev + r->rev_start[id];
+}
+
+/* Whether a node counts as an object of the heap (not a virtual root, not
+ * heapscope's own).  Static objects are objects, but own no memory. */
+int hs_rel_is_object(const hs_graph *g, hs_id id);
+
+/* The objects referring to any member of s / referred to by one; virtual
+ * and hidden nodes are never included. */
+int hs_referrers(const hs_relations *r, const hs_set *s, hs_set *out);
+int hs_referents(const hs_relations *r, const hs_set *s, hs_set *out);
+
+/* ---- referrer kinds (byrcs) ---------------------------------------------- */
+
+/* Each member of s gets an rcs id: the distinct, sorted list of the clodo
+ * keys of its referrers.  The lists are kept in `t`; ids are indexes. */
+typedef struct hs_rcs_table {
+    size_t n;              /* distinct lists */
+    size_t *start;         /* n+1 offsets into key */
+    uint64_t *key;
+    size_t nkeys, keycap, cap;
+    uint32_t *slot;        /* hash of lists -> id + 1 */
+    size_t smask;
+} hs_rcs_table;
+
+#define HS_RCS_ROOT (1ull << 41)   /* key of the root as a referrer */
+
+int hs_rcs_classify(const hs_relations *r, const hs_set *s, uint64_t *ids,
+                    hs_rcs_table *t);
+void hs_rcs_table_free(hs_rcs_table *t);
+
+/* ---- dominators ------------------------------------------------------------ */
+
+int hs_dominators(hs_relations *r);
+/* Bytes freed if every member of s went away (s itself included), and, if
+ * `freed` is not NULL, those objects.  Weak references are no edges, so
+ * they keep nothing alive; static objects count no bytes. */
+int hs_domisize(hs_relations *r, const hs_set *s, uint64_t *bytes,
+                hs_set *freed);
+
+/* ---- paths ----------------------------------------------------------------- */
+
+/* A shortest path from the root to `id`: ids from a virtual root down to
+ * `id` into path[0..*len), at most max entries (*len = 0 if unreachable). */
+int hs_shortest_path(const hs_relations *r, hs_id id, hs_id *path,
+                     size_t max, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HEAPSCOPE_RELATIONS_H */

@@ -1,0 +1,286 @@
+"""Relations on real heaps: referrers and referents, byrcs, byvia with
+heapy's names (golden strings), Via kinds, dominated sizes and paths.
+
+Each heap is built so that its answer is known by construction."""
+
+import gc
+import sys
+import threading
+import unittest
+
+import heapscope
+
+PY311 = sys.version_info >= (3, 11)
+
+
+class Pkg(object):
+    def __init__(self, key, data):
+        self.key = key
+        self.data = data
+
+
+class Atom(object):
+    __slots__ = ('key', 'slot')
+
+    def __init__(self, key, slot):
+        self.key = key
+        self.slot = slot
+
+
+def own_size(obj):
+    """Bytes of obj with its __dict__ when it has a separate one."""
+    c = heapscope._heapscope
+    d = c.instance_dict(obj)
+    return c.sizeof(obj) + (c.sizeof(d) if d is not None else 0)
+
+
+def vias(hp, obj):
+    """The via names of one object, as a sorted list."""
+    p = hp.iso(obj).byvia
+    label = p._row(0)[0]
+    return label
+
+
+class TestVia(unittest.TestCase):
+
+    def setUp(self):
+        self.hp = heapscope.hpy()
+
+    def names(self, obj):
+        s = self.hp.iso(obj)
+        part, names = s._s.via_partition()
+        return set(names[part.row(0)[0]])
+
+    def test_dict_value_and_key(self):
+        k = ''.join(['a-key-', str(id(self))])
+        v = ['value']
+        d = {k: v, 'other': 1}
+        self.assertIn("[%r]" % k, self.names(v))
+        self.assertIn('.keys()[0]', self.names(k))
+        del d
+
+    def test_list_tuple_items_with_their_index(self):
+        x = object.__new__(Pkg)
+        lst = [1, 2, x]
+        tup = (None, x)
+        names = self.names(x)
+        self.assertIn('[2]', names)
+        self.assertIn('[1]', names)
+        del lst, tup
+
+    def test_set_member_index(self):
+        x = 'member-%d' % id(self)
+        s = set()
+        for i in range(6):
+            s.add('other-%d' % i)
+        s.add(x)
+        expected = list(s).index(x)
+        self.assertIn('list(_)[%d]' % expected, self.names(x))
+
+    def test_instance_attribute(self):
+        data = {'a': 1}
+        p = Pkg('k', data)
+        names = self.names(data)
+        if PY311:
+            # managed values: no dict in between
+            self.assertIn('.data', names)
+            self.assertNotIn("['data']", names)
+        else:
+            # the value is held by the instance's __dict__
+            self.assertIn("['data']", names)
+            self.assertIn('.__dict__', self.names(vars(p)))
+
+    def test_materialised_dict(self):
+        data = {'b': 2}
+        p = Pkg('k', data)
+        d = vars(p)
+        self.assertIn("['data']", self.names(data))
+        self.assertIn('.__dict__', self.names(d))
+
+    def test_slots(self):
+        key = 'slot-key-%d' % id(self)
+        a = Atom(key, None)
+        self.assertIn('.key', self.names(key))
+        del a
+
+    def test_class_cell_self_func(self):
+        class Local(object):
+            def m(self):
+                return 1
+        o = Local()
+        self.assertIn('.__class__', self.names(Local))
+        bound = o.m
+        self.assertIn('.__self__', self.names(o))
+        v = ['cell-held']
+
+        def f():
+            return v
+        cell = f.__closure__[0]
+        self.assertIn('.cell_contents', self.names(v))
+        del bound, cell
+
+    def test_frame_local(self):
+        ready, done = threading.Event(), threading.Event()
+        box = {}
+
+        def run():
+            marker = ['only a local']
+            box['id'] = id(marker)
+            ready.set()
+            done.wait(10)
+            del marker
+        t = threading.Thread(target=run)
+        t.start()
+        ready.wait(10)
+        try:
+            hp = self.hp
+            h = hp.heap()
+            found = [o for o in h & hp.Type(list) if id(o) == box['id']]
+            self.assertEqual(len(found), 1)
+            part, names = hp.iso(found[0])._s.via_partition()
+            self.assertIn(".f_locals['marker']", names[part.row(0)[0]])
+        finally:
+            done.set()
+            t.join(10)
+
+
+class TestRelations(unittest.TestCase):
+
+    def setUp(self):
+        self.hp = heapscope.hpy()
+        self.hp.setrelheap()
+        self.cache = {}
+        self.pkgs = []
+        for i in range(200):
+            key = 'cat/pkg-%04d' % i
+            data = {'DESCRIPTION': 'description %d' % i, 'SLOT': 'slot-%d' % i}
+            p = Pkg(key, data)
+            self.pkgs.append(p)
+            self.cache[key] = p
+        self.atoms = [Atom(p.key, p.data['SLOT']) for p in self.pkgs[:50]]
+
+    def tearDown(self):
+        del self.pkgs, self.cache, self.atoms
+        gc.collect()
+
+    def test_referrers_and_referents(self):
+        hp = self.hp
+        h = hp.heap()
+        datas = h & hp.Type(dict)
+        datas = datas - hp.iso(self.cache)
+        if not PY311:
+            datas = datas - hp.Clodo(dictof=Pkg)
+        # the test runner may have made a dict or two since the mark
+        mine = h & hp.iso(*[p.data for p in self.pkgs])
+        self.assertEqual(mine.count, 200)
+        self.assertTrue(mine <= datas)
+        self.assertLessEqual(datas.count, 205)
+        datas = mine
+        refs = datas.referrers
+        if PY311:
+            self.assertEqual(refs, h & hp.Type(Pkg))
+        else:
+            self.assertEqual(refs, h & hp.Clodo(dictof=Pkg))
+        inside = datas.referents
+        # each data dict holds two fresh strings (keys are shared constants
+        # from before the mark)
+        self.assertEqual(((inside & hp.Type(str)) & h).count, 400)
+
+    def test_byrcs_labels(self):
+        hp = self.hp
+        h = hp.heap()
+        text = str((h & hp.Type(str)).byrcs)
+        self.assertTrue(text.splitlines()[1].endswith(
+            'Referrers by Kind (class / dict of class)'))
+        # keys: held by the cache dict, the instance (or its dict) and
+        # for the first 50 by an Atom
+        self.assertIn('test_relations.Atom', text)
+
+    def test_byrcs_symmetric_difference_is_nothing(self):
+        hp = self.hp
+        h = hp.heap()
+        strs = h & hp.Type(str)
+        a = strs.byrcs
+        b = h.byrcs
+        for i in range(len(a)):
+            row = a[i]
+            self.assertEqual(str(row ^ (row & strs)), 'hp.Nothing')
+
+    def test_via_kind_filters(self):
+        hp = self.hp
+        sub = hp.idset(a.key for a in self.atoms)
+        self.assertEqual(str(sub & hp.Via('.key')), 'hp.Nothing')
+        self.assertEqual(str(sub & hp.Via('.key').alt('<')), 'hp.Nothing')
+        self.assertEqual((sub & ~hp.Via('.key')).count, sub.count)
+        self.assertEqual((sub & hp.Via('.key').alt('<')).count, 0)
+        self.assertEqual((sub & hp.Via('.key').alt('>')).count, sub.count)
+        slots = hp.idset(a.slot for a in self.atoms)
+        byvia = str(slots.byvia)
+        self.assertIn("'.slot'", byvia)
+        self.assertIn("\"['SLOT']\"", byvia)
+
+    def test_domisize_known_by_construction(self):
+        hp = self.hp
+        p = self.pkgs[70]       # no Atom shares its SLOT string
+        data = p.data
+        expected = heapscope._heapscope.sizeof(data) + sum(
+            heapscope._heapscope.sizeof(v) for v in data.values())
+        # the value strings are held only by this dict: freed with it (the
+        # keys are shared constants)
+        self.assertEqual(hp.iso(data).domisize, expected)
+        # two packages held by both the cache and the list: neither alone
+        # frees anything beyond itself...
+        self.assertEqual(hp.iso(p).domisize, own_size(p))
+        # ...but the list and the cache together free every package
+        # (p and data are locals of this frame: they stay alive)
+        both = hp.iso(self.pkgs, self.cache)
+        self.assertGreaterEqual(both.domisize, sum(
+            own_size(x) for x in self.pkgs if x is not p))
+        freed = both.dominos
+        self.assertIn(self.pkgs[71], freed)
+        self.assertNotIn(p, freed)
+
+    def test_iso_of_a_temporary(self):
+        # held only by the call: still in the set, and what it alone holds
+        # is what it dominates
+        sizeof = heapscope._heapscope.sizeof
+        s = self.hp.iso([object(), object()])
+        self.assertEqual(s.count, 1)
+        self.assertEqual(s.domisize, s.size + 2 * sizeof(object()))
+        self.assertEqual(s.referents.count, 2)
+
+    def test_query_temporaries_are_not_held_by_c(self):
+        # the argument tuple of iso() lives only in heapscope's frames: it
+        # must not make the program's objects look held by C code
+        sizeof = heapscope._heapscope.sizeof
+        p = self.pkgs[60]       # its data dict and values are its alone
+        self.assertEqual(self.hp.iso(p).domisize, own_size(p) + sizeof(
+            p.data) + sum(sizeof(v) for v in p.data.values()))
+        both = self.hp.iso(self.pkgs, self.cache)
+        self.assertIn(self.pkgs[6], both.dominos)
+
+    def test_weakref_keeps_nothing(self):
+        import weakref
+        hp = self.hp
+        holder = [Pkg('weak-%d' % id(self), {'x': 1})]
+        w = weakref.ref(holder[0])
+        freed = hp.iso(holder).dominos
+        self.assertIn(holder[0], freed)
+        self.assertIn(holder[0].data, freed)
+        self.assertNotIn(w, freed)
+        self.assertEqual(hp.iso(holder).domisize, freed.size)
+
+    def test_shortest_path(self):
+        hp = self.hp
+        global PATH_TARGET
+        PATH_TARGET = {'leaf': ['x']}
+        text = str(hp.iso(PATH_TARGET['leaf']).sp)
+        self.assertTrue(text.startswith(' 0: hpy().Root.'), text)
+        self.assertTrue(text.endswith("['PATH_TARGET']['leaf']"), text)
+
+
+PATH_TARGET = None
+
+
+if __name__ == '__main__':
+    unittest.main()

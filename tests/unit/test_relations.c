@@ -1,0 +1,296 @@
+/* test_relations.c - cmocka tests of src/graph/relations.c on hand-made
+ * graphs whose answers are known: reverse edges, referrers, referrer kinds,
+ * dominators and dominated sizes, shortest paths. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "heapscope/relations.h"
+
+#define A(i) ((uintptr_t)0x200000 + (uintptr_t)(i) * 16)
+
+/* Node 0 is the root (virtual); nodes 1..n-1 objects of size 10*i with
+ * type 1 unless types[] says otherwise; edges given as (from, to) pairs,
+ * sorted by `from`. */
+static hs_graph *
+make(uint32_t n, const uint32_t (*edges)[2], size_t nedges)
+{
+    hs_graph *g = hs_graph_new(16, 16);
+    assert_non_null(g);
+    hs_id id;
+    int is_new;
+    assert_int_equal(hs_graph_add_virtual(g, &id), 0);
+    for (uint32_t i = 1; i < n; i++) {
+        assert_int_equal(hs_graph_intern(g, A(i), &id, &is_new), 0);
+        assert_int_equal(id, i);
+        g->type[i] = 1;
+        assert_int_equal(hs_graph_set_size(g, i, 10 * i), 0);
+    }
+    size_t e = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        for (; e < nedges && edges[e][0] == i; e++)
+            assert_int_equal(hs_graph_add_edge(g, edges[e][1]), 0);
+        hs_graph_end_node(g, i);
+    }
+    assert_int_equal(e, nedges);
+    assert_int_equal(hs_graph_finish(g), 0);
+    return g;
+}
+
+static hs_set
+set_of(const hs_id *ids, size_t n)
+{
+    hs_set s;
+    assert_int_equal(hs_set_from_ids(&s, ids, n), 0);
+    return s;
+}
+
+/* root -> 1, root -> 2, 1 -> 3, 2 -> 3, 3 -> 4, 4 -> 1 (a cycle back) */
+static const uint32_t diamond[][2] = {
+    {0, 1}, {0, 2}, {1, 3}, {2, 3}, {3, 4}, {4, 1},
+};
+
+static void
+test_reverse_edges(void **state)
+{
+    (void)state;
+    hs_graph *g = make(5, diamond, 6);
+    hs_relations *r;
+    assert_int_equal(hs_relations_new(&r, g), 0);
+    assert_int_equal(hs_rel_nin(r, 3), 2);
+    assert_int_equal(hs_rel_in(r, 3)[0], 1);
+    assert_int_equal(hs_rel_in(r, 3)[1], 2);
+    assert_int_equal(hs_rel_nin(r, 1), 2);
+    assert_int_equal(hs_rel_in(r, 1)[0], 0);
+    assert_int_equal(hs_rel_in(r, 1)[1], 4);
+    assert_int_equal(hs_rel_nin(r, 0), 0);
+
+    hs_id q[] = {3};
+    hs_set s = set_of(q, 1), out;
+    assert_int_equal(hs_referrers(r, &s, &out), 0);
+    assert_int_equal(out.n, 2);
+    assert_int_equal(out.ids[0], 1);
+    assert_int_equal(out.ids[1], 2);
+    hs_set_free(&out);
+    hs_set_free(&s);
+    /* the root is no object: not a referrer */
+    hs_id q1[] = {1};
+    s = set_of(q1, 1);
+    assert_int_equal(hs_referrers(r, &s, &out), 0);
+    assert_int_equal(out.n, 1);
+    assert_int_equal(out.ids[0], 4);
+    hs_set_free(&out);
+    assert_int_equal(hs_referents(r, &s, &out), 0);
+    assert_int_equal(out.n, 1);
+    assert_int_equal(out.ids[0], 3);
+    hs_set_free(&out);
+    hs_set_free(&s);
+    hs_relations_free(r);
+    hs_graph_free(g);
+}
+
+static void
+test_rcs_kinds(void **state)
+{
+    (void)state;
+    /* 1 and 2 are of type 1 and 5; 3 is held by both, 4 by 3 only. */
+    hs_graph *g = make(5, diamond, 6);
+    g->type[2] = 5;
+    hs_relations *r;
+    assert_int_equal(hs_relations_new(&r, g), 0);
+    hs_id q[] = {1, 2, 3, 4};
+    hs_set s = set_of(q, 4);
+    uint64_t ids[4];
+    hs_rcs_table t;
+    assert_int_equal(hs_rcs_classify(r, &s, ids, &t), 0);
+    /* 1: root + type 1; 2: root; 3: types 1 and 5; 4: type 1 */
+    size_t a = t.start[ids[2]], n = t.start[ids[2] + 1] - a;
+    assert_int_equal(n, 2);
+    assert_int_equal(t.key[a], 1);
+    assert_int_equal(t.key[a + 1], 5);
+    a = t.start[ids[1]];
+    assert_int_equal(t.start[ids[1] + 1] - a, 1);
+    assert_int_equal(t.key[a], HS_RCS_ROOT);
+    assert_int_not_equal(ids[0], ids[3]);
+    assert_int_equal(t.n, 4);
+    hs_rcs_table_free(&t);
+    hs_set_free(&s);
+    hs_relations_free(r);
+    hs_graph_free(g);
+}
+
+static void
+test_dominators_and_domisize(void **state)
+{
+    (void)state;
+    hs_graph *g = make(5, diamond, 6);
+    hs_relations *r;
+    assert_int_equal(hs_relations_new(&r, g), 0);
+    assert_int_equal(hs_dominators(r), 0);
+    assert_int_equal(r->idom[1], 0);
+    assert_int_equal(r->idom[2], 0);
+    assert_int_equal(r->idom[3], 0);     /* two ways in */
+    assert_int_equal(r->idom[4], 3);
+    assert_int_equal(r->retained[3], 30 + 40);
+    assert_int_equal(r->retained[1], 10);
+    assert_int_equal(r->retained[0], 10 + 20 + 30 + 40);
+
+    uint64_t bytes;
+    hs_id one[] = {3};
+    hs_set s = set_of(one, 1), freed;
+    assert_int_equal(hs_domisize(r, &s, &bytes, NULL), 0);
+    assert_int_equal(bytes, 70);
+    hs_set_free(&s);
+    /* Both ways into 3 gone: 3 and 4 go too (no single one dominates). */
+    hs_id two[] = {1, 2};
+    s = set_of(two, 2);
+    assert_int_equal(hs_domisize(r, &s, &bytes, &freed), 0);
+    assert_int_equal(bytes, 10 + 20 + 30 + 40);
+    assert_int_equal(freed.n, 4);
+    hs_set_free(&freed);
+    hs_set_free(&s);
+    hs_id just1[] = {1};
+    s = set_of(just1, 1);
+    assert_int_equal(hs_domisize(r, &s, &bytes, &freed), 0);
+    assert_int_equal(bytes, 10);
+    assert_int_equal(freed.n, 1);
+    hs_set_free(&freed);
+    hs_set_free(&s);
+    hs_relations_free(r);
+    hs_graph_free(g);
+}
+
+static void
+test_hidden_and_static_keep_nothing(void **state)
+{
+    (void)state;
+    /* 5 is heapscope's own and holds 3: that keeps nothing alive.  4 is
+     * static: it costs no bytes. */
+    static const uint32_t e[][2] = {
+        {0, 1}, {0, 2}, {0, 5}, {1, 3}, {2, 3}, {3, 4}, {5, 3},
+    };
+    hs_graph *g = make(6, e, 7);
+    g->flags[5] |= HS_F_HIDDEN;
+    g->flags[4] |= HS_F_STATIC;
+    hs_relations *r;
+    assert_int_equal(hs_relations_new(&r, g), 0);
+    hs_id two[] = {1, 2};
+    hs_set s = set_of(two, 2);
+    uint64_t bytes;
+    assert_int_equal(hs_domisize(r, &s, &bytes, NULL), 0);
+    assert_int_equal(bytes, 10 + 20 + 30);
+    assert_int_equal(r->retained[3], 30);
+    hs_set_free(&s);
+    hs_relations_free(r);
+    hs_graph_free(g);
+}
+
+static void
+test_long_chain(void **state)
+{
+    (void)state;
+    /* A million-long chain: iterative DFS and path compression. */
+    uint32_t n = 1000000;
+    uint32_t (*e)[2] = malloc((size_t)n * sizeof *e);
+    for (uint32_t i = 0; i < n - 1; i++) {
+        e[i][0] = i;
+        e[i][1] = i + 1;
+    }
+    hs_graph *g = make(n, (const uint32_t (*)[2])e, n - 1);
+    free(e);
+    hs_relations *r;
+    assert_int_equal(hs_relations_new(&r, g), 0);
+    assert_int_equal(hs_dominators(r), 0);
+    for (uint32_t i = 2; i < n; i += 99991)
+        assert_int_equal(r->idom[i], i - 1);
+    uint64_t total = 0;
+    for (uint64_t i = 1; i < n; i++)
+        total += 10 * i;
+    assert_int_equal(r->retained[1], total);
+    hs_id path[8];
+    size_t len;
+    assert_int_equal(hs_shortest_path(r, n - 1, path, 8, &len), -HS_ERANGE);
+    assert_int_equal(hs_shortest_path(r, 3, path, 8, &len), 0);
+    assert_int_equal(len, 4);
+    assert_int_equal(path[0], 0);
+    assert_int_equal(path[3], 3);
+    hs_relations_free(r);
+    hs_graph_free(g);
+}
+
+static void
+test_shortest_path_takes_short_way(void **state)
+{
+    (void)state;
+    /* BFS order: 0 -> 1 -> 3 -> 4 -> 5 and 0 -> 2 -> 5: the path to 5 is
+     * via 2. */
+    static const uint32_t e[][2] = {
+        {0, 1}, {0, 2}, {1, 3}, {2, 5}, {3, 4}, {4, 5},
+    };
+    hs_graph *g = make(6, e, 6);
+    hs_relations *r;
+    assert_int_equal(hs_relations_new(&r, g), 0);
+    hs_id path[8];
+    size_t len;
+    assert_int_equal(hs_shortest_path(r, 5, path, 8, &len), 0);
+    assert_int_equal(len, 3);
+    assert_int_equal(path[0], 0);
+    assert_int_equal(path[1], 2);
+    assert_int_equal(path[2], 5);
+    hs_relations_free(r);
+    hs_graph_free(g);
+}
+
+static void
+test_second_root(void **state)
+{
+    (void)state;
+    /* Node 3 is the collector-only root: it keeps 4 alive on its own. */
+    static const uint32_t e[][2] = {{0, 1}, {1, 2}, {3, 4}};
+    hs_graph *g = hs_graph_new(16, 16);
+    hs_id id;
+    int is_new;
+    assert_int_equal(hs_graph_add_virtual(g, &id), 0);
+    assert_int_equal(hs_graph_intern(g, A(1), &id, &is_new), 0);
+    assert_int_equal(hs_graph_intern(g, A(2), &id, &is_new), 0);
+    assert_int_equal(hs_graph_add_virtual(g, &id), 0);
+    g->gc_root = id;
+    assert_int_equal(hs_graph_intern(g, A(4), &id, &is_new), 0);
+    for (hs_id i = 1; i < 5; i++) {
+        g->type[i] = 1;
+        hs_graph_set_size(g, i, 8);
+    }
+    size_t k = 0;
+    for (uint32_t i = 0; i < 5; i++) {
+        for (; k < 3 && e[k][0] == i; k++)
+            assert_int_equal(hs_graph_add_edge(g, e[k][1]), 0);
+        hs_graph_end_node(g, i);
+    }
+    hs_relations *r;
+    assert_int_equal(hs_relations_new(&r, g), 0);
+    assert_int_equal(hs_dominators(r), 0);
+    assert_int_equal(r->idom[4], 3);
+    assert_int_equal(r->idom[2], 1);
+    assert_int_equal(r->retained[3], 8);
+    hs_relations_free(r);
+    hs_graph_free(g);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reverse_edges),
+        cmocka_unit_test(test_rcs_kinds),
+        cmocka_unit_test(test_dominators_and_domisize),
+        cmocka_unit_test(test_hidden_and_static_keep_nothing),
+        cmocka_unit_test(test_long_chain),
+        cmocka_unit_test(test_shortest_path_takes_short_way),
+        cmocka_unit_test(test_second_root),
+    };
+    return cmocka_run_group_tests_name("relations", tests, NULL, NULL);
+}
