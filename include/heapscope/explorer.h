@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "heapscope/progress.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -48,15 +50,10 @@ enum hs_sort {
     HS_SORT_N
 };
 
-/* Progress of a call that may take long.  The model calls tick() now and
- * then (at least every 50 ms of work when it can); tick() returns non-zero
- * when the user cancelled, and the call then gives up, returning NULL or
- * -1 with error() saying "cancelled".  `what` names the work ("byrcs",
- * "dominator tree"); total is 0 when unknown. */
-typedef struct hs_progress {
-    int (*tick)(void *arg, const char *what, uint64_t done, uint64_t total);
-    void *arg;
-} hs_progress;
+/* Calls that may take long take an hs_progress (progress.h): the model
+ * calls tick() at least every 50 ms of work when it can; when tick()
+ * returns non-zero the user cancelled, and the call gives up, returning
+ * NULL or -1 with error() saying "cancelled". */
 
 /* A view: one set of objects partitioned by one relation.  Opaque. */
 typedef struct hs_view hs_view;

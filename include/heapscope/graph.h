@@ -21,6 +21,7 @@ extern "C" {
 #define HS_ENOMEM 1   /* an allocation failed */
 #define HS_ERANGE 2   /* more nodes or edges than 32-bit ids can name */
 #define HS_EINVAL 3   /* an argument is out of range */
+#define HS_ECANCELED 4 /* the caller's progress callback asked to stop */
 
 typedef uint32_t hs_id;            /* node id: index into the arrays */
 #define HS_NO_ID UINT32_MAX
@@ -35,11 +36,13 @@ typedef uint32_t hs_id;            /* node id: index into the arrays */
 #define HS_F_DICT     0x40u  /* the object is a dict (or a subclass) */
 #define HS_F_HIDDEN   0x80u  /* heapscope's own object: never reported */
 
-/* Node 0 is the root (what heapy's hp.Root reaches).  Two more virtual
- * nodes may follow it: g->arg_root holds objects a query was handed that
- * no root reaches (a temporary passed to hp.iso()), g->gc_root objects
+/* Node 0 is the root (what heapy's hp.Root reaches).  More virtual nodes
+ * may follow it: g->arg_root holds objects a query was handed that no
+ * root reaches (a temporary passed to hp.iso()), g->gc_root objects
  * tracked by the collector that nothing else reaches (held only by C
- * code).  All three are roots for dominators and paths. */
+ * code), g->type_root the static types that objects have as their type
+ * (no object refers to a static type: C code holds it).  All of them are
+ * roots for dominators and paths. */
 #define HS_ROOT 0u
 
 typedef struct hs_graph {
@@ -76,6 +79,7 @@ typedef struct hs_graph {
     size_t nroot_label, root_label_cap;
     hs_id arg_root;        /* virtual root of unreached arguments, or HS_NO_ID */
     hs_id gc_root;         /* virtual root of collector-only objects, or HS_NO_ID */
+    hs_id type_root;       /* virtual root of static types, or HS_NO_ID */
 } hs_graph;
 
 /* ---- building (used by the walker and by tests) ------------------------- */
@@ -126,11 +130,13 @@ static inline const hs_id *hs_graph_out(const hs_graph *g, hs_id id)
 {
     return g->edges + g->edge_start[id];
 }
-/* Whether id is one of the virtual roots (HS_ROOT, arg_root, gc_root). */
+/* Whether id is one of the virtual roots (HS_ROOT, arg_root, gc_root,
+ * type_root). */
 static inline int hs_graph_is_root(const hs_graph *g, hs_id id)
 {
-    return id == HS_ROOT || (id != HS_NO_ID &&
-                             (id == g->arg_root || id == g->gc_root));
+    return id == HS_ROOT ||
+           (id != HS_NO_ID && (id == g->arg_root || id == g->gc_root ||
+                               id == g->type_root));
 }
 /* Bytes the snapshot itself occupies. */
 size_t hs_graph_memory(const hs_graph *g);

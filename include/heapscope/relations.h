@@ -9,7 +9,10 @@
 #ifndef HEAPSCOPE_RELATIONS_H
 #define HEAPSCOPE_RELATIONS_H
 
+#include <pthread.h>
+
 #include "heapscope/graph.h"
+#include "heapscope/progress.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,6 +31,13 @@ typedef struct hs_relations {
     hs_id *idom;
     uint64_t *retained;
     int have_dominators;
+    /* The tree may be computed by a worker thread while another thread
+     * asks for it: computing it holds this lock. */
+    pthread_mutex_t dom_lock;
+    /* hs_domisize works outward from the set until what it reaches passes
+     * this many nodes, then floods from the roots (0: a quarter of the
+     * graph).  Tests set it to check that both ways agree. */
+    size_t domisize_budget;
 } hs_relations;
 
 int hs_relations_new(hs_relations **out, const hs_graph *g);   /* reverse edges */
@@ -73,12 +83,17 @@ void hs_rcs_table_free(hs_rcs_table *t);
 
 /* ---- dominators ------------------------------------------------------------ */
 
-int hs_dominators(hs_relations *r);
+/* Compute the dominator tree (idom, retained) once; later calls return at
+ * once.  Thread-safe: a second caller waits for the first.  0, -HS_ENOMEM,
+ * or -HS_ECANCELED (nothing kept; a later call starts again). */
+int hs_dominators(hs_relations *r, const hs_progress *p);
 /* Bytes freed if every member of s went away (s itself included), and, if
  * `freed` is not NULL, those objects.  Weak references are no edges, so
- * they keep nothing alive; static objects count no bytes. */
+ * they keep nothing alive; static objects are never freed and count no
+ * bytes.  Reads only the graph and the tree once built: several threads
+ * may run it at once. */
 int hs_domisize(hs_relations *r, const hs_set *s, uint64_t *bytes,
-                hs_set *freed);
+                hs_set *freed, const hs_progress *p);
 
 /* ---- paths ----------------------------------------------------------------- */
 

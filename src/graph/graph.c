@@ -173,6 +173,7 @@ hs_graph_new(size_t nodes_hint, size_t edges_hint)
         return NULL;
     g->gc_root = HS_NO_ID;
     g->arg_root = HS_NO_ID;
+    g->type_root = HS_NO_ID;
     if (nodes_hint < 1024)
         nodes_hint = 1024;
     if (edges_hint < 1024)

@@ -7,6 +7,7 @@
  * path compression, iterative throughout (a 10-million-long chain is fine).
  * Pure C, no Python.h.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,10 @@ hs_relations_new(hs_relations **out, const hs_graph *g)
     if (r == NULL)
         return -HS_ENOMEM;
     r->g = g;
+    if (pthread_mutex_init(&r->dom_lock, NULL) != 0) {
+        free(r);
+        return -HS_ENOMEM;
+    }
     size_t n = g->n;
     r->rev_start = hs_big_alloc((n + 1) * sizeof *r->rev_start);
     r->rev = hs_big_alloc((g->nedges + 1) * sizeof *r->rev);
@@ -72,6 +77,7 @@ hs_relations_free(hs_relations *r)
     hs_big_free(r->rev, (r->g->nedges + 1) * sizeof *r->rev);
     hs_big_free(r->idom, (n + 1) * sizeof *r->idom);
     hs_big_free(r->retained, (n + 1) * sizeof *r->retained);
+    pthread_mutex_destroy(&r->dom_lock);
     free(r);
 }
 
@@ -324,8 +330,10 @@ lt_free(lt *a)
 
 /* Successors in the dominator graph: forward edges, none from heapscope's
  * own objects; the super-root's are the real roots. */
+#define MAX_ROOTS 4
+
 static uint32_t
-roots_of(const hs_graph *g, hs_id out[3])
+roots_of(const hs_graph *g, hs_id out[MAX_ROOTS])
 {
     uint32_t n = 0;
     out[n++] = HS_ROOT;
@@ -333,13 +341,15 @@ roots_of(const hs_graph *g, hs_id out[3])
         out[n++] = g->arg_root;
     if (g->gc_root != HS_NO_ID)
         out[n++] = g->gc_root;
+    if (g->type_root != HS_NO_ID)
+        out[n++] = g->type_root;
     return n;
 }
 
 static uint32_t
 succ_count(const hs_graph *g, hs_id v, hs_id super)
 {
-    hs_id roots[3];
+    hs_id roots[MAX_ROOTS];
     if (v == super)
         return roots_of(g, roots);
     if (!live_source(g, v) ||
@@ -351,7 +361,7 @@ succ_count(const hs_graph *g, hs_id v, hs_id super)
 static hs_id
 succ(const hs_graph *g, hs_id v, hs_id super, uint32_t k)
 {
-    hs_id roots[3];
+    hs_id roots[MAX_ROOTS];
     if (v == super) {
         roots_of(g, roots);
         return roots[k];
@@ -420,11 +430,12 @@ lt_eval(lt *a, uint32_t v, uint32_t *path)
     return a->label[v];
 }
 
-int
-hs_dominators(hs_relations *r)
+/* How often the long loops below call the progress callback. */
+#define TICK_EVERY (1u << 20)
+
+static int
+compute_dominators(hs_relations *r, const hs_progress *prog)
 {
-    if (r->have_dominators)
-        return 0;
     const hs_graph *g = r->g;
     lt a = {0};
     a.n = g->n + 1;
@@ -442,12 +453,16 @@ hs_dominators(hs_relations *r)
     a.bucket = hs_big_alloc(b);
     a.next = hs_big_alloc(b);
     path = malloc(b);
-    r->idom = hs_big_alloc((g->n + 1) * sizeof *r->idom);
-    r->retained = hs_big_alloc((g->n + 1) * sizeof *r->retained);
+    hs_id *idom = hs_big_alloc((g->n + 1) * sizeof *idom);
+    uint64_t *retained = hs_big_alloc((g->n + 1) * sizeof *retained);
     if (!a.dfnum || !a.vertex || !a.parent || !a.semi || !a.ancestor ||
-        !a.label || !a.dom || !a.bucket || !a.next || !path || !r->idom ||
-        !r->retained)
+        !a.label || !a.dom || !a.bucket || !a.next || !path || !idom ||
+        !retained)
         goto done;
+    if (hs_progress_tick(prog, "dominator tree", 0, 3 * (uint64_t)g->n)) {
+        err = -HS_ECANCELED;
+        goto done;
+    }
     uint32_t count = lt_dfs(&a, g, super);
     if (count == 0)
         goto done;
@@ -456,6 +471,12 @@ hs_dominators(hs_relations *r)
         a.label[i] = i;
     }
     for (uint32_t i = count; i >= 2; i--) {
+        if ((i & (TICK_EVERY - 1)) == 0 &&
+            hs_progress_tick(prog, "dominator tree",
+                             (uint64_t)g->n + (count - i), 3 * (uint64_t)g->n)) {
+            err = -HS_ECANCELED;
+            goto done;
+        }
         hs_id w = a.vertex[i];
         /* Predecessors: referrers, and the super-root for the roots. */
         if (hs_graph_is_root(g, w)) {
@@ -490,114 +511,351 @@ hs_dominators(hs_relations *r)
         if (a.dom[i] != a.semi[i])
             a.dom[i] = a.dom[a.dom[i]];
     for (size_t i = 0; i <= g->n; i++)
-        r->idom[i] = HS_NO_ID;
+        idom[i] = HS_NO_ID;
     for (uint32_t i = 2; i <= count; i++) {
         hs_id d = a.vertex[a.dom[i]];
-        r->idom[a.vertex[i]] = d == super ? HS_NO_ID : d;
+        idom[a.vertex[i]] = d == super ? HS_NO_ID : d;
     }
-    /* Retained sizes: children before parents (reverse dfs order). */
+    /* Retained sizes: children before parents (reverse dfs order).  Static
+     * objects are never freed: they retain nothing of their own size. */
     for (uint32_t i = count; i >= 2; i--) {
         hs_id v = a.vertex[i];
         if (hs_rel_is_object(g, v) && !(g->flags[v] & HS_F_STATIC))
-            r->retained[v] += hs_graph_size(g, v);
-        hs_id d = r->idom[v];
+            retained[v] += hs_graph_size(g, v);
+        hs_id d = idom[v];
         if (d != HS_NO_ID)
-            r->retained[d] += r->retained[v];
+            retained[d] += retained[v];
     }
-    r->have_dominators = 1;
+    r->idom = idom;
+    r->retained = retained;
+    idom = NULL;
+    retained = NULL;
     err = 0;
 done:
     free(path);
     lt_free(&a);
-    if (err < 0) {
-        hs_big_free(r->idom, (g->n + 1) * sizeof *r->idom);
-        hs_big_free(r->retained, (g->n + 1) * sizeof *r->retained);
-        r->idom = NULL;
-        r->retained = NULL;
-    }
+    hs_big_free(idom, (g->n + 1) * sizeof *idom);
+    hs_big_free(retained, (g->n + 1) * sizeof *retained);
     return err;
 }
 
 int
-hs_domisize(hs_relations *r, const hs_set *s, uint64_t *bytes, hs_set *freed)
+hs_dominators(hs_relations *r, const hs_progress *prog)
+{
+    int err = 0;
+    pthread_mutex_lock(&r->dom_lock);
+    if (!r->have_dominators) {
+        err = compute_dominators(r, prog);
+        if (err == 0)
+            r->have_dominators = 1;
+    }
+    pthread_mutex_unlock(&r->dom_lock);
+    return err;
+}
+
+/* Per-node state of a domisize computation. */
+#define ST_S     1u   /* a member of the set */
+#define ST_C     2u   /* reachable from the set (not in it) */
+#define ST_ALIVE 4u   /* in C, and reachable from a root without the set */
+
+/* Whether v can be freed at all: an object of the heap (every one is
+ * reached from a root), not static. */
+static int
+freeable(const hs_relations *r, hs_id v)
 {
     const hs_graph *g = r->g;
-    int err = hs_dominators(r);
-    if (err < 0)
-        return err;
-    /* One object: what it dominates, from the tree. */
-    if (s->n == 1 && freed == NULL) {
-        *bytes = r->retained[s->ids[0]];
-        return 0;
+    return hs_rel_is_object(g, v) && !(g->flags[v] & HS_F_STATIC);
+}
+
+/* Grow-on-demand id list. */
+typedef struct idlist {
+    hs_id *a;
+    size_t n, cap;
+} idlist;
+
+static int
+idlist_push(idlist *l, hs_id v)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 1024;
+        hs_id *b = realloc(l->a, cap * sizeof *b);
+        if (b == NULL)
+            return -HS_ENOMEM;
+        l->a = b;
+        l->cap = cap;
     }
-    /* A set: flood from the roots without passing through it; what was
-     * reachable before and is not now would be freed. */
-    size_t n = g->n, words = (n + 64) / 64;
-    uint64_t *seen = calloc(words, sizeof *seen);
-    hs_id *queue = malloc((n + 1) * sizeof *queue);
-    if (seen == NULL || queue == NULL) {
-        free(seen);
-        free(queue);
-        return -HS_ENOMEM;
-    }
-#define SEEN(v) (seen[(v) >> 6] & (1ull << ((v) & 63)))
-#define MARK(v) (seen[(v) >> 6] |= 1ull << ((v) & 63))
-    for (size_t k = 0; k < s->n; k++)
-        MARK(s->ids[k]);
-    size_t head = 0, tail = 0;
-    hs_id roots[3];
-    for (uint32_t k = 0, nr = roots_of(g, roots); k < nr; k++) {
-        if (!SEEN(roots[k])) {
-            queue[tail++] = roots[k];
-            MARK(roots[k]);
+    l->a[l->n++] = v;
+    return 0;
+}
+
+/* The objects freed with s, found from s outward: C is what s reaches; a
+ * member of C stays alive if a referrer outside s and C holds it, or an
+ * alive member of C does.  Costs O(|C| + its edges), so a set of leaves
+ * (strings) costs only its own size.  Returns 1 (and nothing) when C grows
+ * beyond `budget` nodes: the caller floods from the roots instead. */
+static int
+freed_from_set(const hs_relations *r, const hs_set *s, uint8_t *st,
+               idlist *c, size_t budget, const hs_progress *prog)
+{
+    const hs_graph *g = r->g;
+    /* C: breadth-first from s along live edges. */
+    for (size_t k = 0; k < s->n; k++) {
+        hs_id v = s->ids[k];
+        const hs_id *e = hs_graph_out(g, v);
+        if (!live_source(g, v))
+            continue;
+        for (uint32_t j = 0, m = hs_graph_nout(g, v); j < m; j++) {
+            hs_id w = e[j];
+            if (st[w] || !freeable(r, w))
+                continue;
+            st[w] = ST_C;
+            if (idlist_push(c, w) < 0)
+                return -HS_ENOMEM;
         }
     }
-    while (head < tail) {
-        hs_id v = queue[head++];
+    for (size_t head = 0; head < c->n; head++) {
+        if (c->n > budget)
+            return 1;
+        if ((head & (TICK_EVERY - 1)) == TICK_EVERY - 1 &&
+            hs_progress_tick(prog, "dominated size", head, 0))
+            return -HS_ECANCELED;
+        hs_id v = c->a[head];
+        const hs_id *e = hs_graph_out(g, v);
+        for (uint32_t j = 0, m = hs_graph_nout(g, v); j < m; j++) {
+            hs_id w = e[j];
+            if (st[w] || !freeable(r, w))
+                continue;
+            st[w] = ST_C;
+            if (idlist_push(c, w) < 0)
+                return -HS_ENOMEM;
+        }
+    }
+    /* Seeds of life: members of C held from outside s and C. */
+    idlist alive = {0};
+    for (size_t k = 0; k < c->n; k++) {
+        hs_id v = c->a[k];
+        const hs_id *in = hs_rel_in(r, v);
+        for (uint32_t j = 0, m = hs_rel_nin(r, v); j < m; j++) {
+            hs_id p = in[j];
+            if (st[p] & (ST_S | ST_C))
+                continue;
+            if (!live_source(g, p) ||
+                ((g->flags[p] & HS_F_VIRTUAL) && !hs_graph_is_root(g, p)))
+                continue;
+            st[v] |= ST_ALIVE;
+            if (idlist_push(&alive, v) < 0) {
+                free(alive.a);
+                return -HS_ENOMEM;
+            }
+            break;
+        }
+    }
+    /* Life spreads along edges inside C. */
+    for (size_t head = 0; head < alive.n; head++) {
+        hs_id v = alive.a[head];
+        const hs_id *e = hs_graph_out(g, v);
+        for (uint32_t j = 0, m = hs_graph_nout(g, v); j < m; j++) {
+            hs_id w = e[j];
+            if (st[w] != ST_C)
+                continue;
+            st[w] |= ST_ALIVE;
+            if (idlist_push(&alive, w) < 0) {
+                free(alive.a);
+                return -HS_ENOMEM;
+            }
+        }
+    }
+    free(alive.a);
+    return 0;
+}
+
+/* The objects freed with s, found from the roots: everything reachable
+ * without passing through s stays.  Marks ST_ALIVE on what stays. */
+static int
+freed_by_flood(const hs_relations *r, uint8_t *st, const hs_progress *prog)
+{
+    const hs_graph *g = r->g;
+    idlist q = {0};
+    hs_id roots[MAX_ROOTS];
+    for (uint32_t k = 0, nr = roots_of(g, roots); k < nr; k++) {
+        if (!st[roots[k]]) {
+            st[roots[k]] = ST_ALIVE;
+            if (idlist_push(&q, roots[k]) < 0)
+                goto nomem;
+        }
+    }
+    for (size_t head = 0; head < q.n; head++) {
+        if ((head & (TICK_EVERY - 1)) == TICK_EVERY - 1 &&
+            hs_progress_tick(prog, "dominated size", head, g->n)) {
+            free(q.a);
+            return -HS_ECANCELED;
+        }
+        hs_id v = q.a[head];
         if (!live_source(g, v))
             continue;
         const hs_id *e = hs_graph_out(g, v);
         for (uint32_t k = 0, m = hs_graph_nout(g, v); k < m; k++) {
             hs_id w = e[k];
-            if (!SEEN(w)) {
-                MARK(w);
-                queue[tail++] = w;
+            if (!st[w]) {
+                st[w] = ST_ALIVE;
+                if (idlist_push(&q, w) < 0)
+                    goto nomem;
             }
         }
     }
-    /* Freed: reached in the full graph (has a dominator entry or is in s)
-     * but not now.  Members of s were marked: count them separately. */
-    uint64_t total = 0;
-    size_t nf = 0;
-    for (size_t k = 0; k < s->n; k++) {
-        hs_id v = s->ids[k];
-        if (hs_rel_is_object(g, v) && !(g->flags[v] & HS_F_STATIC))
-            total += hs_graph_size(g, v);
-        if (freed)
-            queue[nf++] = v;
+    free(q.a);
+    return 0;
+nomem:
+    free(q.a);
+    return -HS_ENOMEM;
+}
+
+int
+hs_domisize(hs_relations *r, const hs_set *s, uint64_t *bytes, hs_set *freed,
+            const hs_progress *prog)
+{
+    const hs_graph *g = r->g;
+    int err = hs_dominators(r, prog);
+    if (err < 0)
+        return err;
+    /* One object: what it dominates, from the tree. */
+    if (s->n == 1 && freed == NULL) {
+        hs_id v = s->ids[0];
+        *bytes = freeable(r, v) ? r->retained[v] : 0;
+        return 0;
     }
-    for (hs_id v = 0; v < n; v++) {
-        if (SEEN(v) || !hs_rel_is_object(g, v) || r->idom[v] == HS_NO_ID)
-            continue;
-        if (!(g->flags[v] & HS_F_STATIC))
-            total += hs_graph_size(g, v);
-        if (freed)
-            queue[nf++] = v;
+    size_t n = g->n;
+    uint8_t *st = hs_big_alloc(n + 1);
+    idlist c = {0};
+    if (st == NULL)
+        return -HS_ENOMEM;
+    for (size_t k = 0; k < s->n; k++)
+        st[s->ids[k]] = ST_S;
+    /* Work from the set outward unless what it reaches is a good part of
+     * the heap: then one flood from the roots is cheaper. */
+    err = freed_from_set(r, s, st, &c,
+                         r->domisize_budget ? r->domisize_budget
+                                            : n / 4 + 1024, prog);
+    int flooded = 0;
+    if (err == 1) {
+        for (size_t k = 0; k < c.n; k++)
+            st[c.a[k]] = 0;
+        free(c.a);
+        c.a = NULL;
+        c.n = c.cap = 0;
+        err = freed_by_flood(r, st, prog);
+        flooded = 1;
     }
-#undef SEEN
-#undef MARK
-    free(seen);
-    *bytes = total;
-    if (freed) {
-        err = hs_set_from_ids(freed, queue, nf);
-        free(queue);
+    if (err < 0) {
+        hs_big_free(st, n + 1);
+        free(c.a);
         return err;
     }
-    free(queue);
+    /* Freed: the members of s, and what s reaches that nothing else keeps. */
+    uint64_t total = 0;
+    idlist out = {0};
+    for (size_t k = 0; k < s->n; k++) {
+        hs_id v = s->ids[k];
+        if (!freeable(r, v))
+            continue;
+        total += hs_graph_size(g, v);
+        if (freed && idlist_push(&out, v) < 0)
+            goto nomem;
+    }
+    if (flooded) {
+        for (hs_id v = 0; v < n; v++) {
+            if (st[v] || !freeable(r, v))
+                continue;
+            total += hs_graph_size(g, v);
+            if (freed && idlist_push(&out, v) < 0)
+                goto nomem;
+        }
+    } else {
+        for (size_t k = 0; k < c.n; k++) {
+            hs_id v = c.a[k];
+            if (st[v] & ST_ALIVE)
+                continue;
+            total += hs_graph_size(g, v);
+            if (freed && idlist_push(&out, v) < 0)
+                goto nomem;
+        }
+    }
+    hs_big_free(st, n + 1);
+    free(c.a);
+    *bytes = total;
+    if (freed) {
+        err = hs_set_from_ids(freed, out.a, out.n);
+        free(out.a);
+        return err;
+    }
     return 0;
+nomem:
+    hs_big_free(st, n + 1);
+    free(c.a);
+    free(out.a);
+    return -HS_ENOMEM;
 }
 
 /* ---- paths ----------------------------------------------------------------- */
+
+/* A shortest path by a breadth-first search from the roots: for the few
+ * nodes the walk met before any of their referrers (an object's type met
+ * through an object heapscope keeps to itself). */
+static int
+bfs_path(const hs_relations *r, hs_id id, hs_id *path, size_t max,
+         size_t *len)
+{
+    const hs_graph *g = r->g;
+    hs_id *parent = hs_big_alloc(((size_t)g->n + 1) * sizeof *parent);
+    hs_id *q = malloc(((size_t)g->n + 1) * sizeof *q);
+    int err = 0;
+    if (parent == NULL || q == NULL) {
+        err = -HS_ENOMEM;
+        goto done;
+    }
+    /* parent[v] is v's parent + 1; 0 = not reached */
+    size_t head = 0, tail = 0;
+    hs_id roots[MAX_ROOTS];
+    for (uint32_t k = 0, nr = roots_of(g, roots); k < nr; k++) {
+        parent[roots[k]] = roots[k] + 1;
+        q[tail++] = roots[k];
+    }
+    while (head < tail && parent[id] == 0) {
+        hs_id v = q[head++];
+        if (!live_source(g, v))
+            continue;
+        const hs_id *e = hs_graph_out(g, v);
+        for (uint32_t k = 0, m = hs_graph_nout(g, v); k < m; k++) {
+            hs_id w = e[k];
+            if (parent[w] == 0) {
+                parent[w] = v + 1;
+                q[tail++] = w;
+            }
+        }
+    }
+    if (parent[id] == 0)
+        goto done;              /* unreachable: *len stays 0 */
+    size_t n = 0;
+    for (hs_id v = id;; v = parent[v] - 1) {
+        if (n == max) {
+            err = -HS_ERANGE;
+            goto done;
+        }
+        path[n++] = v;
+        if (parent[v] - 1 == v)
+            break;              /* a root */
+    }
+    for (size_t i = 0; i < n / 2; i++) {
+        hs_id t = path[i];
+        path[i] = path[n - 1 - i];
+        path[n - 1 - i] = t;
+    }
+    *len = n;
+done:
+    hs_big_free(parent, ((size_t)g->n + 1) * sizeof *parent);
+    free(q);
+    return err;
+}
 
 int
 hs_shortest_path(const hs_relations *r, hs_id id, hs_id *path, size_t max,
@@ -607,6 +865,8 @@ hs_shortest_path(const hs_relations *r, hs_id id, hs_id *path, size_t max,
     size_t n = 0;
     hs_id v = id;
     *len = 0;
+    if (id >= g->n)
+        return -HS_EINVAL;
     /* The walk is breadth-first: a node's smallest referrer discovered it,
      * one step closer to a root.  Heapscope's own objects are no path. */
     for (;;) {
@@ -620,9 +880,11 @@ hs_shortest_path(const hs_relations *r, hs_id id, hs_id *path, size_t max,
         while (j < m && (g->flags[in[j]] & HS_F_HIDDEN))
             j++;
         if (j == m || in[j] >= v)
-            return 0;           /* no path from a root */
+            return bfs_path(r, id, path, max, len);
         v = in[j];
     }
+    if (!hs_graph_is_root(g, v))
+        return bfs_path(r, id, path, max, len);
     /* reverse into root-first order */
     for (size_t i = 0; i < n / 2; i++) {
         hs_id t = path[i];

@@ -570,6 +570,8 @@ def _path_string(snap, ids, root_labels):
     elif first == snap.gc_root:
         # found through the collector: some C code holds ids[1]
         out = ['<held by C code: %s>' % _path_kind(snap, ids[1:2])]
+    elif first == snap.type_root:
+        out = ['<static type: %s>' % _path_kind(snap, ids[1:2])]
     else:
         out = ['<argument: %s>' % _path_kind(snap, ids[1:2])]
     for k in range(start, len(ids)):

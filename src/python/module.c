@@ -368,7 +368,7 @@ snapshot_retained(SnapshotObject *self, PyObject *arg)
     hs_relations *rel = relations(self);
     if (rel == NULL)
         return NULL;
-    int r = hs_dominators(rel);
+    int r = hs_dominators(rel, NULL);
     if (r < 0)
         return raise_hs(r);
     hs_id d = rel->idom[id];
@@ -459,6 +459,20 @@ snapshot_get_gc_root(SnapshotObject *self, void *c)
                                    ? -1 : (long long)self->g->gc_root);
 }
 
+static PyObject *
+snapshot_get_arg_root(SnapshotObject *self, void *c)
+{
+    return PyLong_FromLongLong(self->g->arg_root == HS_NO_ID
+                                   ? -1 : (long long)self->g->arg_root);
+}
+
+static PyObject *
+snapshot_get_type_root(SnapshotObject *self, void *c)
+{
+    return PyLong_FromLongLong(self->g->type_root == HS_NO_ID
+                                   ? -1 : (long long)self->g->type_root);
+}
+
 static PyMethodDef snapshot_methods[] = {
     {"object", (PyCFunction)snapshot_object, METH_O,
      "object(id) -> the object of node id (the snapshot holds it)."},
@@ -492,6 +506,10 @@ static PyGetSetDef snapshot_getset[] = {
     {"memory", (getter)snapshot_get_memory, NULL, "bytes the snapshot uses"},
     {"gc_root", (getter)snapshot_get_gc_root, NULL,
      "node of the collector-only root, or -1"},
+    {"arg_root", (getter)snapshot_get_arg_root, NULL,
+     "node of the root of unreached query arguments, or -1"},
+    {"type_root", (getter)snapshot_get_type_root, NULL,
+     "node of the root of static types, or -1"},
     {NULL}
 };
 
@@ -773,7 +791,7 @@ idset_domisize(IdSetObject *self, PyObject *unused)
     if (rel == NULL)
         return NULL;
     uint64_t bytes;
-    int r = hs_domisize(rel, &self->s, &bytes, NULL);
+    int r = hs_domisize(rel, &self->s, &bytes, NULL, NULL);
     if (r < 0)
         return raise_hs(r);
     return PyLong_FromUnsignedLongLong(bytes);
@@ -787,7 +805,7 @@ idset_dominos(IdSetObject *self, PyObject *unused)
         return NULL;
     uint64_t bytes;
     hs_set out;
-    int r = hs_domisize(rel, &self->s, &bytes, &out);
+    int r = hs_domisize(rel, &self->s, &bytes, &out, NULL);
     if (r < 0)
         return raise_hs(r);
     return new_idset(self->snap, &out);

@@ -43,6 +43,8 @@ typedef struct walker {
     size_t nhidden, hidden_cap;
     uintptr_t *hroots;       /* what heapscope's own frames hold */
     size_t nhroots, hroots_cap;
+    uintptr_t *stypes;       /* static types met only as an object's type */
+    size_t nstypes, stypes_cap;
 } walker;
 
 static int
@@ -93,6 +95,24 @@ visit_root(PyObject *op, const char *label, void *arg)
     return 0;
 }
 
+/* Append to a growing address list; 1 (with w->err set) on ENOMEM. */
+static int
+push_addr(walker *w, uintptr_t **list, size_t *n, size_t *cap, uintptr_t a)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        uintptr_t *b = realloc(*list, c * sizeof *b);
+        if (b == NULL) {
+            w->err = -HS_ENOMEM;
+            return 1;
+        }
+        *list = b;
+        *cap = c;
+    }
+    (*list)[(*n)++] = a;
+    return 0;
+}
+
 /* Something only heapscope's running frames may hold: walked after the
  * heap, so it is hidden unless the heap reaches it too. */
 static int
@@ -100,18 +120,8 @@ visit_hidden_root(PyObject *op, const char *label, void *arg)
 {
     walker *w = arg;
     (void)label;
-    if (w->nhroots == w->hroots_cap) {
-        size_t cap = w->hroots_cap ? w->hroots_cap * 2 : 64;
-        uintptr_t *a = realloc(w->hroots, cap * sizeof *a);
-        if (a == NULL) {
-            w->err = -HS_ENOMEM;
-            return 1;
-        }
-        w->hroots = a;
-        w->hroots_cap = cap;
-    }
-    w->hroots[w->nhroots++] = (uintptr_t)op;
-    return 0;
+    return push_addr(w, &w->hroots, &w->nhroots, &w->hroots_cap,
+                     (uintptr_t)op);
 }
 
 static int
@@ -246,6 +256,13 @@ stage_b(walker *w, hs_id i, pending *p)
         if ((r = hs_graph_intern(g, (uintptr_t)p->type, &tid, &is_new)) < 0)
             return w->err = r;
         g->type[i] = tid;
+        /* No object refers to a static type (tp_traverse does not report
+         * it): it gets a root of its own once the walk is done. */
+        if (is_new &&
+            !(((PyTypeObject *)p->type)->tp_flags & Py_TPFLAGS_HEAPTYPE) &&
+            push_addr(w, &w->stypes, &w->nstypes, &w->stypes_cap,
+                      (uintptr_t)p->type))
+            return w->err;
     }
     if (!p->skip) {
         for (size_t k = 0; k < p->n && r == 0; k += 64) {
@@ -335,6 +352,15 @@ fill_hidden(walker *w)
 }
 
 static int
+fill_static_types(walker *w)
+{
+    for (size_t k = 0; k < w->nstypes; k++)
+        if (push_kid(w, (PyObject *)w->stypes[k]))
+            return w->err;
+    return 0;
+}
+
+static int
 fill_args(walker *w)
 {
     for (size_t k = 0; k < w->o->nargs; k++) {
@@ -387,6 +413,7 @@ walker_free(walker *w)
     hs_images_free(&w->im);
     free(w->hidden);
     free(w->hroots);
+    free(w->stypes);
     for (int k = 0; k < DEPTH; k++)
         free(w->ring[k].kids);
 }
@@ -454,6 +481,17 @@ hs_py_walk(hs_graph **out, const hs_walk_opts *o)
             goto error;
         w.g->gc_root = gcroot;
         next = gcroot + 1;
+        if (drain(&w, &next) < 0)
+            goto error;
+    }
+    /* The static types objects have as their type: every one was walked
+     * when it was met, but nothing refers to it. */
+    if (w.nstypes > 0) {
+        hs_id troot;
+        if (virtual_node(&w, &troot, fill_static_types) < 0)
+            goto error;
+        w.g->type_root = troot;
+        next = troot + 1;
         if (drain(&w, &next) < 0)
             goto error;
     }

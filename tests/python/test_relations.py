@@ -279,6 +279,24 @@ class TestRelations(unittest.TestCase):
         self.assertTrue(text.endswith("['PATH_TARGET']['leaf']"), text)
 
 
+class TestReachability(unittest.TestCase):
+
+    def test_every_object_has_a_path_and_a_dominator(self):
+        # every object of a snapshot is reached from one of its roots: by a
+        # shortest path, and in the dominator tree (nothing is left out of
+        # dominated sizes because nothing seemed to refer to it)
+        hp = heapscope.hpy()
+        h = hp.heap()
+        snap = h._s.snapshot
+        ids = h._s.ids()
+        self.assertGreater(len(ids), 1000)
+        for i in ids[::7]:
+            self.assertTrue(snap.shortest_path(i), snap.node(i))
+        dominated = sum(snap.retained(i)[0] > 0 for i in ids[::7])
+        self.assertEqual(dominated, len(ids[::7]) - sum(
+            snap.node(i)[2] == 0 for i in ids[::7]))
+
+
 PATH_TARGET = None
 
 

@@ -130,7 +130,7 @@ test_dominators_and_domisize(void **state)
     hs_graph *g = make(5, diamond, 6);
     hs_relations *r;
     assert_int_equal(hs_relations_new(&r, g), 0);
-    assert_int_equal(hs_dominators(r), 0);
+    assert_int_equal(hs_dominators(r, NULL), 0);
     assert_int_equal(r->idom[1], 0);
     assert_int_equal(r->idom[2], 0);
     assert_int_equal(r->idom[3], 0);     /* two ways in */
@@ -142,20 +142,20 @@ test_dominators_and_domisize(void **state)
     uint64_t bytes;
     hs_id one[] = {3};
     hs_set s = set_of(one, 1), freed;
-    assert_int_equal(hs_domisize(r, &s, &bytes, NULL), 0);
+    assert_int_equal(hs_domisize(r, &s, &bytes, NULL, NULL), 0);
     assert_int_equal(bytes, 70);
     hs_set_free(&s);
     /* Both ways into 3 gone: 3 and 4 go too (no single one dominates). */
     hs_id two[] = {1, 2};
     s = set_of(two, 2);
-    assert_int_equal(hs_domisize(r, &s, &bytes, &freed), 0);
+    assert_int_equal(hs_domisize(r, &s, &bytes, &freed, NULL), 0);
     assert_int_equal(bytes, 10 + 20 + 30 + 40);
     assert_int_equal(freed.n, 4);
     hs_set_free(&freed);
     hs_set_free(&s);
     hs_id just1[] = {1};
     s = set_of(just1, 1);
-    assert_int_equal(hs_domisize(r, &s, &bytes, &freed), 0);
+    assert_int_equal(hs_domisize(r, &s, &bytes, &freed, NULL), 0);
     assert_int_equal(bytes, 10);
     assert_int_equal(freed.n, 1);
     hs_set_free(&freed);
@@ -181,7 +181,7 @@ test_hidden_and_static_keep_nothing(void **state)
     hs_id two[] = {1, 2};
     hs_set s = set_of(two, 2);
     uint64_t bytes;
-    assert_int_equal(hs_domisize(r, &s, &bytes, NULL), 0);
+    assert_int_equal(hs_domisize(r, &s, &bytes, NULL, NULL), 0);
     assert_int_equal(bytes, 10 + 20 + 30);
     assert_int_equal(r->retained[3], 30);
     hs_set_free(&s);
@@ -204,7 +204,7 @@ test_long_chain(void **state)
     free(e);
     hs_relations *r;
     assert_int_equal(hs_relations_new(&r, g), 0);
-    assert_int_equal(hs_dominators(r), 0);
+    assert_int_equal(hs_dominators(r, NULL), 0);
     for (uint32_t i = 2; i < n; i += 99991)
         assert_int_equal(r->idom[i], i - 1);
     uint64_t total = 0;
@@ -246,6 +246,29 @@ test_shortest_path_takes_short_way(void **state)
 }
 
 static void
+test_shortest_path_out_of_order(void **state)
+{
+    (void)state;
+    /* 2 was met before the only node that refers to it (3): the path is
+     * found by a search from the root. */
+    static const uint32_t e[][2] = {{0, 1}, {1, 3}, {3, 2}};
+    hs_graph *g = make(4, e, 3);
+    hs_relations *r;
+    assert_int_equal(hs_relations_new(&r, g), 0);
+    hs_id path[8];
+    size_t len;
+    assert_int_equal(hs_shortest_path(r, 2, path, 8, &len), 0);
+    assert_int_equal(len, 4);
+    assert_int_equal(path[0], 0);
+    assert_int_equal(path[1], 1);
+    assert_int_equal(path[2], 3);
+    assert_int_equal(path[3], 2);
+    assert_int_equal(hs_shortest_path(r, 2, path, 3, &len), -HS_ERANGE);
+    hs_relations_free(r);
+    hs_graph_free(g);
+}
+
+static void
 test_second_root(void **state)
 {
     (void)state;
@@ -272,10 +295,143 @@ test_second_root(void **state)
     }
     hs_relations *r;
     assert_int_equal(hs_relations_new(&r, g), 0);
-    assert_int_equal(hs_dominators(r), 0);
+    assert_int_equal(hs_dominators(r, NULL), 0);
     assert_int_equal(r->idom[4], 3);
     assert_int_equal(r->idom[2], 1);
     assert_int_equal(r->retained[3], 8);
+    hs_relations_free(r);
+    hs_graph_free(g);
+}
+
+/* Reference answer: bytes of the objects no root reaches once s is gone,
+ * by a plain flood that the library does not share code with. */
+static uint64_t
+brute_freed(const hs_graph *g, const hs_set *s, const uint32_t *idom_ok)
+{
+    uint32_t n = g->n;
+    char *seen = calloc(n, 1), *in_s = calloc(n, 1);
+    hs_id *q = malloc(n * sizeof *q);
+    for (size_t k = 0; k < s->n; k++)
+        in_s[s->ids[k]] = 1;
+    size_t head = 0, tail = 0;
+    q[tail++] = 0;
+    seen[0] = 1;
+    while (head < tail) {
+        hs_id v = q[head++];
+        for (uint32_t j = 0; j < hs_graph_nout(g, v); j++) {
+            hs_id w = hs_graph_out(g, v)[j];
+            if (!seen[w] && !in_s[w]) {
+                seen[w] = 1;
+                q[tail++] = w;
+            }
+        }
+    }
+    uint64_t total = 0;
+    for (uint32_t v = 1; v < n; v++)
+        if (!seen[v] && idom_ok[v])
+            total += hs_graph_size(g, v);
+    free(seen);
+    free(in_s);
+    free(q);
+    return total;
+}
+
+static void
+test_domisize_random_graphs(void **state)
+{
+    (void)state;
+    /* Random graphs with merges and cycles: working outward from the set
+     * and flooding from the root must both give the reference answer. */
+    uint64_t seed = 12345;
+#define RND() (seed = seed * 6364136223846793005ull + 1442695040888963407ull, \
+               (uint32_t)(seed >> 33))
+    for (int round = 0; round < 20; round++) {
+        uint32_t n = 50 + RND() % 400, ne = 0;
+        uint32_t (*e)[2] = malloc((size_t)n * 4 * sizeof *e);
+        for (uint32_t v = 0; v < n; v++) {
+            /* a spanning tree so every node is reachable, plus extras */
+            if (v > 0) {
+                e[ne][0] = RND() % v;
+                e[ne++][1] = v;
+            }
+        }
+        for (uint32_t k = 0; k < n * 2; k++) {
+            e[ne][0] = RND() % n;
+            e[ne++][1] = 1 + RND() % (n - 1);
+        }
+        /* sort by source for make() */
+        for (uint32_t i = 1; i < ne; i++)
+            for (uint32_t j = i; j > 0 && e[j - 1][0] > e[j][0]; j--) {
+                uint32_t a = e[j][0], b = e[j][1];
+                e[j][0] = e[j - 1][0];
+                e[j][1] = e[j - 1][1];
+                e[j - 1][0] = a;
+                e[j - 1][1] = b;
+            }
+        hs_graph *g = make(n, (const uint32_t (*)[2])e, ne);
+        free(e);
+        hs_relations *r;
+        assert_int_equal(hs_relations_new(&r, g), 0);
+        assert_int_equal(hs_dominators(r, NULL), 0);
+        uint32_t *ok = calloc(n, sizeof *ok);
+        for (uint32_t v = 1; v < n; v++)
+            ok[v] = r->idom[v] != HS_NO_ID;
+        for (int t = 0; t < 30; t++) {
+            hs_id ids[8];
+            size_t m = 1 + RND() % 8;
+            for (size_t k = 0; k < m; k++)
+                ids[k] = 1 + RND() % (n - 1);
+            hs_set s = set_of(ids, m);
+            uint64_t want = brute_freed(g, &s, ok), a, b, c;
+            hs_set fa, fb;
+            r->domisize_budget = 0;
+            assert_int_equal(hs_domisize(r, &s, &a, &fa, NULL), 0);
+            r->domisize_budget = 1;     /* forces the flood */
+            assert_int_equal(hs_domisize(r, &s, &b, &fb, NULL), 0);
+            assert_int_equal(a, want);
+            assert_int_equal(b, want);
+            assert_int_equal(fa.n, fb.n);
+            assert_memory_equal(fa.ids, fb.ids, fa.n * sizeof *fa.ids);
+            if (s.n == 1) {
+                assert_int_equal(hs_domisize(r, &s, &c, NULL, NULL), 0);
+                assert_int_equal(c, want);
+            }
+            hs_set_free(&fa);
+            hs_set_free(&fb);
+            hs_set_free(&s);
+        }
+        free(ok);
+        hs_relations_free(r);
+        hs_graph_free(g);
+    }
+#undef RND
+}
+
+static int
+cancel_at_once(void *arg, const char *what, uint64_t done, uint64_t total)
+{
+    (void)what;
+    (void)done;
+    (void)total;
+    ++*(int *)arg;
+    return 1;
+}
+
+static void
+test_dominators_cancelled(void **state)
+{
+    (void)state;
+    hs_graph *g = make(5, diamond, 6);
+    hs_relations *r;
+    assert_int_equal(hs_relations_new(&r, g), 0);
+    int calls = 0;
+    hs_progress p = {cancel_at_once, &calls};
+    assert_int_equal(hs_dominators(r, &p), -HS_ECANCELED);
+    assert_int_equal(calls, 1);
+    assert_false(r->have_dominators);
+    assert_null(r->idom);
+    assert_int_equal(hs_dominators(r, NULL), 0);
+    assert_int_equal(r->idom[4], 3);
     hs_relations_free(r);
     hs_graph_free(g);
 }
@@ -290,7 +446,10 @@ main(void)
         cmocka_unit_test(test_hidden_and_static_keep_nothing),
         cmocka_unit_test(test_long_chain),
         cmocka_unit_test(test_shortest_path_takes_short_way),
+        cmocka_unit_test(test_shortest_path_out_of_order),
         cmocka_unit_test(test_second_root),
+        cmocka_unit_test(test_domisize_random_graphs),
+        cmocka_unit_test(test_dominators_cancelled),
     };
     return cmocka_run_group_tests_name("relations", tests, NULL, NULL);
 }
