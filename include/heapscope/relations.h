@@ -80,6 +80,10 @@ typedef struct hs_rcs_table {
 int hs_rcs_classify(const hs_relations *r, const hs_set *s, uint64_t *ids,
                     hs_rcs_table *t);
 void hs_rcs_table_free(hs_rcs_table *t);
+/* The table is a general interning table of u64 lists (byvia uses it for
+ * lists of names): init, then intern a list to get its id (-1: ENOMEM). */
+int hs_rcs_table_init(hs_rcs_table *t);
+long long hs_rcs_intern(hs_rcs_table *t, const uint64_t *k, size_t n);
 
 /* ---- dominators ------------------------------------------------------------ */
 

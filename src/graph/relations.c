@@ -206,9 +206,20 @@ rcs_grow(hs_rcs_table *t)
     return 0;
 }
 
-/* The id of the list k[0..n), adding it if new; -1 on ENOMEM. */
-static long long
-rcs_intern(hs_rcs_table *t, const uint64_t *k, size_t n)
+int
+hs_rcs_table_init(hs_rcs_table *t)
+{
+    memset(t, 0, sizeof *t);
+    if (rcs_grow(t) < 0) {
+        hs_rcs_table_free(t);
+        return -HS_ENOMEM;
+    }
+    t->start[0] = 0;
+    return 0;
+}
+
+long long
+hs_rcs_intern(hs_rcs_table *t, const uint64_t *k, size_t n)
 {
     uint64_t h = list_hash(k, n);
     size_t i = h & t->smask;
@@ -251,10 +262,8 @@ hs_rcs_classify(const hs_relations *r, const hs_set *s, uint64_t *ids,
                 hs_rcs_table *t)
 {
     const hs_graph *g = r->g;
-    memset(t, 0, sizeof *t);
-    if (rcs_grow(t) < 0)
+    if (hs_rcs_table_init(t) < 0)
         return -HS_ENOMEM;
-    t->start[0] = 0;
     size_t cap = 64;
     uint64_t *keys = malloc(cap * sizeof *keys);
     if (keys == NULL)
@@ -287,7 +296,7 @@ hs_rcs_classify(const hs_relations *r, const hs_set *s, uint64_t *ids,
                     keys[w++] = keys[i];
             nk = w;
         }
-        long long id = rcs_intern(t, keys, nk);
+        long long id = hs_rcs_intern(t, keys, nk);
         if (id < 0)
             goto nomem;
         ids[k] = (uint64_t)id;

@@ -128,18 +128,19 @@ class _Classifier(object):
     header = None
     by = None                  # the C classifier, None if computed here
 
-    def label(self, labels, key):
+    def label(self, labels, key, extra=None):
         raise NotImplementedError
 
     def rows(self, iset):
-        """(C partition or None, python rows [(label, IdSet)] or None)."""
+        """(C partition, extra) where extra is whatever label() needs
+        beside the key; or (None, [(label, IdSet)]) for rows made here."""
         return iset._s.partition(self.by), None
 
 
 class _ByClodo(_Classifier):
     name, header, by = 'clodo', 'Kind (class / dict of class)', _c.BY_CLODO
 
-    def label(self, labels, key):
+    def label(self, labels, key, extra=None):
         if key & _c.KEY_DICTOF:
             return 'dict of ' + labels.type_label(key & ~_c.KEY_DICTOF)
         name = labels.type_label(key)
@@ -149,21 +150,21 @@ class _ByClodo(_Classifier):
 class _ByType(_Classifier):
     name, header, by = 'type', 'Type', _c.BY_TYPE
 
-    def label(self, labels, key):
+    def label(self, labels, key, extra=None):
         return labels.type_label(key)
 
 
 class _BySize(_Classifier):
     name, header, by = 'size', 'Individual Size', _c.BY_SIZE
 
-    def label(self, labels, key):
+    def label(self, labels, key, extra=None):
         return '%9d' % key
 
 
 class _ByUnity(_Classifier):
     name, header, by = 'unity', 'Kind', _c.BY_UNITY
 
-    def label(self, labels, key):
+    def label(self, labels, key, extra=None):
         return '<Anything>'
 
 
@@ -202,13 +203,20 @@ class _ByModule(_Classifier):
 class _ById(_Classifier):
     name, header, by = 'id', 'Representation (limited)', _c.BY_ID
 
+    def label(self, labels, key, extra=None):
+        try:
+            return safe_repr(labels.obj(key), 30)
+        except LookupError:
+            return '<not held>'
+
 
 class _ByRcs(_Classifier):
     """By the kinds (clodo) of an object's referrers, as heapy's byrcs."""
     name, header, by = 'rcs', 'Referrers by Kind (class / dict of class)', None
 
     def rows(self, iset):
-        return iset._s.rcs_partition(), None
+        part = iset._s.rcs_partition()
+        return part, part
 
     def label(self, labels, key, part=None):
         kinds = part.rcs_keys(key)
@@ -224,17 +232,36 @@ class _ByVia(_Classifier):
     name, header, by = 'via', 'Referred Via:', None
 
     def rows(self, iset):
-        part, names = iset._s.via_partition()
-        self_names = names
-        return part, self_names
+        return iset._s.via_partition()
 
-    def label(self, labels, key, part=None):
-        return ', '.join(repr(n) for n in part[key]) or '<Nothing>'
+    def label(self, labels, key, names=None):
+        return ', '.join(repr(n) for n in names[key]) or '<Nothing>'
+
+
+class _ByProd(_Classifier):
+    """By allocation site, from tracemalloc (heapy's "producer")."""
+    name, header, by = 'prod', 'Producer (line of allocation)', None
+    OFF = ('<tracemalloc is not tracing: start it with '
+           'PYTHONTRACEMALLOC=1 or tracemalloc.start()>')
+
+    def rows(self, iset):
+        import tracemalloc
+        if not tracemalloc.is_tracing():
+            return iset._s.partition(_c.BY_UNITY), None
+        return iset._s.prod_partition()
+
+    def label(self, labels, key, names=None):
+        if names is None:
+            return self.OFF
+        name = names[key]
+        if name == '<not traced>':
+            return '<allocated while tracemalloc was not tracing>'
+        return name
 
 
 CLASSIFIERS = {c.name: c() for c in
                (_ByClodo, _ByType, _BySize, _ByUnity, _ByModule, _ById,
-                _ByRcs, _ByVia)}
+                _ByRcs, _ByVia, _ByProd)}
 
 
 # ---- kinds: symbolic sets used as filters --------------------------------
@@ -497,6 +524,10 @@ class IdentitySet(object):
     byrcs = property(lambda self: self._partition('rcs'),
                      doc='Partition by the kinds of each object\'s '
                          'referrers.')
+    byprod = property(lambda self: self._partition('prod'),
+                      doc='Partition by allocation site (file:line), from '
+                          'tracemalloc; one row saying so when it is not '
+                          'tracing.')
     byvia = property(lambda self: self._partition('via'),
                      doc='Partition by how the referrers refer to each '
                          "object: ['key'], .attr, [i], .keys()[i]...")
@@ -522,6 +553,19 @@ class IdentitySet(object):
     def dominos(self):
         """The objects that would be freed if every member went away."""
         return IdentitySet(self._s.dominos())
+
+    @property
+    def rp(self):
+        """The reference pattern: the set, its referrers by kind, their
+        referrers, ... as a tree, ten levels deep (get_rp(depth) for
+        another depth)."""
+        return _RefPat(self, 10)
+
+    def get_rp(self, depth=10):
+        """The reference pattern to the given depth."""
+        if not isinstance(depth, int) or depth < 1:
+            raise ValueError('get_rp(depth): depth is a positive int')
+        return _RefPat(self, depth)
 
     @property
     def sp(self):
@@ -604,6 +648,119 @@ class _Paths(object):
     __repr__ = __str__
 
 
+def _tree_name(path):
+    """'_' for the top, else letters, runs of three or more written as
+    letter and count: 'a', 'aa', 'a3', 'ab', 'a3b'."""
+    if not path:
+        return '_'
+    out, i = [], 0
+    while i < len(path):
+        j = i
+        while j < len(path) and path[j] == path[i]:
+            j += 1
+        n = j - i
+        out.append(path[i] * n if n < 3 else '%s%d' % (path[i], n))
+        i = j
+    return ''.join(out)
+
+
+def _letters(k):
+    """0 -> 'a', 25 -> 'z', 26 -> 'ba'..."""
+    s = ''
+    while True:
+        s = chr(ord('a') + k % 26) + s
+        k //= 26
+        if k == 0:
+            return s
+
+
+class _RefPat(object):
+    """heapy's reference pattern: line 0 is the set; each line below a
+    line is one kind (clodo) of the objects referring to it that no line
+    above shows; [R] marks a kind some member of which the root holds,
+    [+] one cut off by the depth, [-] the others.  rp.<name> (rp._, rp.a,
+    rp.aa, rp.a3) and rp[i] are the lines' sets."""
+
+    def __init__(self, iset, depth):
+        self._depth = depth
+        self._start = 0
+        self._lines = []        # (path, depth, marker, IdentitySet)
+        snap = iset._s.snapshot
+        root = set(t for _label, t in snap.root_edges())
+        seen = iset
+        todo = [('', 0, iset)]
+        while todo:
+            path, d, s = todo.pop(0)
+            refs = (s.referrers - seen) if d < depth else None
+            held_by_root = any(i in root for i in s._s.ids())
+            if d >= depth:
+                marker = '+' if (s.referrers - seen).count else '-'
+            else:
+                marker = 'R' if held_by_root else '-'
+            self._lines.append((path, d, marker, s))
+            if not refs or refs.count == 0:
+                continue
+            seen = seen | refs
+            kids = [refs.byclodo[i] for i in range(len(refs.byclodo))]
+            # depth first, in the order heapy prints: insert kids next
+            todo[0:0] = [(path + _letters(k), d + 1, kid)
+                         for k, kid in enumerate(kids)]
+
+    def __len__(self):
+        return len(self._lines)
+
+    def __iter__(self):
+        return iter(line[3] for line in self._lines)
+
+    def __getitem__(self, i):
+        return self._lines[i][3]
+
+    def __getattr__(self, name):
+        for path, _d, _m, s in self.__dict__.get('_lines', ()):
+            if _tree_name(path) == name:
+                return s
+        raise AttributeError('no line %r in this reference pattern' % name)
+
+    @property
+    def more(self):
+        p = _RefPat.__new__(_RefPat)
+        p.__dict__.update(self.__dict__)
+        p._start = min(self._start + _ROWS, len(self._lines))
+        return p
+
+    def _line(self, k):
+        path, d, marker, s = self._lines[k]
+        name = _tree_name(path)
+        fill = ('-' if d % 2 == 0 else ' ') * (3 + d)
+        kind = s.byclodo._row(0)[0] if len(s.byclodo) == 1 else 'mixed'
+        snap = s._s.snapshot
+        line = '%2d: %s %s [%s] %d %s: ' % (k, name, fill, marker, s.count,
+                                           kind)
+        # addresses, each with how many objects refer to it, while they fit
+        ids = s._s.ids()
+        for j, i in enumerate(ids[:16]):
+            nref = sum(1 for r in snap.referrer_ids(i)
+                       if not snap.node(r)[3] & _c.F_HIDDEN)
+            item = '%#x*%d' % (snap.node(i)[0], nref)
+            if j and len(line) + len(item) + 5 > _WIDTH:
+                return line + '...'
+            line += (', ' if j else '') + item
+        return line + ('...' if len(ids) > 16 else '')
+
+    def __str__(self):
+        end = min(len(self._lines), self._start + _ROWS)
+        out = []
+        if self._start == 0:
+            out.append('Reference Pattern by <[dict of] class>.')
+        out.extend(self._line(k) for k in range(self._start, end))
+        if end < len(self._lines):
+            out.append("<%d more lines. Type e.g. '_.more' for more.>"
+                       % (len(self._lines) - end))
+        return '\n'.join(out)
+
+    __repr__ = __str__
+
+
 class _Nodes(object):
     __slots__ = ('_s',)
 
@@ -632,14 +789,14 @@ class Partition(object):
     def __init__(self, iset, classifier, start=0):
         self._set = iset
         self._cls = classifier
-        self._cpart, self._rows = classifier.rows(iset)
-        # byvia returns its row names beside the C partition
-        self._extra = None
-        if classifier.name == 'via':
-            self._extra, self._rows = self._rows, None
-        elif classifier.name == 'rcs':
-            self._extra = self._cpart
+        self._cpart, extra = classifier.rows(iset)
+        if self._cpart is None:
+            self._rows, self._extra = extra, None
+        else:
+            self._rows, self._extra = None, extra
         self._start = start
+        self._dominated = False
+        self._dom_cache = {}
         self._names = _labels(iset._s.snapshot)
 
     def __len__(self):
@@ -649,12 +806,8 @@ class Partition(object):
         """(label, count, size) of row i."""
         if self._cpart is not None:
             key, count, size = self._cpart.row(i)
-            if self._cls.by == _c.BY_ID:
-                return key, count, size
-            if self._extra is not None:
-                return (self._cls.label(self._names, key, self._extra),
-                        count, size)
-            return self._cls.label(self._names, key), count, size
+            return (self._cls.label(self._names, key, self._extra),
+                    count, size)
         label, s = self._rows[i]
         return label, s.count, s.size
 
@@ -662,6 +815,18 @@ class Partition(object):
         if self._cpart is not None:
             return self._cpart.group(i)
         return self._rows[i][1]
+
+    def _rowsize(self, i):
+        if self._cpart is not None:
+            return self._cpart.row(i)[2]
+        return self._rows[i][1].size
+
+    def _rowdom(self, i):
+        """Bytes freed if row i's objects went away (cached)."""
+        d = self._dom_cache.get(i)
+        if d is None:
+            d = self._dom_cache[i] = self._rowset(i).domisize()
+        return d
 
     def __getitem__(self, i):
         if isinstance(i, slice):
@@ -699,6 +864,16 @@ class Partition(object):
         """Every row."""
         return _AllRows(self)
 
+    @property
+    def dominated(self):
+        """The same table with a Dominated column: the bytes that would be
+        freed if a row's objects went away (what they alone keep alive
+        included).  h.byrcs.dominated, h[0].bytype.dominated..."""
+        p = Partition.__new__(Partition)
+        p.__dict__.update(self.__dict__)
+        p._dominated = True
+        return p
+
     count = property(lambda self: self._set.count)
     size = property(lambda self: self._set.size)
 
@@ -714,31 +889,30 @@ class Partition(object):
         return ['Partition of a set of %d objects. Total size = %d bytes.'
                 % (s.count, s.size),
                 ' Index  Count   %     Size   % Cumulative  % '
+                + (' Dominated ' if self._dominated else '')
                 + self._cls.header]
 
     def _lines(self, start, stop):
         total_n, total_size = self._set.count, self._set.size
         cum = 0
         for i in range(start):
-            cum += self._row(i)[2]
+            cum += self._rowsize(i)
         out = []
         byid = self._cls.by == _c.BY_ID
-        snap = self._set._s.snapshot
         for i in range(start, stop):
             label, count, size = self._row(i)
             cum += size
             if byid:
-                try:
-                    r = safe_repr(snap.object(label), 30)
-                except LookupError:
-                    r = '<not held>'
                 out.append('%6d %8d %5.1f %9d %5.1f %s' % (
                     i, size, 100.0 * size / total_size if total_size else 0,
-                    cum, 100.0 * cum / total_size if total_size else 0, r))
+                    cum, 100.0 * cum / total_size if total_size else 0,
+                    label))
             else:
                 prefix = '%6d %6d %3d %8d %3d %9d %3d ' % (
                     i, count, _pct(count, total_n), size,
                     _pct(size, total_size), cum, _pct(cum, total_size))
+                if self._dominated:
+                    prefix += '%10d ' % self._rowdom(i)
                 out.append(_wrap(prefix, label))
         return out
 
@@ -878,7 +1052,7 @@ def hpy():
 
 
 for _t in (Use, IdentitySet, Partition, _Nodes, _AllRows, _RootType, Kind,
-           _KindFactory, _Snap, ViaKind, _Paths):
+           _KindFactory, _Snap, ViaKind, _Paths, _RefPat):
     _c.hide(_t)
 del _t
 _c.hide(globals())      # our frames are no roots

@@ -410,6 +410,22 @@ hs_compat_visit_values(PyObject *op, hs_compat_attr visit, void *arg)
     return 0;
 }
 
+#if PY_VERSION_HEX >= 0x030D0000
+/* Exported, but declared only in an internal header that needs more of
+ * the core's headers than we include. */
+PyAPI_FUNC(PyObject *) _PyTraceMalloc_GetTraceback(unsigned int domain,
+                                                   uintptr_t ptr);
+#endif
+
+PyObject *
+hs_compat_object_traceback(PyObject *op)
+{
+    /* Objects are traced in the default domain (0) by the address the
+     * allocator returned, in front of any pre-header. */
+    uintptr_t ptr = (uintptr_t)op - hs_py_pre_header(op);
+    return _PyTraceMalloc_GetTraceback(0, ptr);
+}
+
 PyObject *
 hs_compat_type_dict(PyTypeObject *tp)
 {

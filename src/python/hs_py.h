@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "heapscope/graph.h"
+#include "heapscope/relations.h"
 
 /* ---- sizes.c ------------------------------------------------------------ */
 
@@ -23,6 +24,10 @@
  * table, a 3.11+ instance's managed values...).  Never calls __sizeof__ or
  * any other Python-level code and never mutates `op`. */
 size_t hs_py_size(PyObject *op);
+/* Bytes in front of op that its allocation starts with (the GC header,
+ * 3.11+ managed dict and weakref pointers): op minus this is the address
+ * the allocator (and tracemalloc) knows it by. */
+size_t hs_py_pre_header(PyObject *op);
 
 /* ---- images.c ----------------------------------------------------------- */
 
@@ -81,20 +86,91 @@ int hs_compat_visit_extra(PyObject *op, hs_compat_visit visit, void *arg);
 typedef int (*hs_compat_attr)(PyObject *name, PyObject *value, void *arg);
 int hs_compat_visit_values(PyObject *op, hs_compat_attr visit, void *arg);
 
+/* Where tracemalloc saw op allocated: a new tuple of (filename, lineno)
+ * frames, most recent first; None when it was not traced.  Allocates
+ * Python objects: not for use during a walk. */
+PyObject *hs_compat_object_traceback(PyObject *op);
+
 /* Type dict without side effects (3.12+ static builtin types keep theirs in
  * the interpreter).  Borrowed; may be NULL. */
 PyObject *hs_compat_type_dict(PyTypeObject *tp);
 
+/* ---- heapdefs.c: extension types that describe themselves ------------------ */
+
+#include "heapscope/heapdef.h"
+
+/* The NyHeapDef entries exported by loaded modules (_NyHeapDefs_). */
+typedef struct hs_heapdefs {
+    const NyHeapDef **defs;     /* sorted by type address */
+    size_t n;
+    PyObject **capsules;        /* keep the arrays' owners alive */
+    size_t ncapsules;
+} hs_heapdefs;
+
+/* Collect the definitions of every module in sys.modules.  Runs before a
+ * walk (it reads module dicts with the public API); 0, or -1 with an
+ * exception set.  A malformed entry is skipped, never trusted. */
+int hs_heapdefs_load(hs_heapdefs *hd);
+void hs_heapdefs_free(hs_heapdefs *hd);
+/* The definition of exactly this type, or NULL. */
+const NyHeapDef *hs_heapdefs_find(const hs_heapdefs *hd, PyTypeObject *tp);
+
 /* ---- relate.c ----------------------------------------------------------- */
 
-/* Append to `names` (a list) every way `src` refers to `dst`, named as
- * heapy's byvia names them: "['key']", ".keys()[3]", ".attr", "[2]",
- * ".__dict__", ".__class__", ".f_locals['x']", ".cell_contents"...  Reads
- * structures only: no user code runs (keys are shown by a safe repr).
- * 0, or -1 with an exception set. */
-int hs_py_relate(PyObject *src, PyObject *dst, PyObject *names);
-/* repr() of builtin scalars, "<type at 0x...>" for anything else. */
+/* How a referrer holds one object: enough to build its heapy name
+ * (hs_py_relname) without building it until somebody wants it. */
+enum hs_relname_kind {
+    HS_RN_FIELD,      /* field: the whole name, ".__dict__", "->ob_type" */
+    HS_RN_MEMBER,     /* field: a member's name, shown ".name" */
+    HS_RN_INDEXVAL,   /* key: the dict key, shown "[repr(key)]" */
+    HS_RN_INDEXKEY,   /* index: position among the keys, ".keys()[3]" */
+    HS_RN_ITEM,       /* index: "[3]" */
+    HS_RN_INSET,      /* index: position in a set, "list(_)[3]" */
+    HS_RN_ATTR,       /* key: attribute name (str), ".name" */
+    HS_RN_HASATTR,    /* key: ".__dict__.keys()[repr(key)]" */
+    HS_RN_LOCAL,      /* key: variable name, ".f_locals['x']" */
+    HS_RN_CELL,       /* key: ".f_locals ['x']" */
+    HS_RN_STACK,      /* index: "->f_valuestack[2]" */
+    HS_RN_TEXT        /* key: the name itself (a str) */
+};
+
+typedef struct hs_relname {
+    int kind;
+    const char *field;
+    PyObject *key;        /* borrowed */
+    Py_ssize_t index;
+} hs_relname;
+
+/* Called for each object `src` holds with how it holds it; non-zero stops
+ * the enumeration (and is returned). */
+typedef int (*hs_relvisit)(PyObject *dst, const hs_relname *name, void *arg);
+
+/* Every reference src holds that heapscope can name: dict values and keys,
+ * items, set members, function, method, cell, module, type and code
+ * fields, frame locals (before 3.11), instance dict, managed values and
+ * slots, the class, and what an NyHeapDef relate function reports (hd may
+ * be NULL).  Reads structures only: no user code runs. */
+int hs_py_relate_all(PyObject *src, const hs_heapdefs *hd, hs_relvisit visit,
+                     void *arg);
+/* The name as heapy's byvia prints it: "['key']", ".keys()[3]", ".attr". */
+PyObject *hs_py_relname(const hs_relname *n);
+/* Append to `names` (a list) every way `src` refers to `dst` ("<unknown>"
+ * if none is known).  0, or -1 with an exception set. */
+int hs_py_relate(PyObject *src, PyObject *dst, const hs_heapdefs *hd,
+                 PyObject *names);
+/* repr() of builtin scalars (long ones summarised), "<type at 0x...>" for
+ * anything else: never runs user code. */
 PyObject *hs_py_safe_repr(PyObject *o);
+
+/* ---- via.c -------------------------------------------------------------- */
+
+/* byvia: keys[k] for member k of s is the id of its list of names;
+ * *labels_out a new list whose item id is that list as a tuple of str
+ * (sorted, distinct).  0, or -1 with an exception set (KeyboardInterrupt
+ * when prog cancelled). */
+int hs_py_via_classify(const hs_graph *g, const hs_relations *r,
+                       const hs_heapdefs *hd, const hs_set *s, uint64_t *keys,
+                       PyObject **labels_out, const hs_progress *prog);
 
 /* ---- walker.c ----------------------------------------------------------- */
 
@@ -107,6 +183,7 @@ typedef struct hs_walk_opts {
     PyObject *const *args;      /* objects the query was handed: in the */
     size_t nargs;               /* snapshot even if no root reaches them */
     size_t nodes_hint;          /* expected objects (presizes the arrays) */
+    const hs_heapdefs *heapdefs;  /* types with their own size/traverse */
 } hs_walk_opts;
 
 /* Walk the heap into a new graph.  0, or a negative HS_E* code with

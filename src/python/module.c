@@ -26,8 +26,7 @@ typedef struct {
     PyObject_HEAD
     hs_graph *g;
     hs_relations *rel;         /* reverse edges etc., built on first use */
-    uint64_t *root_index;      /* (target << 32 | edge) of the root's edges,
-                                  sorted, built on first use */
+    hs_heapdefs hd;            /* NyHeapDefs of the modules loaded then */
     PyObject *module;          /* keeps the state (and types) alive */
     int held;
 } SnapshotObject;
@@ -99,8 +98,7 @@ snapshot_dealloc(SnapshotObject *self)
     self->g = NULL;
     hs_relations_free(self->rel);
     self->rel = NULL;
-    free(self->root_index);
-    self->root_index = NULL;
+    hs_heapdefs_free(&self->hd);
     /* Dropping our references can run finalizers: the graph is detached
      * first so nothing can reach it half-freed. */
     if (self->held)
@@ -417,7 +415,7 @@ snapshot_relate(SnapshotObject *self, PyObject *args)
     PyObject *names = PyList_New(0);
     if (names != NULL &&
         hs_py_relate((PyObject *)g->addr[a], (PyObject *)g->addr[b],
-                     names) < 0)
+                     &self->hd, names) < 0)
         Py_CLEAR(names);
     return names;
 }
@@ -427,8 +425,6 @@ snapshot_drop_edges(SnapshotObject *self, PyObject *unused)
 {
     hs_relations_free(self->rel);
     self->rel = NULL;
-    free(self->root_index);
-    self->root_index = NULL;
     hs_graph_drop_edges(self->g);
     Py_RETURN_NONE;
 }
@@ -841,108 +837,6 @@ idset_rcs_partition(IdSetObject *self, PyObject *unused)
     return (PyObject *)p;
 }
 
-static int
-u64_cmp(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* How the root holds v: the tail of each root edge's label, so a local of
- * a running frame reads ".f_locals['x']" as it would through a frame
- * object. */
-static int
-root_via(SnapshotObject *snap, hs_id v, PyObject *names)
-{
-    hs_graph *g = snap->g;
-    size_t n = g->nroot_label;
-    if (snap->root_index == NULL) {
-        snap->root_index = malloc((n + 1) * sizeof *snap->root_index);
-        if (snap->root_index == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        for (size_t k = 0; k < n; k++)
-            snap->root_index[k] = ((uint64_t)g->edges[k] << 32) | k;
-        qsort(snap->root_index, n, sizeof *snap->root_index, u64_cmp);
-    }
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if ((snap->root_index[mid] >> 32) < v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (; lo < n && (snap->root_index[lo] >> 32) == v; lo++) {
-        const char *label = g->root_label[(uint32_t)snap->root_index[lo]];
-        const char *dot = strchr(label, '.');
-        PyObject *name = dot ? PyUnicode_FromString(dot)
-                             : PyUnicode_FromFormat(".%s", label);
-        if (name == NULL || PyList_Append(names, name) < 0) {
-            Py_XDECREF(name);
-            return -1;
-        }
-        Py_DECREF(name);
-    }
-    return 0;
-}
-
-/* Via names of node v: how each of its referrers refers to it, sorted and
- * distinct, as a tuple. */
-static PyObject *
-via_names(SnapshotObject *snap, hs_relations *rel, hs_id v)
-{
-    hs_graph *g = snap->g;
-    PyObject *names = PyList_New(0);
-    if (names == NULL)
-        return NULL;
-    const hs_id *in = hs_rel_in(rel, v);
-    for (uint32_t j = 0, m = hs_rel_nin(rel, v); j < m; j++) {
-        hs_id p = in[j];
-        if (j > 0 && in[j - 1] == p)
-            continue;           /* one referrer, several edges: once */
-        if (p == HS_ROOT) {
-            if (root_via(snap, v, names) < 0) {
-                Py_DECREF(names);
-                return NULL;
-            }
-            continue;
-        }
-        if (!hs_rel_is_object(g, p) || !(g->flags[p] & HS_F_HELD) ||
-            !(g->flags[v] & HS_F_HELD))
-            continue;
-        if (hs_py_relate((PyObject *)g->addr[p], (PyObject *)g->addr[v],
-                         names) < 0) {
-            Py_DECREF(names);
-            return NULL;
-        }
-    }
-    if (PyList_Sort(names) < 0) {
-        Py_DECREF(names);
-        return NULL;
-    }
-    /* distinct */
-    Py_ssize_t w = 0, n = PyList_GET_SIZE(names);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *x = PyList_GET_ITEM(names, i);
-        if (w > 0) {
-            int eq = PyUnicode_Compare(PyList_GET_ITEM(names, w - 1), x) == 0;
-            if (eq)
-                continue;
-        }
-        Py_INCREF(x);
-        PyList_SetItem(names, w++, x);
-    }
-    if (PyList_SetSlice(names, w, n, NULL) < 0) {
-        Py_DECREF(names);
-        return NULL;
-    }
-    PyObject *t = PyList_AsTuple(names);
-    Py_DECREF(names);
-    return t;
-}
-
 static PyObject *
 idset_via_partition(IdSetObject *self, PyObject *unused)
 {
@@ -950,33 +844,14 @@ idset_via_partition(IdSetObject *self, PyObject *unused)
     if (rel == NULL)
         return NULL;
     modstate *st = state_of(self->snap->module);
-    PyObject *index = PyDict_New(), *labels = PyList_New(0);
-    uint64_t *keys = malloc((self->s.n + 1) * sizeof *keys);
+    PyObject *labels = NULL;
     PartitionObject *p = NULL;
-    if (index == NULL || labels == NULL || keys == NULL)
+    uint64_t *keys = malloc((self->s.n + 1) * sizeof *keys);
+    if (keys == NULL)
+        return PyErr_NoMemory();
+    if (hs_py_via_classify(self->snap->g, rel, &self->snap->hd, &self->s,
+                           keys, &labels, NULL) < 0)
         goto error;
-    for (size_t k = 0; k < self->s.n; k++) {
-        PyObject *t = via_names(self->snap, rel, self->s.ids[k]);
-        if (t == NULL)
-            goto error;
-        PyObject *gi = PyDict_GetItemWithError(index, t);
-        if (gi == NULL) {
-            if (PyErr_Occurred()) {
-                Py_DECREF(t);
-                goto error;
-            }
-            gi = PyLong_FromSsize_t(PyList_GET_SIZE(labels));
-            if (gi == NULL || PyDict_SetItem(index, t, gi) < 0 ||
-                PyList_Append(labels, t) < 0) {
-                Py_XDECREF(gi);
-                Py_DECREF(t);
-                goto error;
-            }
-            Py_DECREF(gi);
-        }
-        keys[k] = PyLong_AsUnsignedLongLong(gi);
-        Py_DECREF(t);
-    }
     p = PyObject_New(PartitionObject, st->partition_type);
     if (p == NULL)
         goto error;
@@ -985,6 +860,81 @@ idset_via_partition(IdSetObject *self, PyObject *unused)
     memset(&p->p, 0, sizeof p->p);
     memset(&p->rcs, 0, sizeof p->rcs);
     int r = hs_partition_new(&p->p, self->snap->g, &self->s, HS_BY_UNITY, keys);
+    if (r < 0) {
+        raise_hs(r);
+        goto error;
+    }
+    free(keys);
+    return Py_BuildValue("(NN)", (PyObject *)p, labels);
+error:
+    free(keys);
+    Py_XDECREF(labels);
+    Py_XDECREF(p);
+    return NULL;
+}
+
+/* By allocation site (heapy's byprod), from tracemalloc: each member's
+ * most recent traced frame, "file:line"; "<not traced>" for objects
+ * allocated while tracemalloc was off. */
+static PyObject *
+idset_prod_partition(IdSetObject *self, PyObject *unused)
+{
+    modstate *st = state_of(self->snap->module);
+    hs_graph *g = self->snap->g;
+    PyObject *index = PyDict_New(), *labels = PyList_New(0);
+    PartitionObject *p = NULL;
+    uint64_t *keys = malloc((self->s.n + 1) * sizeof *keys);
+    if (index == NULL || labels == NULL || keys == NULL) {
+        if (keys == NULL)
+            PyErr_NoMemory();
+        goto error;
+    }
+    for (size_t k = 0; k < self->s.n; k++) {
+        hs_id i = self->s.ids[k];
+        PyObject *label = NULL;
+        if (g->flags[i] & HS_F_HELD) {
+            PyObject *tb = hs_compat_object_traceback((PyObject *)g->addr[i]);
+            if (tb == NULL)
+                goto error;
+            if (PyTuple_Check(tb) && PyTuple_GET_SIZE(tb) > 0) {
+                PyObject *fr = PyTuple_GET_ITEM(tb, 0);
+                if (PyTuple_Check(fr) && PyTuple_GET_SIZE(fr) >= 2)
+                    label = PyUnicode_FromFormat(
+                        "%S:%S", PyTuple_GET_ITEM(fr, 0),
+                        PyTuple_GET_ITEM(fr, 1));
+            }
+            Py_DECREF(tb);
+            if (label == NULL && PyErr_Occurred())
+                goto error;
+        }
+        if (label == NULL && (label = PyUnicode_FromString("<not traced>")) == NULL)
+            goto error;
+        PyObject *gi = PyDict_GetItemWithError(index, label);
+        if (gi == NULL) {
+            if (PyErr_Occurred() ||
+                (gi = PyLong_FromSsize_t(PyList_GET_SIZE(labels))) == NULL) {
+                Py_DECREF(label);
+                goto error;
+            }
+            if (PyDict_SetItem(index, label, gi) < 0 ||
+                PyList_Append(labels, label) < 0) {
+                Py_DECREF(gi);
+                Py_DECREF(label);
+                goto error;
+            }
+            Py_DECREF(gi);
+        }
+        keys[k] = PyLong_AsUnsignedLongLong(gi);
+        Py_DECREF(label);
+    }
+    p = PyObject_New(PartitionObject, st->partition_type);
+    if (p == NULL)
+        goto error;
+    Py_INCREF(self->snap);
+    p->snap = self->snap;
+    memset(&p->p, 0, sizeof p->p);
+    memset(&p->rcs, 0, sizeof p->rcs);
+    int r = hs_partition_new(&p->p, g, &self->s, HS_BY_UNITY, keys);
     if (r < 0) {
         raise_hs(r);
         goto error;
@@ -1039,6 +989,10 @@ static PyMethodDef idset_methods[] = {
     {"via_partition", (PyCFunction)idset_via_partition, METH_NOARGS,
      "via_partition() -> (Partition, labels): members grouped by how their "
      "referrers refer to them; labels[key] is a row's tuple of names."},
+    {"prod_partition", (PyCFunction)idset_prod_partition, METH_NOARGS,
+     "prod_partition() -> (Partition, labels): members grouped by where "
+     "tracemalloc saw them allocated ('file:line'); labels[key] names a "
+     "row."},
     {"rcs_partition", (PyCFunction)idset_rcs_partition, METH_NOARGS,
      "rcs_partition() -> Partition by the kinds of each member's referrers; "
      "Partition.rcs_keys(key) gives the kinds of a row."},
@@ -1241,15 +1195,44 @@ static PyType_Spec partition_spec = {
 /* ---- module functions ---------------------------------------------------- */
 
 static PyObject *
-mod_snapshot(PyObject *module, PyObject *args, PyObject *kw)
+mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+             PyObject *kwnames)
 {
-    static char *kwlist[] = {"hold", "gc_objects", "args", NULL};
-    int hold = 1, gc_objects = 1;
-    PyObject *given = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|ppO!:snapshot", kwlist,
-                                     &hold, &gc_objects, &PyTuple_Type,
-                                     &given))
+    /* Vectorcall, parsed by hand: a call that built an argument tuple or a
+     * keyword dict would leave a temporary only C holds, which the
+     * collector pass of this very walk would then report. */
+    static const char *const names[] = {"hold", "gc_objects", "args"};
+    PyObject *val[3] = {NULL, NULL, NULL};
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs > 3) {
+        PyErr_SetString(PyExc_TypeError,
+                        "snapshot() takes at most 3 arguments");
         return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        val[i] = args[i];
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        PyObject *kn = PyTuple_GET_ITEM(kwnames, i);
+        int k = 0;
+        while (k < 3 && PyUnicode_CompareWithASCIIString(kn, names[k]) != 0)
+            k++;
+        if (k == 3 || val[k] != NULL) {
+            PyErr_Format(PyExc_TypeError,
+                         "snapshot() got an unexpected or repeated keyword "
+                         "argument %R", kn);
+            return NULL;
+        }
+        val[k] = args[nargs + i];
+    }
+    int hold = val[0] ? PyObject_IsTrue(val[0]) : 1;
+    int gc_objects = val[1] ? PyObject_IsTrue(val[1]) : 1;
+    PyObject *given = val[2] == Py_None ? NULL : val[2];
+    if (hold < 0 || gc_objects < 0)
+        return NULL;
+    if (given != NULL && !PyTuple_Check(given)) {
+        PyErr_SetString(PyExc_TypeError, "snapshot(args=) takes a tuple");
+        return NULL;
+    }
     modstate *st = state_of(module);
     /* Allocate the Python object first: the walk itself must create no
      * Python object. */
@@ -1258,11 +1241,20 @@ mod_snapshot(PyObject *module, PyObject *args, PyObject *kw)
         return NULL;
     snap->g = NULL;
     snap->rel = NULL;
-    snap->root_index = NULL;
+    snap->hd.defs = NULL;
+    snap->hd.n = 0;
+    snap->hd.capsules = NULL;
+    snap->hd.ncapsules = 0;
     snap->held = hold;
     Py_INCREF(module);
     snap->module = module;
 
+    /* Extensions that describe their types to heapy (read before the
+     * walk: the walk itself reads no module). */
+    if (hs_heapdefs_load(&snap->hd) < 0) {
+        Py_DECREF(snap);
+        return NULL;
+    }
     Py_ssize_t nh = PyList_GET_SIZE(st->hidden);
     PyTypeObject **hidden = malloc((size_t)(nh + 5) * sizeof *hidden);
     if (hidden == NULL) {
@@ -1287,6 +1279,7 @@ mod_snapshot(PyObject *module, PyObject *args, PyObject *kw)
         .args = given ? ((PyTupleObject *)given)->ob_item : NULL,
         .nargs = given ? (size_t)PyTuple_GET_SIZE(given) : 0,
         .nodes_hint = st->last_n + st->last_n / 8,
+        .heapdefs = &snap->hd,
     };
     int r = hs_py_walk(&snap->g, &o);
     free(hidden);
@@ -1338,7 +1331,7 @@ mod_hide(PyObject *module, PyObject *obj)
 
 static PyMethodDef mod_methods[] = {
     {"snapshot", (PyCFunction)(void (*)(void))mod_snapshot,
-     METH_VARARGS | METH_KEYWORDS,
+     METH_FASTCALL | METH_KEYWORDS,
      "snapshot(hold=True, gc_objects=True, args=()) -> Snapshot of the "
      "reachable heap.  hold: keep a reference to every object (sets can "
      "return them); args: a tuple of objects to include even if no root "

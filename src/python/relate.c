@@ -1,10 +1,13 @@
-/* relate.c - how one object refers to another, named as heapy names it.
+/* relate.c - how one object refers to others, named as heapy names it.
  *
- * Used after the walk, on demand (byvia, paths, the inspector), for pairs
- * the snapshot already knows are related.  It reads the referrer's
- * structure (dict entries, items, slots, managed values, function and
- * frame fields) and never calls user code: a dict key is shown by a safe
- * repr, never by its own __repr__.
+ * Used after the walk, on demand (byvia, paths, the inspector).  It reads
+ * the referrer's structure (dict entries, items, slots, managed values,
+ * function, type, code and frame fields) and reports every reference it
+ * holds with the way it holds it; it never calls user code (a dict key is
+ * shown by a safe repr, never by its own __repr__).  A caller that wants
+ * the names for many targets enumerates each referrer once
+ * (hs_py_relate_all), so a million-item list costs one pass, not one pass
+ * per item.
  */
 #include "hs_py.h"
 
@@ -18,83 +21,150 @@ PyAPI_FUNC(int) _PySet_NextEntry(PyObject *set, Py_ssize_t *pos,
                                  PyObject **key, Py_hash_t *hash);
 #endif
 
+/* Py_RELATIVE_OFFSET (3.12+): such members are not at a fixed offset. */
+#define HS_RELATIVE_OFFSET 0x8
+
 PyObject *
 hs_py_safe_repr(PyObject *o)
 {
     PyTypeObject *tp = Py_TYPE(o);
     if (tp == &PyUnicode_Type || tp == &PyLong_Type || tp == &PyFloat_Type ||
         tp == &PyBytes_Type || tp == &PyBool_Type || o == Py_None ||
-        tp == &PyComplex_Type)
+        tp == &PyComplex_Type) {
+        /* Builtin scalars: their repr is C code, but a huge int or str
+         * would make a huge name. */
+        if (tp == &PyLong_Type && _PyLong_NumBits(o) > 256)
+            return PyUnicode_FromFormat("<int of %zu bits>",
+                                        _PyLong_NumBits(o));
+        if ((tp == &PyUnicode_Type && PyUnicode_GET_LENGTH(o) > 200) ||
+            (tp == &PyBytes_Type && PyBytes_GET_SIZE(o) > 200))
+            return PyUnicode_FromFormat("<%s of length %zd>", tp->tp_name,
+                                        Py_SIZE(o) > 0 ? Py_SIZE(o)
+                                        : PyUnicode_GET_LENGTH(o));
         return PyObject_Repr(o);
+    }
     return PyUnicode_FromFormat("<%s at %p>", tp->tp_name, (void *)o);
 }
 
-static int
-add(PyObject *names, PyObject *name)
+PyObject *
+hs_py_relname(const hs_relname *n)
 {
-    if (name == NULL)
-        return -1;
-    int r = PyList_Append(names, name);
-    Py_DECREF(name);
-    return r;
+    PyObject *r, *out;
+    switch (n->kind) {
+    case HS_RN_FIELD:
+        return PyUnicode_FromString(n->field);
+    case HS_RN_MEMBER:
+        return PyUnicode_FromFormat(".%s", n->field);
+    case HS_RN_INDEXVAL:
+        if ((r = hs_py_safe_repr(n->key)) == NULL)
+            return NULL;
+        out = PyUnicode_FromFormat("[%U]", r);
+        Py_DECREF(r);
+        return out;
+    case HS_RN_INDEXKEY:
+        return PyUnicode_FromFormat(".keys()[%zd]", n->index);
+    case HS_RN_ITEM:
+        return PyUnicode_FromFormat("[%zd]", n->index);
+    case HS_RN_INSET:
+        return PyUnicode_FromFormat("list(_)[%zd]", n->index);
+    case HS_RN_ATTR:
+        if (PyUnicode_Check(n->key))
+            return PyUnicode_FromFormat(".%U", n->key);
+        return PyUnicode_FromString(".?");
+    case HS_RN_HASATTR:
+        if ((r = hs_py_safe_repr(n->key)) == NULL)
+            return NULL;
+        out = PyUnicode_FromFormat(".__dict__.keys()[%U]", r);
+        Py_DECREF(r);
+        return out;
+    case HS_RN_LOCAL:
+    case HS_RN_CELL:
+        if ((r = hs_py_safe_repr(n->key)) == NULL)
+            return NULL;
+        out = PyUnicode_FromFormat(n->kind == HS_RN_LOCAL ? ".f_locals[%U]"
+                                                          : ".f_locals [%U]",
+                                   r);
+        Py_DECREF(r);
+        return out;
+    case HS_RN_STACK:
+        return PyUnicode_FromFormat("->f_valuestack[%zd]", n->index);
+    case HS_RN_TEXT:
+        if (n->key != NULL && PyUnicode_Check(n->key)) {
+            Py_INCREF(n->key);
+            return n->key;
+        }
+        return PyUnicode_FromString("<unknown>");
+    }
+    return PyUnicode_FromString("<unknown>");
 }
 
-static int
-add_str(PyObject *names, const char *s)
-{
-    return add(names, PyUnicode_FromString(s));
-}
+/* ---- enumerating what an object holds, and how ---------------------------- */
+
+typedef struct {
+    hs_relvisit visit;
+    void *arg;
+} rel_ctx;
 
 static int
-relate_dict(PyObject *src, PyObject *dst, PyObject *names)
+emit(rel_ctx *c, PyObject *dst, int kind, const char *field, PyObject *key,
+     Py_ssize_t index)
+{
+    if (dst == NULL)
+        return 0;
+    hs_relname n = {kind, field, key, index};
+    return c->visit(dst, &n, c->arg);
+}
+
+#define FIELD(ptr, label)                                                 \
+    do {                                                                  \
+        int r_ = emit(c, (PyObject *)(ptr), HS_RN_FIELD, (label), NULL, 0); \
+        if (r_)                                                           \
+            return r_;                                                    \
+    } while (0)
+
+static int
+relate_dict(PyObject *src, rel_ctx *c)
 {
     Py_ssize_t pos = 0, i = 0;
     PyObject *k, *v;
+    int r;
     while (PyDict_Next(src, &pos, &k, &v)) {
-        if (v == dst) {
-            PyObject *kr = hs_py_safe_repr(k);
-            if (kr == NULL || add(names, PyUnicode_FromFormat("[%U]", kr)) < 0) {
-                Py_XDECREF(kr);
-                return -1;
-            }
-            Py_DECREF(kr);
-        }
-        if (k == dst &&
-            add(names, PyUnicode_FromFormat(".keys()[%zd]", i)) < 0)
-            return -1;
+        if ((r = emit(c, v, HS_RN_INDEXVAL, NULL, k, 0)) != 0 ||
+            (r = emit(c, k, HS_RN_INDEXKEY, NULL, NULL, i)) != 0)
+            return r;
         i++;
     }
     return 0;
 }
 
 static int
-relate_seq(PyObject **items, Py_ssize_t n, PyObject *dst, PyObject *names)
+relate_seq(PyObject **items, Py_ssize_t n, rel_ctx *c)
 {
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (items[i] == dst &&
-            add(names, PyUnicode_FromFormat("[%zd]", i)) < 0)
-            return -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int r = emit(c, items[i], HS_RN_ITEM, NULL, NULL, i);
+        if (r)
+            return r;
+    }
     return 0;
 }
 
 static int
-relate_set(PyObject *src, PyObject *dst, PyObject *names)
+relate_set(PyObject *src, rel_ctx *c)
 {
     Py_ssize_t pos = 0, i = 0;
     PyObject *k;
     Py_hash_t h;
     while (_PySet_NextEntry(src, &pos, &k, &h)) {
-        if (k == dst &&
-            add(names, PyUnicode_FromFormat("list(_)[%zd]", i)) < 0)
-            return -1;
-        i++;
+        int r = emit(c, k, HS_RN_INSET, NULL, NULL, i++);
+        if (r)
+            return r;
     }
     return 0;
 }
 
 /* __slots__ and C members of type object, along the MRO. */
 static int
-relate_members(PyObject *src, PyObject *dst, PyObject *names)
+relate_members(PyObject *src, rel_ctx *c)
 {
     PyObject *mro = Py_TYPE(src)->tp_mro;
     Py_ssize_t n = mro && PyTuple_Check(mro) ? PyTuple_GET_SIZE(mro) : 0;
@@ -103,178 +173,329 @@ relate_members(PyObject *src, PyObject *dst, PyObject *names)
         PyMemberDef *m = tp->tp_members;
         for (; m != NULL && m->name != NULL; m++) {
             if ((m->type != T_OBJECT && m->type != T_OBJECT_EX) ||
-                (m->flags & 0x8 /* Py_RELATIVE_OFFSET */))
+                (m->flags & HS_RELATIVE_OFFSET))
                 continue;
             PyObject *v = *(PyObject **)((char *)src + m->offset);
-            if (v == dst &&
-                add(names, PyUnicode_FromFormat(".%s", m->name)) < 0)
-                return -1;
+            /* a member is named like an attribute: ".key" */
+            int r = emit(c, v, HS_RN_MEMBER, m->name, NULL, 0);
+            if (r)
+                return r;
         }
     }
     return 0;
 }
 
-typedef struct {
-    PyObject *dst, *names;
-    int err;
-} attr_arg;
-
 static int
 relate_value(PyObject *name, PyObject *value, void *arg)
 {
-    attr_arg *a = arg;
-    if (value == a->dst &&
-        add(a->names, PyUnicode_FromFormat(".%U", name)) < 0) {
-        a->err = -1;
-        return 1;
-    }
-    return 0;
+    return emit(arg, value, HS_RN_ATTR, NULL, name, 0);
 }
 
-#define FIELD(cond, label)                                      \
-    do {                                                        \
-        if ((cond) && add_str(names, label) < 0)                \
-            return -1;                                          \
-    } while (0)
-
 static int
-relate_function(PyFunctionObject *f, PyObject *dst, PyObject *names)
+relate_function(PyFunctionObject *f, rel_ctx *c)
 {
-    FIELD(f->func_code == dst, ".__code__");
-    FIELD(f->func_globals == dst, ".__globals__");
-    FIELD(f->func_defaults == dst, ".__defaults__");
-    FIELD(f->func_kwdefaults == dst, ".__kwdefaults__");
-    FIELD(f->func_closure == dst, ".__closure__");
-    FIELD(f->func_doc == dst, ".__doc__");
-    FIELD(f->func_name == dst, ".__name__");
-    FIELD(f->func_qualname == dst, ".__qualname__");
-    FIELD(f->func_module == dst, ".__module__");
-    FIELD(f->func_dict == dst, ".__dict__");
-    FIELD(f->func_annotations == dst, ".__annotations__");
+    FIELD(f->func_code, ".__code__");
+    FIELD(f->func_globals, ".__globals__");
+    FIELD(f->func_defaults, ".__defaults__");
+    FIELD(f->func_kwdefaults, ".__kwdefaults__");
+    FIELD(f->func_closure, ".__closure__");
+    FIELD(f->func_doc, ".__doc__");
+    FIELD(f->func_name, ".__name__");
+    FIELD(f->func_qualname, ".__qualname__");
+    FIELD(f->func_module, ".__module__");
+    FIELD(f->func_dict, ".__dict__");
+    FIELD(f->func_annotations, ".__annotations__");
 #if PY_VERSION_HEX >= 0x030A0000
-    FIELD(f->func_builtins == dst, ".__builtins__");
+    FIELD(f->func_builtins, ".__builtins__");
 #endif
     return 0;
 }
 
 static int
-relate_type(PyTypeObject *t, PyObject *dst, PyObject *names)
+relate_type(PyTypeObject *t, rel_ctx *c)
 {
-    FIELD(hs_compat_type_dict(t) == dst, ".__dict__");
-    FIELD(t->tp_mro == dst, ".__mro__");
-    FIELD(t->tp_bases == dst, ".__bases__");
-    FIELD((PyObject *)t->tp_base == dst, ".__base__");
+    FIELD(hs_compat_type_dict(t), ".__dict__");
+    FIELD(t->tp_mro, ".__mro__");
+    FIELD(t->tp_bases, ".__bases__");
+    FIELD(t->tp_base, ".__base__");
     if (t->tp_flags & Py_TPFLAGS_HEAPTYPE) {
         PyHeapTypeObject *ht = (PyHeapTypeObject *)t;
-        FIELD(ht->ht_name == dst, ".__name__");
-        FIELD(ht->ht_qualname == dst, ".__qualname__");
-        FIELD(ht->ht_slots == dst, ".__slots__");
-        FIELD(ht->ht_module == dst, "->ht_module");
+        FIELD(ht->ht_name, ".__name__");
+        FIELD(ht->ht_qualname, ".__qualname__");
+        FIELD(ht->ht_slots, ".__slots__");
+        FIELD(ht->ht_module, "->ht_module");
 #if PY_VERSION_HEX < 0x030C0000
-        FIELD(t->tp_subclasses == dst, "->tp_subclasses");
+        FIELD(t->tp_subclasses, "->tp_subclasses");
 #endif
     }
+    return 0;
+}
+
+static int
+relate_code(PyCodeObject *co, rel_ctx *c)
+{
+    FIELD(co->co_consts, ".co_consts");
+    FIELD(co->co_names, ".co_names");
+    FIELD(co->co_filename, ".co_filename");
+    FIELD(co->co_name, ".co_name");
+#if PY_VERSION_HEX >= 0x030B0000
+    FIELD(co->co_qualname, ".co_qualname");
+    FIELD(co->co_linetable, ".co_linetable");
+    FIELD(co->co_exceptiontable, ".co_exceptiontable");
+    FIELD(co->co_localsplusnames, ".co_localsplusnames");
+#else
+    FIELD(co->co_varnames, ".co_varnames");
+    FIELD(co->co_freevars, ".co_freevars");
+    FIELD(co->co_cellvars, ".co_cellvars");
+#endif
     return 0;
 }
 
 #if PY_VERSION_HEX < 0x030B0000
 /* Frame objects are how running frames exist before 3.11. */
 static int
-relate_frame(PyFrameObject *f, PyObject *dst, PyObject *names)
+relate_frame(PyFrameObject *f, rel_ctx *c)
 {
-    FIELD((PyObject *)f->f_back == dst, ".f_back");
-    FIELD((PyObject *)f->f_code == dst, ".f_code");
-    FIELD(f->f_globals == dst, ".f_globals");
-    FIELD(f->f_builtins == dst, ".f_builtins");
-    FIELD(f->f_locals == dst, ".f_locals");
-    FIELD(f->f_trace == dst, ".f_trace");
+    FIELD(f->f_back, ".f_back");
+    FIELD(f->f_code, ".f_code");
+    FIELD(f->f_globals, ".f_globals");
+    FIELD(f->f_builtins, ".f_builtins");
+    FIELD(f->f_locals, ".f_locals");
+    FIELD(f->f_trace, ".f_trace");
     PyCodeObject *co = f->f_code;
     Py_ssize_t nlocals = co->co_nlocals;
     Py_ssize_t ncells = PyTuple_GET_SIZE(co->co_cellvars);
     Py_ssize_t nfree = PyTuple_GET_SIZE(co->co_freevars);
     for (Py_ssize_t i = 0; i < nlocals + ncells + nfree; i++) {
-        if (f->f_localsplus[i] != dst)
-            continue;
         PyObject *name = i < nlocals ? PyTuple_GET_ITEM(co->co_varnames, i)
                        : i < nlocals + ncells
                            ? PyTuple_GET_ITEM(co->co_cellvars, i - nlocals)
                            : PyTuple_GET_ITEM(co->co_freevars,
                                               i - nlocals - ncells);
-        PyObject *r = hs_py_safe_repr(name);
-        if (r == NULL)
-            return -1;
-        int rc = add(names, PyUnicode_FromFormat(
-                         i < nlocals ? ".f_locals[%U]" : ".f_locals [%U]", r));
-        Py_DECREF(r);
-        if (rc < 0)
-            return -1;
+        int r = emit(c, f->f_localsplus[i],
+                     i < nlocals ? HS_RN_LOCAL : HS_RN_CELL, NULL, name, 0);
+        if (r)
+            return r;
     }
     return 0;
 }
 #endif
 
+/* ---- NyHeapDef relate functions ------------------------------------------ */
+
+/* heapy's relate functions answer for one (src, tgt) pair: ask for each
+ * object the instance holds (found by its traverse), and turn each
+ * reported kind into our names. */
+typedef struct {
+    NyHeapRelate r;           /* first: the callback gets this pointer */
+    rel_ctx *c;
+    int stop;
+} hd_relate;
+
+static int
+hd_relate_visit(unsigned int kind, PyObject *relator, NyHeapRelate *arg)
+{
+    hd_relate *h = (hd_relate *)arg;
+    hs_relname n = {HS_RN_TEXT, NULL, NULL, 0};
+    PyObject *text = NULL;
+    switch (kind) {
+    case NYHR_ATTRIBUTE:
+        n.kind = HS_RN_ATTR;
+        n.key = relator;
+        break;
+    case NYHR_INDEXVAL:
+        if (relator != NULL && PyLong_CheckExact(relator)) {
+            n.kind = HS_RN_ITEM;
+            n.index = PyLong_AsSsize_t(relator);
+        } else {
+            n.kind = HS_RN_INDEXVAL;
+            n.key = relator;
+        }
+        break;
+    case NYHR_INDEXKEY:
+    case NYHR_INSET:
+    case NYHR_STACK:
+        n.kind = kind == NYHR_INDEXKEY ? HS_RN_INDEXKEY
+               : kind == NYHR_INSET ? HS_RN_INSET : HS_RN_STACK;
+        n.index = relator != NULL && PyLong_Check(relator)
+                      ? PyLong_AsSsize_t(relator) : 0;
+        break;
+    case NYHR_INTERATTR:
+        text = relator != NULL && PyUnicode_Check(relator)
+                   ? PyUnicode_FromFormat("->%U", relator)
+                   : PyUnicode_FromString("->?");
+        n.key = text;
+        break;
+    case NYHR_HASATTR:
+        n.kind = HS_RN_HASATTR;
+        n.key = relator;
+        break;
+    case NYHR_LOCAL_VAR:
+    case NYHR_CELL:
+        n.kind = kind == NYHR_LOCAL_VAR ? HS_RN_LOCAL : HS_RN_CELL;
+        n.key = relator;
+        break;
+    default:
+        text = PyUnicode_FromString("<relation>");
+        n.key = text;
+        break;
+    }
+    if (PyErr_Occurred())
+        PyErr_Clear();
+    if (n.key != NULL || n.kind == HS_RN_ITEM || n.kind == HS_RN_INDEXKEY ||
+        n.kind == HS_RN_INSET || n.kind == HS_RN_STACK)
+        h->stop = h->c->visit(h->r.tgt, &n, h->c->arg);
+    Py_XDECREF(text);
+    Py_XDECREF(relator);
+    return h->stop;
+}
+
+typedef struct {
+    PyObject **held;
+    size_t n, cap;
+    int err;
+} held_list;
+
+static int
+collect_held(PyObject *o, void *arg)
+{
+    held_list *l = arg;
+    if (o == NULL)
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        PyObject **b = PyMem_Realloc(l->held, cap * sizeof *b);
+        if (b == NULL) {
+            l->err = 1;
+            return 1;
+        }
+        l->held = b;
+        l->cap = cap;
+    }
+    l->held[l->n++] = o;
+    return 0;
+}
+
+static int
+heapdef_relate(PyObject *src, const NyHeapDef *def, rel_ctx *c)
+{
+    held_list l = {NULL, 0, 0, 0};
+    if (def->traverse != NULL) {
+        NyHeapTraverse t = {0, NULL, src, &l, collect_held, NULL};
+        def->traverse(&t);
+    } else if (Py_TYPE(src)->tp_traverse != NULL && PyObject_IS_GC(src)) {
+        Py_TYPE(src)->tp_traverse(src, collect_held, &l);
+    }
+    int stop = 0;
+    for (size_t k = 0; k < l.n && !stop; k++) {
+        hd_relate h = {{0, NULL, src, l.held[k], hd_relate_visit}, c, 0};
+        def->relate(&h.r);
+        if (PyErr_Occurred())
+            PyErr_Clear();
+        stop = h.stop;
+    }
+    PyMem_Free(l.held);
+    return stop;
+}
+
 int
-hs_py_relate(PyObject *src, PyObject *dst, PyObject *names)
+hs_py_relate_all(PyObject *src, const hs_heapdefs *hd, hs_relvisit visit,
+                 void *arg)
 {
     PyTypeObject *tp = Py_TYPE(src);
-    Py_ssize_t before = PyList_GET_SIZE(names);
+    rel_ctx ctx = {visit, arg}, *c = &ctx;
+    int r;
 
-    if (PyDict_Check(src) && relate_dict(src, dst, names) < 0)
-        return -1;
+    if (PyDict_Check(src) && (r = relate_dict(src, c)) != 0)
+        return r;
     if (PyList_Check(src) &&
-        relate_seq(((PyListObject *)src)->ob_item, PyList_GET_SIZE(src),
-                   dst, names) < 0)
-        return -1;
+        (r = relate_seq(((PyListObject *)src)->ob_item,
+                        PyList_GET_SIZE(src), c)) != 0)
+        return r;
     if (PyTuple_Check(src) &&
-        relate_seq(((PyTupleObject *)src)->ob_item, PyTuple_GET_SIZE(src),
-                   dst, names) < 0)
-        return -1;
-    if (PyAnySet_Check(src) && relate_set(src, dst, names) < 0)
-        return -1;
+        (r = relate_seq(((PyTupleObject *)src)->ob_item,
+                        PyTuple_GET_SIZE(src), c)) != 0)
+        return r;
+    if (PyAnySet_Check(src) && (r = relate_set(src, c)) != 0)
+        return r;
     if (PyFunction_Check(src) &&
-        relate_function((PyFunctionObject *)src, dst, names) < 0)
-        return -1;
+        (r = relate_function((PyFunctionObject *)src, c)) != 0)
+        return r;
     if (PyMethod_Check(src)) {
-        FIELD(PyMethod_GET_FUNCTION(src) == dst, ".__func__");
-        FIELD(PyMethod_GET_SELF(src) == dst, ".__self__");
+        FIELD(PyMethod_GET_FUNCTION(src), ".__func__");
+        FIELD(PyMethod_GET_SELF(src), ".__self__");
     }
     if (PyCFunction_Check(src)) {
-        FIELD(((PyCFunctionObject *)src)->m_self == dst, ".__self__");
-        FIELD(((PyCFunctionObject *)src)->m_module == dst, ".__module__");
+        FIELD(((PyCFunctionObject *)src)->m_self, ".__self__");
+        FIELD(((PyCFunctionObject *)src)->m_module, ".__module__");
     }
     if (PyCell_Check(src))
-        FIELD(PyCell_GET(src) == dst, ".cell_contents");
+        FIELD(PyCell_GET(src), ".cell_contents");
     if (PyModule_Check(src))
-        FIELD(PyModule_GetDict(src) == dst, ".__dict__");
-    if (PyType_Check(src) &&
-        relate_type((PyTypeObject *)src, dst, names) < 0)
-        return -1;
-    if (PyCode_Check(src)) {
-        PyCodeObject *co = (PyCodeObject *)src;
-        FIELD(co->co_consts == dst, ".co_consts");
-        FIELD(co->co_names == dst, ".co_names");
-        FIELD(co->co_filename == dst, ".co_filename");
-        FIELD(co->co_name == dst, ".co_name");
-    }
+        FIELD(PyModule_GetDict(src), ".__dict__");
+    if (PyType_Check(src) && (r = relate_type((PyTypeObject *)src, c)) != 0)
+        return r;
+    if (PyCode_Check(src) && (r = relate_code((PyCodeObject *)src, c)) != 0)
+        return r;
 #if PY_VERSION_HEX < 0x030B0000
-    if (PyFrame_Check(src) &&
-        relate_frame((PyFrameObject *)src, dst, names) < 0)
-        return -1;
+    if (PyFrame_Check(src) && (r = relate_frame((PyFrameObject *)src, c)) != 0)
+        return r;
 #endif
+    /* Extension types that describe themselves to heapy (NyHeapDef). */
+    const NyHeapDef *def = hs_heapdefs_find(hd, tp);
+    if (def != NULL && def->relate != NULL &&
+        (r = heapdef_relate(src, def, c)) != 0)
+        return r;
     /* Instance attributes: the dict, managed values, slots, the class. */
     if (!PyType_Check(src) && !PyModule_Check(src)) {
-        PyObject *d = hs_compat_instance_dict(src);
-        FIELD(d != NULL && d == dst, ".__dict__");
-        attr_arg a = {dst, names, 0};
-        hs_compat_visit_values(src, relate_value, &a);
-        if (a.err)
-            return -1;
+        FIELD(hs_compat_instance_dict(src), ".__dict__");
+        if ((r = hs_compat_visit_values(src, relate_value, c)) != 0)
+            return r;
     }
-    if (relate_members(src, dst, names) < 0)
+    if ((r = relate_members(src, c)) != 0)
+        return r;
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
+        FIELD(tp, ".__class__");
+    return 0;
+}
+
+/* ---- one pair ---------------------------------------------------------------- */
+
+typedef struct {
+    PyObject *dst, *names;
+    int err;
+} pair_arg;
+
+static int
+pair_visit(PyObject *dst, const hs_relname *n, void *arg)
+{
+    pair_arg *a = arg;
+    if (dst != a->dst)
+        return 0;
+    PyObject *name = hs_py_relname(n);
+    if (name == NULL || PyList_Append(a->names, name) < 0) {
+        Py_XDECREF(name);
+        a->err = -1;
+        return 1;
+    }
+    Py_DECREF(name);
+    return 0;
+}
+
+int
+hs_py_relate(PyObject *src, PyObject *dst, const hs_heapdefs *hd,
+             PyObject *names)
+{
+    Py_ssize_t before = PyList_GET_SIZE(names);
+    pair_arg a = {dst, names, 0};
+    hs_py_relate_all(src, hd, pair_visit, &a);
+    if (a.err)
         return -1;
-    FIELD((PyObject *)tp == dst && (tp->tp_flags & Py_TPFLAGS_HEAPTYPE),
-          ".__class__");
-    if (PyList_GET_SIZE(names) == before)
-        return add_str(names, "<unknown>");
+    if (PyList_GET_SIZE(names) == before) {
+        PyObject *u = PyUnicode_FromString("<unknown>");
+        int r = u == NULL ? -1 : PyList_Append(names, u);
+        Py_XDECREF(u);
+        return r;
+    }
     return 0;
 }

@@ -57,6 +57,12 @@ pre_header(PyObject *op, PyTypeObject *tp)
     return (gc ? GC_HEADER : 0) + extra;
 }
 
+size_t
+hs_py_pre_header(PyObject *op)
+{
+    return pre_header(op, Py_TYPE(op));
+}
+
 static size_t
 str_size(PyObject *op, PyTypeObject *tp)
 {

@@ -214,7 +214,11 @@ stage_a(walker *w, hs_id i)
         fl |= HS_F_GC;
     if ((r = hs_graph_set_size(g, i, hs_py_size(op))) < 0)
         return w->err = r;
-    if (w->o->hold_refs) {
+    /* The snapshot holds what it reports, never heapscope's own objects:
+     * holding a session that holds the snapshot would make a cycle the
+     * collector cannot see (a Snapshot does not traverse), keeping both,
+     * and everything the snapshot holds, alive for good. */
+    if (w->o->hold_refs && !w->hiding && !is_hidden(w, tp)) {
         Py_INCREF(op);
         fl |= HS_F_HELD;
     }

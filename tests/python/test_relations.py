@@ -279,6 +279,106 @@ class TestRelations(unittest.TestCase):
         self.assertTrue(text.endswith("['PATH_TARGET']['leaf']"), text)
 
 
+class TestMorePartitions(unittest.TestCase):
+
+    def setUp(self):
+        self.hp = heapscope.hpy()
+        self.hp.setrelheap()
+
+    def test_byvia_of_a_big_list_names_every_index(self):
+        # one pass over the list, not one per item
+        items = [object() for _ in range(20000)]
+        holder = [items]
+        s = self.hp.idset(items)
+        p = s.byvia
+        self.assertEqual(len(p), 20000)
+        text = str(p.all)
+        self.assertIn("'[12345]'", text)
+        self.assertIn("'[0]'", text)
+        del holder
+
+    def test_byprod_when_not_tracing(self):
+        import tracemalloc
+        if tracemalloc.is_tracing():
+            self.skipTest('tracemalloc is on')
+        x = [Pkg('a', {}) for _ in range(10)]
+        text = str(self.hp.heap().byprod)
+        self.assertIn('tracemalloc is not tracing', text)
+        self.assertTrue(text.splitlines()[1].endswith(
+            'Producer (line of allocation)'))
+        del x
+
+    def test_byprod_names_the_allocating_line(self):
+        import tracemalloc
+        was = tracemalloc.is_tracing()
+        if not was:
+            tracemalloc.start()
+        try:
+            hp = heapscope.hpy()
+            hp.setrelheap()
+            made = [Pkg('k%d' % i, {'n': i}) for i in range(300)]  # HERE
+            line = [n for n, text in enumerate(open(__file__), 1)
+                    if text.rstrip().endswith('# HERE')][0]
+            p = (hp.heap() & hp.Type(Pkg)).byprod
+            self.assertEqual(len(p), 1)
+            self.assertTrue(p._row(0)[0].endswith(
+                'test_relations.py:%d' % line), p._row(0)[0])
+            self.assertEqual(p._row(0)[1], 300)
+            del made
+        finally:
+            if not was:
+                tracemalloc.stop()
+
+    def test_dominated_column(self):
+        keep = [[object() for _ in range(3)] for _ in range(50)]
+        h = self.hp.heap()
+        p = (h & hp_type(self.hp, list)).bytype.dominated
+        text = str(p)
+        self.assertIn(' Dominated ', text.splitlines()[1])
+        row = text.splitlines()[2].split()
+        self.assertEqual(int(row[7]), p[0].domisize)
+        del keep
+
+    def test_rp(self):
+        leaf = {'leaf': 1}
+        mid = [leaf]
+        top = Pkg('top', mid)
+        hp = self.hp
+        rp = hp.iso(leaf).rp
+        text = str(rp)
+        lines = text.splitlines()
+        self.assertEqual(lines[0], 'Reference Pattern by <[dict of] class>.')
+        self.assertTrue(lines[1].startswith(' 0: _ '), lines[1])
+        self.assertIn('1 dict (no owner)', lines[1])
+        import re
+        # the list is one kind of referrer, a line one level down (before
+        # 3.11 the running frame is another)
+        found = [m.groups() for m in
+                 (re.match(r' *(\d+): (\S+) .*\] 1 list:', ln)
+                  for ln in lines[2:]) if m]
+        self.assertEqual(len(found), 1, text)
+        index, name = int(found[0][0]), found[0][1]
+        self.assertEqual(len(name), 1)
+        self.assertIs(rp._.theone, leaf)
+        self.assertIs(getattr(rp, name).theone, mid)
+        self.assertIs(rp[index].theone, mid)
+        holder = heapscope._heapscope.instance_dict(top)
+        self.assertIn(top if holder is None else holder,
+                      getattr(rp, name + 'a'))
+        # a local of this frame: the root holds it
+        self.assertIn('[R]', text)
+        short = str(hp.iso(leaf).get_rp(1))
+        self.assertIn('[+]', short)
+        depth1 = [ln for ln in lines[2:]
+                  if len(re.match(r' *\d+: (\S+)', ln).group(1)) == 1]
+        self.assertEqual(len(short.splitlines()), 2 + len(depth1), short)
+        del top
+
+
+def hp_type(hp, t):
+    return hp.Type(t)
+
+
 class TestReachability(unittest.TestCase):
 
     def test_every_object_has_a_path_and_a_dominator(self):

@@ -9,6 +9,8 @@ import sys
 import threading
 import time
 import unittest
+
+import heapscope
 import weakref
 
 from heapscope import _heapscope as C
@@ -314,6 +316,28 @@ class TestLifetime(unittest.TestCase):
         self.assertEqual(died, [])
         self.assertIs(type(next(iter(s))), Marker)
         del s
+        gc.collect()
+        self.assertEqual(died, [1])
+        self.assertIsNone(ref())
+
+    def test_session_and_sets_release_everything(self):
+        # a session keeps its last snapshot; the snapshot must not keep the
+        # session (or anything through it) alive in return
+        import weakref
+        died = []
+
+        class Marker2(object):
+            pass
+        obj = Marker2()
+        ref = weakref.ref(obj, lambda r: died.append(1))
+        hp = heapscope.hpy()
+        hp.setrelheap()
+        keep = [obj]
+        h = hp.heap()
+        sub = h & hp.Type(list)
+        text = str(h.byrcs) + str(sub.rp) + str(hp.iso(obj).sp)
+        self.assertTrue(text)
+        del obj, keep, h, sub, hp
         gc.collect()
         self.assertEqual(died, [1])
         self.assertIsNone(ref())
