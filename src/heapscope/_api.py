@@ -6,11 +6,12 @@ names kinds, prints tables the way heapy prints them, and keeps the user's
 mark.  Nothing here walks objects one by one: per-object work is in C.
 """
 
+import time as _time
 import types as _types
 
 from . import _heapscope as _c
 
-__all__ = ['hpy', 'Use', 'IdentitySet', 'Partition', 'Kind']
+__all__ = ['hpy', 'session', 'Use', 'IdentitySet', 'Partition', 'Kind']
 
 _WIDTH = 100            # heapy wraps a row's label to keep lines this wide
 _ROWS = 10              # rows printed before '<N more rows...>'
@@ -971,6 +972,7 @@ class Use(object):
 
     def __init__(self):
         self._mark = None
+        self._mark_time = None
         self._last = None
         self.Root = _RootType()
         self.Type = _KindFactory(
@@ -998,11 +1000,18 @@ class Use(object):
     def setrelheap(self, reference=None):
         """Mark the heap: later heap() calls leave out every object that
         exists now (an object later found at the same address but of
-        another type is a new object).  setrelheap(None) clears the mark."""
+        another type is a new object).  The mark records addresses and
+        types, no references: an object freed after the mark and replaced
+        by a new one of the same type at the same address is taken for the
+        old one.  heapy's `reference` argument is not supported."""
+        if reference is not None:
+            raise TypeError('setrelheap() marks the heap as it is now; a '
+                            'reference set is not supported')
         self._mark = None
         mark = _c.snapshot(hold=False)
         mark.drop_edges()
         self._mark = mark
+        self._mark_time = _time.time()
 
     def _snapshot(self, args=None):
         snap = _c.snapshot(args=args) if args else _c.snapshot()
@@ -1049,6 +1058,19 @@ class Use(object):
 def hpy():
     """A new heapscope session object (heapy's hpy())."""
     return Use()
+
+
+_session = []
+
+
+def session():
+    """The program's own session object: the one whose mark the heapscope
+    command's --mark sets and the explorer starts from.  hpy() makes new,
+    independent sessions.  Like any session it keeps its last heap()
+    snapshot, and the objects in it, until its next heap()."""
+    if not _session:
+        _session.append(Use())
+    return _session[0]
 
 
 for _t in (Use, IdentitySet, Partition, _Nodes, _AllRows, _RootType, Kind,

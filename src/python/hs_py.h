@@ -172,6 +172,19 @@ int hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                        const hs_heapdefs *hd, const hs_set *s, uint64_t *keys,
                        PyObject **labels_out, const hs_progress *prog);
 
+/* ---- module.c: what model.c needs of a set ------------------------------ */
+
+/* The relations of an IdSet's snapshot (built now if needed) and its ids;
+ * both live as long as the IdSet.  0, or -1 with an exception set. */
+int hs_py_idset_parts(PyObject *idset, hs_relations **rel, const hs_set **s);
+
+/* ---- model.c: the explorer over heapscope._explore.Model ------------------ */
+
+/* Run the full-screen explorer with pymodel as its model, in this thread,
+ * holding the GIL throughout.  0 when the user closed it; -1 when it could
+ * not run, with one line saying why in err; -2 with an exception set. */
+int hs_py_run_explorer(PyObject *pymodel, char *err, size_t errlen);
+
 /* ---- walker.c ----------------------------------------------------------- */
 
 typedef struct hs_walk_opts {

@@ -11,6 +11,7 @@
 #include "heapscope/relations.h"
 
 #include <string.h>
+#include <time.h>
 
 typedef struct {
     PyTypeObject *snapshot_type;
@@ -60,6 +61,12 @@ state_of(PyObject *module)
 static PyObject *
 raise_hs(int err)
 {
+    if (PyErr_Occurred())
+        return NULL;            /* a progress callback raised: keep it */
+    if (err == -HS_ECANCELED) {
+        PyErr_SetString(PyExc_KeyboardInterrupt, "cancelled");
+        return NULL;
+    }
     if (err == -HS_ENOMEM)
         return PyErr_NoMemory();
     if (err == -HS_ERANGE)
@@ -68,6 +75,63 @@ raise_hs(int err)
     else
         PyErr_SetString(PyExc_ValueError, "invalid argument");
     return NULL;
+}
+
+/* Long computations take an optional `progress` callable: called as
+ * progress(what, done, total) about every 50 ms; if it raises, the
+ * computation stops and the exception propagates. */
+typedef struct {
+    PyObject *cb;
+    double last;
+} pyprog;
+
+static double
+mono_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int
+pyprog_tick(void *arg, const char *what, uint64_t done, uint64_t total)
+{
+    pyprog *p = arg;
+    double t = mono_now();
+    if (t - p->last < 0.05)
+        return 0;
+    p->last = t;
+    PyObject *r = PyObject_CallFunction(p->cb, "sKK", what,
+                                        (unsigned long long)done,
+                                        (unsigned long long)total);
+    if (r == NULL)
+        return 1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* An hs_progress calling `cb` (or none when cb is NULL or None). */
+static const hs_progress *
+progress_of(PyObject *cb, pyprog *pp, hs_progress *hp)
+{
+    if (cb == NULL || cb == Py_None)
+        return NULL;
+    pp->cb = cb;
+    pp->last = 0;
+    hp->tick = pyprog_tick;
+    hp->arg = pp;
+    return hp;
+}
+
+static int
+parse_progress(PyObject *args, PyObject *kw, const char *fname,
+               PyObject **cb)
+{
+    static char *kwlist[] = {"progress", NULL};
+    char fmt[64];
+    snprintf(fmt, sizeof fmt, "|O:%s", fname);
+    *cb = NULL;
+    return PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, cb);
 }
 
 /* ---- Snapshot ----------------------------------------------------------- */
@@ -420,6 +484,70 @@ snapshot_relate(SnapshotObject *self, PyObject *args)
     return names;
 }
 
+typedef struct {
+    PyObject *list;
+    Py_ssize_t limit;
+    int err;
+} holds_arg;
+
+static int
+holds_visit(PyObject *dst, const hs_relname *n, void *arg)
+{
+    holds_arg *h = arg;
+    if (PyList_GET_SIZE(h->list) >= h->limit)
+        return 1;
+    PyObject *name = hs_py_relname(n);
+    PyObject *t = name ? PyTuple_Pack(2, name, dst) : NULL;
+    Py_XDECREF(name);
+    if (t == NULL || PyList_Append(h->list, t) < 0) {
+        Py_XDECREF(t);
+        h->err = 1;
+        return 1;
+    }
+    Py_DECREF(t);
+    return 0;
+}
+
+static PyObject *
+snapshot_holds(SnapshotObject *self, PyObject *args)
+{
+    long long id;
+    Py_ssize_t limit = 100;
+    if (!PyArg_ParseTuple(args, "L|n", &id, &limit))
+        return NULL;
+    if (check_id(self, id) < 0)
+        return NULL;
+    if (!(self->g->flags[id] & HS_F_HELD)) {
+        PyErr_SetString(PyExc_LookupError,
+                        "this snapshot holds no reference to that object");
+        return NULL;
+    }
+    holds_arg h = {PyList_New(0), limit, 0};
+    if (h.list == NULL)
+        return NULL;
+    hs_py_relate_all((PyObject *)self->g->addr[id], &self->hd, holds_visit,
+                     &h);
+    if (h.err)
+        Py_CLEAR(h.list);
+    return h.list;
+}
+
+static int is_idset(PyObject *o);
+
+int
+hs_py_idset_parts(PyObject *o, hs_relations **rel, const hs_set **s)
+{
+    if (!is_idset(o)) {
+        PyErr_SetString(PyExc_TypeError, "not an IdSet");
+        return -1;
+    }
+    IdSetObject *set = (IdSetObject *)o;
+    if ((*rel = relations(set->snap)) == NULL)
+        return -1;
+    *s = &set->s;
+    return 0;
+}
+
 static PyObject *
 snapshot_drop_edges(SnapshotObject *self, PyObject *unused)
 {
@@ -483,6 +611,9 @@ static PyMethodDef snapshot_methods[] = {
      "idset(iterable) -> (IdSet, number of objects not in the snapshot)."},
     {"root_edges", (PyCFunction)snapshot_root_edges, METH_NOARGS,
      "root_edges() -> [(label, id)] for the root's edges."},
+    {"holds", (PyCFunction)snapshot_holds, METH_VARARGS,
+     "holds(id, limit=100) -> [(name, object)]: what node id's object "
+     "refers to and how ('.attr', \"['key']\", '[3]'), the first limit."},
     {"drop_edges", (PyCFunction)snapshot_drop_edges, METH_NOARGS,
      "drop_edges(): keep only what a mark needs."},
     {"relate", (PyCFunction)snapshot_relate, METH_VARARGS,
@@ -781,27 +912,39 @@ idset_referents(IdSetObject *self, PyObject *unused)
 }
 
 static PyObject *
-idset_domisize(IdSetObject *self, PyObject *unused)
+idset_domisize(IdSetObject *self, PyObject *args, PyObject *kw)
 {
+    PyObject *cb;
+    pyprog pp;
+    hs_progress hp;
+    if (!parse_progress(args, kw, "domisize", &cb))
+        return NULL;
     hs_relations *rel = relations(self->snap);
     if (rel == NULL)
         return NULL;
     uint64_t bytes;
-    int r = hs_domisize(rel, &self->s, &bytes, NULL, NULL);
+    int r = hs_domisize(rel, &self->s, &bytes, NULL,
+                        progress_of(cb, &pp, &hp));
     if (r < 0)
         return raise_hs(r);
     return PyLong_FromUnsignedLongLong(bytes);
 }
 
 static PyObject *
-idset_dominos(IdSetObject *self, PyObject *unused)
+idset_dominos(IdSetObject *self, PyObject *args, PyObject *kw)
 {
+    PyObject *cb;
+    pyprog pp;
+    hs_progress hp;
+    if (!parse_progress(args, kw, "dominos", &cb))
+        return NULL;
     hs_relations *rel = relations(self->snap);
     if (rel == NULL)
         return NULL;
     uint64_t bytes;
     hs_set out;
-    int r = hs_domisize(rel, &self->s, &bytes, &out, NULL);
+    int r = hs_domisize(rel, &self->s, &bytes, &out,
+                        progress_of(cb, &pp, &hp));
     if (r < 0)
         return raise_hs(r);
     return new_idset(self->snap, &out);
@@ -838,8 +981,13 @@ idset_rcs_partition(IdSetObject *self, PyObject *unused)
 }
 
 static PyObject *
-idset_via_partition(IdSetObject *self, PyObject *unused)
+idset_via_partition(IdSetObject *self, PyObject *args, PyObject *kw)
 {
+    PyObject *cb;
+    pyprog pp;
+    hs_progress hp;
+    if (!parse_progress(args, kw, "via_partition", &cb))
+        return NULL;
     hs_relations *rel = relations(self->snap);
     if (rel == NULL)
         return NULL;
@@ -850,7 +998,7 @@ idset_via_partition(IdSetObject *self, PyObject *unused)
     if (keys == NULL)
         return PyErr_NoMemory();
     if (hs_py_via_classify(self->snap->g, rel, &self->snap->hd, &self->s,
-                           keys, &labels, NULL) < 0)
+                           keys, &labels, progress_of(cb, &pp, &hp)) < 0)
         goto error;
     p = PyObject_New(PartitionObject, st->partition_type);
     if (p == NULL)
@@ -982,11 +1130,15 @@ static PyMethodDef idset_methods[] = {
      "referrers() -> the objects of the snapshot referring to a member."},
     {"referents", (PyCFunction)idset_referents, METH_NOARGS,
      "referents() -> the objects a member refers to."},
-    {"domisize", (PyCFunction)idset_domisize, METH_NOARGS,
-     "domisize() -> bytes freed if every member went away."},
-    {"dominos", (PyCFunction)idset_dominos, METH_NOARGS,
-     "dominos() -> the objects freed if every member went away."},
-    {"via_partition", (PyCFunction)idset_via_partition, METH_NOARGS,
+    {"domisize", (PyCFunction)(void (*)(void))idset_domisize,
+     METH_VARARGS | METH_KEYWORDS,
+     "domisize(progress=None) -> bytes freed if every member went away."},
+    {"dominos", (PyCFunction)(void (*)(void))idset_dominos,
+     METH_VARARGS | METH_KEYWORDS,
+     "dominos(progress=None) -> the objects freed if every member went "
+     "away."},
+    {"via_partition", (PyCFunction)(void (*)(void))idset_via_partition,
+     METH_VARARGS | METH_KEYWORDS,
      "via_partition() -> (Partition, labels): members grouped by how their "
      "referrers refer to them; labels[key] is a row's tuple of names."},
     {"prod_partition", (PyCFunction)idset_prod_partition, METH_NOARGS,
@@ -1308,6 +1460,18 @@ mod_instance_dict(PyObject *module, PyObject *o)
 }
 
 static PyObject *
+mod_run_explorer(PyObject *module, PyObject *model)
+{
+    char err[512] = "";
+    int r = hs_py_run_explorer(model, err, sizeof err);
+    if (r == -2)
+        return NULL;
+    if (r < 0)
+        return PyUnicode_FromString(err[0] ? err : "the explorer cannot run");
+    Py_RETURN_NONE;
+}
+
+static PyObject *
 mod_hide(PyObject *module, PyObject *obj)
 {
     modstate *st = state_of(module);
@@ -1341,6 +1505,10 @@ static PyMethodDef mod_methods[] = {
     {"instance_dict", (PyCFunction)mod_instance_dict, METH_O,
      "instance_dict(obj) -> obj's __dict__ if it exists, else None; never "
      "creates it (for tests of the 3.11+ managed dicts)."},
+    {"run_explorer", (PyCFunction)mod_run_explorer, METH_O,
+     "run_explorer(model) -> None when the user closed the explorer, or a "
+     "message saying why it could not run.  model: heapscope._explore."
+     "Model."},
     {"hide", (PyCFunction)mod_hide, METH_O,
      "hide(type): instances of type are heapscope's own, never reported; "
      "hide(globals): frames running that module's code are no roots."},

@@ -1,0 +1,375 @@
+"""heapscope._explore - the explorer's model over heapscope's sets.
+
+The full-screen explorer (tui/, C and curses) asks its model for views,
+rows and objects through include/heapscope/explorer.h; src/python/model.c
+implements that interface by calling the Model below, which answers from
+the heapy-compatible sets of _api.  Everything here runs in the thread
+that opened the explorer, holding the GIL, after the walk: it may allocate,
+but it never runs the program's own code (no repr, no attribute lookup
+that could reach a __getattr__) except for the heapy expressions the user
+types at the `:` prompt.
+"""
+
+import sys
+import time
+
+from . import _api
+from . import _heapscope as _c
+
+__all__ = ['explore', 'Model']
+
+
+class Cancelled(Exception):
+    """Raised by a progress tick when the user pressed Esc."""
+
+
+# Relations in the order of explorer.h's enum hs_rel, with their heapy
+# attribute names.
+RELATIONS = ('clodo', 'type', 'rcs', 'via', 'size', 'id', 'module', 'prod')
+STEP_OPEN, STEP_REFERRERS, STEP_REFERENTS, STEP_DOMINOS = range(4)
+SORT_SIZE, SORT_COUNT, SORT_DOMINATED, SORT_NAME = range(4)
+
+_REPR_LIMIT = 2000          # characters of an inspected object's repr
+_REFS_SHOWN = 20            # referrers / referents listed by the inspector
+_SORT_NAME_MAX = 200000     # rows a view may have to be sorted by name
+
+
+def _set_expr(view_expr, rel):
+    """The expression of the set a view partitions."""
+    return view_expr if rel == 'clodo' else view_expr + '.by' + rel
+
+
+class View(object):
+    """One table: a set partitioned by one relation."""
+
+    def __init__(self, iset, rel, set_expr):
+        self.iset = iset
+        self.rel = rel
+        self.set_expr = set_expr
+        self.part = iset._partition(rel) if iset.count else None
+        self.order = None           # row order after sort(), or None
+        self.sort = SORT_SIZE
+        self.dom = {}               # heapy index -> dominated bytes
+
+    @property
+    def expr(self):
+        return (self.set_expr if self.rel == 'clodo'
+                else '%s.by%s' % (self.set_expr, self.rel))
+
+    def nrows(self):
+        return len(self.part) if self.part is not None else 0
+
+    def index(self, i):
+        """heapy's index of displayed row i."""
+        return self.order[i] if self.order is not None else i
+
+    def rowset(self, i):
+        return self.part[self.index(i)]
+
+    def row_expr(self, i):
+        return '%s[%d]' % (self.expr, self.index(i))
+
+
+class Model(object):
+    """What the explorer shows: views of the heap relative to the session's
+    mark (or of a set given to explore())."""
+
+    def __init__(self, hp, given=None, given_expr='s'):
+        self.hp = hp
+        self.given = given
+        self.given_expr = given_expr
+        self.snapshot_seconds = None
+        self._h = None
+        self.mark_time = getattr(hp, '_mark_time', None)
+
+    # -- views ------------------------------------------------------------
+
+    def _heap(self, tick):
+        t = time.time()
+        tick('snapshot', 0, 0)
+        h = self.hp.heap()
+        self.snapshot_seconds = time.time() - t
+        return h
+
+    def root(self, tick):
+        if self.given is not None:
+            return View(self.given, 'clodo', self.given_expr)
+        self._h = self._heap(tick)
+        return View(self._h, 'clodo', 'h')
+
+    def repartition(self, view, rel, tick):
+        name = RELATIONS[rel]
+        tick('by' + name, 0, 0)
+        return self._view(view.iset, name, view.set_expr, tick)
+
+    def _view(self, iset, rel, set_expr, tick):
+        if rel == 'via' and 'via' not in iset._parts and iset.count:
+            # byvia can be long: give it the progress callback
+            part, names = iset._s.via_partition(progress=tick)
+            p = _api.Partition.__new__(_api.Partition)
+            p._set, p._cls = iset, _api.CLASSIFIERS['via']
+            p._cpart, p._rows, p._extra = part, None, names
+            p._start, p._dominated, p._dom_cache = 0, False, {}
+            p._names = _api._labels(iset._s.snapshot)
+            iset._parts['via'] = p
+        return View(iset, rel, set_expr)
+
+    def step(self, view, row, how, tick):
+        s = view.rowset(row)
+        e = view.row_expr(row)
+        if how == STEP_OPEN:
+            return self._view(s, view.rel, e, tick)
+        if how == STEP_REFERRERS:
+            tick('referrers', 0, 0)
+            return View(s.referrers, 'clodo', e + '.referrers')
+        if how == STEP_REFERENTS:
+            tick('referents', 0, 0)
+            return View(s.referents, 'clodo', e + '.referents')
+        if how == STEP_DOMINOS:
+            freed = _api.IdentitySet(s._s.dominos(progress=tick))
+            return View(freed, 'clodo', e + '.dominos')
+        raise ValueError('unknown step %r' % how)
+
+    def eval(self, view, text, tick):
+        """A heapy expression on the view: '[5].byvia' and '.referrers'
+        continue the view's expression, 'byrcs[5]' and '& Via(...)' apply
+        to its set, anything else is evaluated as it is, with h, hp, _ (the
+        view's set) and hp's kinds (Via, Type, Clodo, Size, Module,
+        Nothing, Root) defined."""
+        text = text.strip()
+        if not text:
+            raise ValueError('type a heapy expression, e.g. byrcs[0].byvia')
+        base = view.iset if view.rel == 'clodo' else view.part
+        hp = self.hp
+        ns = {'_': view.iset, 'hp': hp, 'Via': hp.Via, 'Type': hp.Type,
+              'Clodo': hp.Clodo, 'Size': hp.Size, 'Module': hp.Module,
+              'Nothing': hp.Nothing, 'Root': hp.Root, '__base': base}
+        if self.given is None:
+            ns['h'] = self._h
+        else:
+            ns[self.given_expr] = self.given
+        if text[0] in '.[':
+            code, expr = '__base' + text, view.expr + text
+        elif text[0] in '&|-^':
+            code, expr = '_ ' + text, '(%s %s)' % (view.set_expr, text)
+        elif text.split('.')[0].split('[')[0] in _SET_ATTRS:
+            code, expr = '_.' + text, view.set_expr + '.' + text
+        else:
+            code, expr = text, text
+        tick('evaluating', 0, 0)
+        result = eval(code, {'__builtins__': __builtins__}, ns)
+        if isinstance(result, _api.Partition):
+            v = View(result._set, result._cls.name,
+                     expr[:expr.rindex('.by')] if '.by' in expr else expr)
+            v.part = result
+            return v
+        if isinstance(result, _api.IdentitySet):
+            return View(result, 'clodo', expr)
+        raise _Answer('%s = %s' % (expr, _api.safe_repr(result, 200)))
+
+    def sort(self, view, how, tick):
+        n = view.nrows()
+        if how == SORT_SIZE:
+            view.order = None
+        elif how == SORT_COUNT:
+            view.order = sorted(range(n), key=lambda i: -_count(view.part, i))
+        elif how == SORT_NAME:
+            if n > _SORT_NAME_MAX:
+                raise ValueError('%d rows are too many to sort by name' % n)
+            labels = []
+            for i in range(n):
+                if i % 4096 == 0:
+                    tick('sorting', i, n)
+                labels.append(view.part._row(i)[0])
+            view.order = sorted(range(n), key=lambda i: labels[i])
+        elif how == SORT_DOMINATED:
+            missing = [i for i in range(n) if i not in view.dom]
+            if missing:
+                raise ValueError('dominated sizes of %d rows are not known '
+                                 'yet' % len(missing))
+            view.order = sorted(range(n), key=lambda i: -view.dom[i])
+        else:
+            raise ValueError('unknown sort order %r' % how)
+        view.sort = how
+
+    # -- what the TUI reads -------------------------------------------------
+
+    def info(self, view):
+        s = view.iset
+        column = view.part._cls.header if view.part is not None else ''
+        if view.rel == 'id':
+            summary = ('Set of %d objects. Total size = %d bytes.'
+                       % (s.count, s.size))
+        else:
+            summary = ('Partition of a set of %d objects. Total size = %d '
+                       'bytes.' % (s.count, s.size))
+        return (view.expr, summary, column, RELATIONS.index(view.rel),
+                view.sort, s.count, s.size, view.nrows())
+
+    def row(self, view, i):
+        k = view.index(i)
+        label, count, size = view.part._row(k)
+        return label.replace('\n', ' '), count, size, k
+
+    def rowset(self, view, i):
+        """The C set of displayed row i (the dominated-size worker reads
+        it without the GIL)."""
+        return view.part._rowset(view.index(i))
+
+    def set_dominated(self, view, i, nbytes):
+        view.dom[view.index(i)] = nbytes
+
+    # -- the inspector ------------------------------------------------------
+
+    def inspect(self, view, row, nth, tick):
+        s = view.rowset(row)
+        ids = s.byid
+        if not 0 <= nth < len(ids):
+            raise IndexError('row %d has %d objects' % (view.index(row),
+                                                       len(ids)))
+        one = ids[nth]
+        snap = one._s.snapshot
+        node = one._s.ids()[0]
+        obj = one.theone
+        addr, _type, size, _flags = snap.node(node)
+        kind = one.byclodo._row(0)[0]
+        expr = '%s.byid[%d].theone' % (view.row_expr(row), nth)
+        try:
+            dominated = snap.retained(node)[0]
+        except Exception:
+            dominated = None
+        path = _api._Paths(one)
+        text = str(path)
+        path_line = text.split(': ', 1)[1] if ': ' in text else text
+        refs_in = []
+        referrers = one.referrers
+        for p in list(referrers._s.ids())[:_REFS_SHOWN]:
+            holder = snap.object(p)
+            names = snap.relate(p, node)
+            refs_in.append((_kind(snap, p), ', '.join(sorted(set(names))),
+                            _api.safe_repr(holder, 60), snap.node(p)[2]))
+        refs_out = []
+        held = snap.holds(node, _REFS_SHOWN)
+        for name, value in held:
+            vid = snap.find(value)
+            vsize = snap.node(vid)[2] if vid >= 0 else 0
+            refs_out.append((_type_label(value), name,
+                             _api.safe_repr(value, 60), vsize))
+        return (expr, kind, addr, size, dominated, describe(obj, snap, node),
+                path_line, _traceback(obj), referrers.count,
+                len(snap.holds(node, 1 << 30)), refs_in, refs_out)
+
+    # -- mark and refresh --------------------------------------------------
+
+    def mark(self):
+        self.hp.setrelheap()
+        self.mark_time = self.hp._mark_time = time.time()
+
+    def refresh(self, tick):
+        self.given = None
+        return self.root(tick)
+
+    def status(self):
+        mark = (time.strftime('%H:%M:%S', time.localtime(self.mark_time))
+                if self.mark_time else 'none')
+        if self.hp._mark is None:
+            mark = 'none'
+        snap = ('%.2f s' % self.snapshot_seconds
+                if self.snapshot_seconds is not None else '-')
+        return 'mark: %s   snapshot: %s' % (mark, snap)
+
+
+class _Answer(Exception):
+    """An expression whose value is not a set: the value is the message."""
+
+
+_SET_ATTRS = frozenset(n for n in dir(_api.IdentitySet) if not
+                       n.startswith('_'))
+
+
+def _count(part, i):
+    return part._row(i)[1] if part._cpart is None else part._cpart.row(i)[1]
+
+
+def _type_label(obj):
+    t = type(obj)
+    return _api.type_name(t)
+
+
+def _kind(snap, node):
+    """The clodo label of one node ('dict of X', 'X')."""
+    s, missing = snap.idset((snap.object(node),))
+    if missing or not s.count:
+        return _api.type_name(type(snap.object(node)))
+    return _api.IdentitySet(s).byclodo._row(0)[0]
+
+
+def _traceback(obj):
+    import tracemalloc
+    if not tracemalloc.is_tracing():
+        return None
+    tb = tracemalloc.get_object_traceback(obj)
+    if tb is None:
+        return None
+    return '\n'.join('%s:%d' % (f.filename, f.lineno) for f in tb)
+
+
+def describe(obj, snap=None, node=None, limit=_REPR_LIMIT):
+    """A bounded repr that runs none of the object's own code: builtin
+    scalars by their repr (cut), containers by their first items,
+    anything else by its class, address and attributes, each value by a
+    safe repr."""
+    t = type(obj)
+    r = _api.safe_repr(obj, limit)
+    if not r.startswith('<') or t is type or isinstance(obj, type):
+        return r
+    parts = []
+    if snap is not None and node is not None:
+        try:
+            held = snap.holds(node, 40)
+        except LookupError:
+            held = []
+        for name, value in held:
+            if name == '.__class__':
+                continue
+            parts.append('%s = %s' % (name, _api.safe_repr(value, 80)))
+    try:
+        n = len(obj) if t in (list, tuple, dict, set, frozenset) else None
+    except Exception:
+        n = None
+    head = r if n is None else '%s, %d items' % (r[:-1], n) + '>'
+    out = head + ('\n  ' + '\n  '.join(parts) if parts else '')
+    return out if len(out) <= limit else out[:limit - 3] + '...'
+
+
+def explore(s=None):
+    """Open the full-screen explorer on the set s, or on the heap relative
+    to heapscope.session()'s mark; return when the user quits (q).  When
+    there is no terminal to draw on, one line on stderr says why and the
+    program carries on."""
+    hp = _api.session()
+    if s is not None and not isinstance(s, _api.IdentitySet):
+        if isinstance(s, _api.Partition):
+            s = s._set
+        else:
+            raise TypeError('explore(s): s is a heapscope set (e.g. '
+                            'hp.heap()), not %s' % type(s).__name__)
+    model = Model(hp, s)
+    last = hp._last
+    try:
+        err = _c.run_explorer(model)
+    finally:
+        # The explorer's snapshots go with it: the program's memory is its
+        # own again.
+        if hp._last is not last:
+            hp._last = last
+    if err:
+        sys.stderr.write('heapscope: %s\n' % err)
+        sys.stderr.flush()
+    return None
+
+
+for _t in (View, Model, Cancelled, _Answer):
+    _c.hide(_t)
+del _t
+_c.hide(globals())

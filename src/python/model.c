@@ -1,0 +1,767 @@
+/* model.c - the explorer's model (include/heapscope/explorer.h) over the
+ * Python model, heapscope._explore.Model.
+ *
+ * The TUI runs in the thread that opened the explorer, which holds the
+ * GIL for the explorer's whole life (so the program's other threads stay
+ * paused and the tables stay true): each model call here calls the Python
+ * model and converts its answer into C strings kept in the view until the
+ * next call on it.  Dominated sizes are the one thing computed in the
+ * background: a worker thread runs hs_domisize over the snapshot's C
+ * arrays (no Python object, no GIL), row by row as the TUI asks, and
+ * poll() hands the results back.  Nothing here runs during a walk.
+ */
+#include "hs_py.h"
+#include "heapscope/explorer.h"
+#include "heapscope/tui.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Dominated-size state per row (by heapy index). */
+#define DS_NONE    0
+#define DS_PENDING 1
+#define DS_READY   2
+#define DS_FAILED  3
+
+struct hs_view {
+    PyObject *py;              /* the Python View */
+    int refs;                  /* the TUI's, plus one per queued job */
+    char *expr, *summary, *column, *label;
+    size_t nrows;
+    uint8_t *dstate;           /* per heapy row index */
+    uint64_t *dval;
+};
+
+typedef struct job {
+    struct job *next;
+    hs_view *view;
+    size_t index;              /* heapy row index */
+    PyObject *keep;            /* the row's IdSet: keeps its snapshot */
+    hs_relations *rel;
+    hs_set set;                /* a copy of the row's ids */
+    uint64_t bytes;
+    int err;
+} job;
+
+typedef struct {
+    hs_model base;
+    PyObject *py;              /* the Python Model */
+    PyObject *tick;            /* progress callable handed to Python */
+    const hs_progress *prog;   /* the TUI's, during a call */
+    char *error, *status;
+    /* the inspector's page */
+    hs_object obj;
+    char **strs;
+    size_t nstrs, strs_cap;
+    hs_ref *refs;
+    void *cell;                /* tick_cell of the progress callable */
+    /* the dominated-size worker */
+    pthread_t thread;
+    int started;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    job *queue, *queue_tail, *done;
+    int stop;
+    volatile int cancel;       /* stop the job running now */
+    int changed;
+} pymodel;
+
+static const hs_model_ops ops;
+
+/* ---- small helpers -------------------------------------------------------- */
+
+/* A malloc'd UTF-8 copy of a str, never asking the str for its cached
+ * UTF-8 (that would add one to a string of the program's). */
+static char *
+dup_str(PyObject *o)
+{
+    if (o == NULL || o == Py_None)
+        return strdup("");
+    PyObject *b = PyUnicode_Check(o)
+                      ? PyUnicode_AsEncodedString(o, "utf-8", "replace")
+                      : NULL;
+    if (b == NULL) {
+        PyErr_Clear();
+        return strdup("?");
+    }
+    char *s = strdup(PyBytes_AS_STRING(b));
+    Py_DECREF(b);
+    return s;
+}
+
+static void
+set_error(pymodel *m, const char *msg)
+{
+    free(m->error);
+    m->error = strdup(msg);
+}
+
+/* The pending Python exception as the model's error message. */
+static void
+take_error(pymodel *m)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    const char *cls = type ? ((PyTypeObject *)type)->tp_name : "error";
+    PyObject *text = value ? PyObject_Str(value) : NULL;
+    char *msg = text ? dup_str(text) : NULL;
+    PyErr_Clear();
+    char buf[1024];
+    if (type != NULL &&
+        (PyErr_GivenExceptionMatches(type, PyExc_KeyboardInterrupt) ||
+         strcmp(cls, "Cancelled") == 0))
+        snprintf(buf, sizeof buf, "cancelled");
+    else if (strcmp(cls, "_Answer") == 0 && msg != NULL)
+        snprintf(buf, sizeof buf, "%s", msg);
+    else if (msg != NULL && *msg)
+        snprintf(buf, sizeof buf, "%s: %s", cls, msg);
+    else
+        snprintf(buf, sizeof buf, "%s", cls);
+    set_error(m, buf);
+    free(msg);
+    Py_XDECREF(text);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+/* ---- progress: a Python callable over the TUI's hs_progress ---------------- */
+
+/* The callable's self is a capsule holding a cell that points at the
+ * model while the explorer runs; the cell outlives the model (a callable
+ * kept by some traceback finds it empty, never a dangling model). */
+typedef struct {
+    void *model;
+} tick_cell;
+
+static void
+cell_free(PyObject *cap)
+{
+    free(PyCapsule_GetPointer(cap, "heapscope.model"));
+}
+
+static PyObject *
+tick_call(PyObject *self, PyObject *args)
+{
+    const char *what;
+    unsigned long long done, total;
+    if (!PyArg_ParseTuple(args, "sKK", &what, &done, &total))
+        return NULL;
+    tick_cell *cell = PyCapsule_GetPointer(self, "heapscope.model");
+    if (cell == NULL)
+        return NULL;
+    pymodel *m = cell->model;
+    if (m == NULL)
+        Py_RETURN_NONE;         /* the explorer is closed */
+    if (hs_progress_tick(m->prog, what, done, total)) {
+        PyErr_SetString(PyExc_KeyboardInterrupt, "cancelled");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef tick_def = {
+    "tick", tick_call, METH_VARARGS,
+    "tick(what, done, total): report progress; raises when cancelled."
+};
+
+/* Call a method of the Python model; NULL with error() set on failure. */
+static PyObject *
+call(pymodel *m, const char *name, const hs_progress *p, const char *fmt,
+     ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    PyObject *args = Py_VaBuildValue(fmt, ap);
+    va_end(ap);
+    if (args == NULL) {
+        take_error(m);
+        return NULL;
+    }
+    if (!PyTuple_Check(args)) {
+        PyObject *t = PyTuple_Pack(1, args);
+        Py_DECREF(args);
+        if ((args = t) == NULL) {
+            take_error(m);
+            return NULL;
+        }
+    }
+    PyObject *fn = PyObject_GetAttrString(m->py, name);
+    const hs_progress *saved = m->prog;
+    m->prog = p;
+    PyObject *r = fn ? PyObject_Call(fn, args, NULL) : NULL;
+    m->prog = saved;
+    Py_XDECREF(fn);
+    Py_DECREF(args);
+    if (r == NULL)
+        take_error(m);
+    return r;
+}
+
+/* ---- views ----------------------------------------------------------------- */
+
+static hs_view *
+new_view(pymodel *m, PyObject *py)
+{
+    if (py == NULL)
+        return NULL;
+    hs_view *v = calloc(1, sizeof *v);
+    if (v == NULL) {
+        Py_DECREF(py);
+        set_error(m, "out of memory");
+        return NULL;
+    }
+    v->py = py;
+    v->refs = 1;
+    PyObject *n = call(m, "info", NULL, "(O)", py);
+    if (n != NULL && PyTuple_Check(n) && PyTuple_GET_SIZE(n) == 8)
+        v->nrows = PyLong_AsSize_t(PyTuple_GET_ITEM(n, 7));
+    Py_XDECREF(n);
+    if (PyErr_Occurred())
+        PyErr_Clear();
+    v->dstate = calloc(v->nrows + 1, 1);
+    v->dval = calloc(v->nrows + 1, sizeof *v->dval);
+    if (v->dstate == NULL || v->dval == NULL) {
+        free(v->dstate);
+        free(v->dval);
+        Py_DECREF(py);
+        free(v);
+        set_error(m, "out of memory");
+        return NULL;
+    }
+    return v;
+}
+
+static void
+view_unref(hs_view *v)
+{
+    if (--v->refs > 0)
+        return;
+    Py_XDECREF(v->py);
+    free(v->expr);
+    free(v->summary);
+    free(v->column);
+    free(v->label);
+    free(v->dstate);
+    free(v->dval);
+    free(v);
+}
+
+static hs_view *
+m_root(hs_model *base, const hs_progress *p)
+{
+    pymodel *m = (pymodel *)base;
+    return new_view(m, call(m, "root", p, "(O)", m->tick));
+}
+
+static hs_view *
+m_repartition(hs_model *base, hs_view *v, enum hs_rel rel,
+              const hs_progress *p)
+{
+    pymodel *m = (pymodel *)base;
+    return new_view(m, call(m, "repartition", p, "(OiO)", v->py, (int)rel,
+                            m->tick));
+}
+
+static hs_view *
+m_step(hs_model *base, hs_view *v, size_t row, enum hs_step how,
+       const hs_progress *p)
+{
+    pymodel *m = (pymodel *)base;
+    return new_view(m, call(m, "step", p, "(OniO)", v->py, (Py_ssize_t)row,
+                            (int)how, m->tick));
+}
+
+static hs_view *
+m_eval(hs_model *base, hs_view *v, const char *expr, const hs_progress *p)
+{
+    pymodel *m = (pymodel *)base;
+    return new_view(m, call(m, "eval", p, "(OsO)", v->py, expr, m->tick));
+}
+
+static int
+m_sort(hs_model *base, hs_view *v, enum hs_sort how, const hs_progress *p)
+{
+    pymodel *m = (pymodel *)base;
+    PyObject *r = call(m, "sort", p, "(OiO)", v->py, (int)how, m->tick);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static void
+m_info(hs_model *base, hs_view *v, hs_view_info *out)
+{
+    pymodel *m = (pymodel *)base;
+    memset(out, 0, sizeof *out);
+    PyObject *r = call(m, "info", NULL, "(O)", v->py);
+    free(v->expr);
+    free(v->summary);
+    free(v->column);
+    v->expr = v->summary = v->column = NULL;
+    if (r != NULL && PyTuple_Check(r) && PyTuple_GET_SIZE(r) == 8) {
+        v->expr = dup_str(PyTuple_GET_ITEM(r, 0));
+        v->summary = dup_str(PyTuple_GET_ITEM(r, 1));
+        v->column = dup_str(PyTuple_GET_ITEM(r, 2));
+        out->rel = (enum hs_rel)PyLong_AsLong(PyTuple_GET_ITEM(r, 3));
+        out->sort = (enum hs_sort)PyLong_AsLong(PyTuple_GET_ITEM(r, 4));
+        out->count = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(r, 5));
+        out->size = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(r, 6));
+        out->nrows = PyLong_AsSize_t(PyTuple_GET_ITEM(r, 7));
+        if (PyErr_Occurred())
+            take_error(m);
+    }
+    Py_XDECREF(r);
+    out->expr = v->expr ? v->expr : "";
+    out->summary = v->summary ? v->summary : "";
+    out->column = v->column ? v->column : "";
+}
+
+static int
+m_row(hs_model *base, hs_view *v, size_t i, hs_row *out)
+{
+    pymodel *m = (pymodel *)base;
+    PyObject *r = call(m, "row", NULL, "(On)", v->py, (Py_ssize_t)i);
+    if (r == NULL)
+        return -1;
+    int ok = PyTuple_Check(r) && PyTuple_GET_SIZE(r) == 4;
+    if (ok) {
+        free(v->label);
+        v->label = dup_str(PyTuple_GET_ITEM(r, 0));
+        out->label = v->label ? v->label : "";
+        out->count = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(r, 1));
+        out->size = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(r, 2));
+        out->index = PyLong_AsSize_t(PyTuple_GET_ITEM(r, 3));
+        if (PyErr_Occurred()) {
+            take_error(m);
+            ok = 0;
+        }
+    } else {
+        set_error(m, "the model gave a malformed row");
+    }
+    Py_DECREF(r);
+    return ok ? 0 : -1;
+}
+
+/* ---- dominated sizes, in the background ------------------------------------ */
+
+static int
+worker_tick(void *arg, const char *what, uint64_t done, uint64_t total)
+{
+    (void)what;
+    (void)done;
+    (void)total;
+    return ((pymodel *)arg)->cancel;
+}
+
+static void *
+worker(void *arg)
+{
+    pymodel *m = arg;
+    hs_progress p = {worker_tick, m};
+    pthread_mutex_lock(&m->lock);
+    while (!m->stop) {
+        job *j = m->queue;
+        if (j == NULL) {
+            pthread_cond_wait(&m->wake, &m->lock);
+            continue;
+        }
+        m->queue = j->next;
+        if (m->queue == NULL)
+            m->queue_tail = NULL;
+        m->cancel = 0;
+        pthread_mutex_unlock(&m->lock);
+        /* Only C arrays from here on: no Python object, no GIL. */
+        j->err = hs_domisize(j->rel, &j->set, &j->bytes, NULL, &p);
+        pthread_mutex_lock(&m->lock);
+        j->next = m->done;
+        m->done = j;
+        m->changed = 1;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return NULL;
+}
+
+static void
+job_free(job *j)
+{
+    Py_XDECREF(j->keep);
+    hs_set_free(&j->set);
+    view_unref(j->view);
+    free(j);
+}
+
+/* The heapy index of displayed row i. */
+static long long
+heapy_index(pymodel *m, hs_view *v, size_t i)
+{
+    PyObject *r = PyObject_CallMethod(v->py, "index", "n", (Py_ssize_t)i);
+    if (r == NULL) {
+        take_error(m);
+        return -1;
+    }
+    long long k = PyLong_AsLongLong(r);
+    Py_DECREF(r);
+    if (k == -1 && PyErr_Occurred()) {
+        take_error(m);
+        return -1;
+    }
+    return k;
+}
+
+static int
+enqueue(pymodel *m, hs_view *v, size_t i, size_t k)
+{
+    PyObject *rowset = call(m, "rowset", NULL, "(On)", v->py, (Py_ssize_t)i);
+    if (rowset == NULL)
+        return -1;
+    hs_relations *rel;
+    const hs_set *s;
+    if (hs_py_idset_parts(rowset, &rel, &s) < 0) {
+        take_error(m);
+        Py_DECREF(rowset);
+        return -1;
+    }
+    job *j = calloc(1, sizeof *j);
+    if (j == NULL || hs_set_from_ids(&j->set, s->ids, s->n) < 0) {
+        free(j);
+        Py_DECREF(rowset);
+        set_error(m, "out of memory");
+        return -1;
+    }
+    j->view = v;
+    v->refs++;
+    j->index = k;
+    j->keep = rowset;
+    j->rel = rel;
+    if (!m->started) {
+        if (pthread_create(&m->thread, NULL, worker, m) != 0) {
+            job_free(j);
+            set_error(m, "cannot start the dominated-size thread");
+            return -1;
+        }
+        m->started = 1;
+    }
+    pthread_mutex_lock(&m->lock);
+    if (m->queue_tail)
+        m->queue_tail->next = j;
+    else
+        m->queue = j;
+    m->queue_tail = j;
+    pthread_cond_signal(&m->wake);
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+static int
+m_dominated(hs_model *base, hs_view *v, size_t i, uint64_t *bytes)
+{
+    pymodel *m = (pymodel *)base;
+    long long k = heapy_index(m, v, i);
+    if (k < 0 || (size_t)k >= v->nrows)
+        return HS_DOM_NONE;
+    switch (v->dstate[k]) {
+    case DS_READY:
+        *bytes = v->dval[k];
+        return HS_DOM_READY;
+    case DS_PENDING:
+        return HS_DOM_PENDING;
+    case DS_FAILED:
+        return HS_DOM_NONE;
+    }
+    if (enqueue(m, v, i, (size_t)k) < 0)
+        return HS_DOM_NONE;
+    v->dstate[k] = DS_PENDING;
+    return HS_DOM_PENDING;
+}
+
+static int
+m_poll(hs_model *base)
+{
+    pymodel *m = (pymodel *)base;
+    pthread_mutex_lock(&m->lock);
+    job *done = m->done;
+    int changed = m->changed;
+    m->done = NULL;
+    m->changed = 0;
+    pthread_mutex_unlock(&m->lock);
+    while (done != NULL) {
+        job *j = done;
+        done = j->next;
+        hs_view *v = j->view;
+        if (j->err == 0) {
+            v->dstate[j->index] = DS_READY;
+            v->dval[j->index] = j->bytes;
+            PyObject *r = PyObject_CallMethod(m->py, "set_dominated", "OnK",
+                                              v->py, (Py_ssize_t)j->index,
+                                              (unsigned long long)j->bytes);
+            if (r == NULL)
+                PyErr_Clear();
+            Py_XDECREF(r);
+        } else {
+            /* cancelled: ask again later; anything else: give up */
+            v->dstate[j->index] = j->err == -HS_ECANCELED ? DS_NONE
+                                                          : DS_FAILED;
+        }
+        job_free(j);
+    }
+    return changed;
+}
+
+static void
+m_cancel(hs_model *base)
+{
+    pymodel *m = (pymodel *)base;
+    pthread_mutex_lock(&m->lock);
+    job *q = m->queue;
+    m->queue = m->queue_tail = NULL;
+    m->cancel = 1;
+    pthread_mutex_unlock(&m->lock);
+    while (q != NULL) {
+        job *j = q;
+        q = j->next;
+        j->view->dstate[j->index] = DS_NONE;
+        job_free(j);
+    }
+}
+
+/* ---- the inspector ---------------------------------------------------------- */
+
+static const char *
+keep_str(pymodel *m, PyObject *o)
+{
+    if (m->nstrs == m->strs_cap) {
+        size_t cap = m->strs_cap ? m->strs_cap * 2 : 64;
+        char **b = realloc(m->strs, cap * sizeof *b);
+        if (b == NULL)
+            return "";
+        m->strs = b;
+        m->strs_cap = cap;
+    }
+    char *s = dup_str(o);
+    if (s == NULL)
+        return "";
+    m->strs[m->nstrs++] = s;
+    return s;
+}
+
+static void
+inspector_clear(pymodel *m)
+{
+    for (size_t k = 0; k < m->nstrs; k++)
+        free(m->strs[k]);
+    m->nstrs = 0;
+    free(m->refs);
+    m->refs = NULL;
+    memset(&m->obj, 0, sizeof m->obj);
+}
+
+static size_t
+fill_refs(pymodel *m, PyObject *list, hs_ref *out)
+{
+    size_t n = 0;
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(list); k++) {
+        PyObject *t = PyList_GET_ITEM(list, k);
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 4)
+            continue;
+        out[n].kind = keep_str(m, PyTuple_GET_ITEM(t, 0));
+        out[n].via = keep_str(m, PyTuple_GET_ITEM(t, 1));
+        out[n].repr = keep_str(m, PyTuple_GET_ITEM(t, 2));
+        out[n].size = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(t, 3));
+        n++;
+    }
+    PyErr_Clear();
+    return n;
+}
+
+static int
+m_inspect(hs_model *base, hs_view *v, size_t row, size_t nth, hs_object *out,
+          const hs_progress *p)
+{
+    pymodel *m = (pymodel *)base;
+    PyObject *r = call(m, "inspect", p, "(OnnO)", v->py, (Py_ssize_t)row,
+                       (Py_ssize_t)nth, m->tick);
+    if (r == NULL)
+        return -1;
+    if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 12 ||
+        !PyList_Check(PyTuple_GET_ITEM(r, 10)) ||
+        !PyList_Check(PyTuple_GET_ITEM(r, 11))) {
+        Py_DECREF(r);
+        set_error(m, "the model gave a malformed object page");
+        return -1;
+    }
+    inspector_clear(m);
+    PyObject *in = PyTuple_GET_ITEM(r, 10), *outl = PyTuple_GET_ITEM(r, 11);
+    m->refs = calloc((size_t)(PyList_GET_SIZE(in) + PyList_GET_SIZE(outl)) + 1,
+                     sizeof *m->refs);
+    if (m->refs == NULL) {
+        Py_DECREF(r);
+        set_error(m, "out of memory");
+        return -1;
+    }
+    hs_object *o = &m->obj;
+    o->expr = keep_str(m, PyTuple_GET_ITEM(r, 0));
+    o->type = keep_str(m, PyTuple_GET_ITEM(r, 1));
+    o->address = (uintptr_t)PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(r, 2));
+    o->size = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(r, 3));
+    PyObject *dom = PyTuple_GET_ITEM(r, 4);
+    if (dom == Py_None) {
+        o->dominated_state = HS_DOM_NONE;
+    } else {
+        o->dominated_state = HS_DOM_READY;
+        o->dominated = PyLong_AsUnsignedLongLong(dom);
+    }
+    o->repr = keep_str(m, PyTuple_GET_ITEM(r, 5));
+    o->path = keep_str(m, PyTuple_GET_ITEM(r, 6));
+    o->traceback = PyTuple_GET_ITEM(r, 7) == Py_None
+                       ? NULL : keep_str(m, PyTuple_GET_ITEM(r, 7));
+    o->nreferrers = PyLong_AsSize_t(PyTuple_GET_ITEM(r, 8));
+    o->nreferents = PyLong_AsSize_t(PyTuple_GET_ITEM(r, 9));
+    o->shown_referrers = fill_refs(m, in, m->refs);
+    o->referrers = m->refs;
+    o->shown_referents = fill_refs(m, outl, m->refs + o->shown_referrers);
+    o->referents = m->refs + o->shown_referrers;
+    PyErr_Clear();
+    Py_DECREF(r);
+    *out = *o;
+    return 0;
+}
+
+/* ---- mark, refresh, messages, release ------------------------------------- */
+
+static int
+m_mark(hs_model *base)
+{
+    pymodel *m = (pymodel *)base;
+    PyObject *r = call(m, "mark", NULL, "()");
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static hs_view *
+m_refresh(hs_model *base, const hs_progress *p)
+{
+    pymodel *m = (pymodel *)base;
+    return new_view(m, call(m, "refresh", p, "(O)", m->tick));
+}
+
+static const char *
+m_error(hs_model *base)
+{
+    pymodel *m = (pymodel *)base;
+    return m->error ? m->error : "";
+}
+
+static const char *
+m_status(hs_model *base)
+{
+    pymodel *m = (pymodel *)base;
+    PyObject *r = call(m, "status", NULL, "()");
+    free(m->status);
+    m->status = r ? dup_str(r) : strdup("");
+    Py_XDECREF(r);
+    return m->status ? m->status : "";
+}
+
+static void
+m_release(hs_model *base, hs_view *v)
+{
+    pymodel *m = (pymodel *)base;
+    /* Jobs still queued for this view are of no use now. */
+    pthread_mutex_lock(&m->lock);
+    job **pp = &m->queue, *drop = NULL;
+    m->queue_tail = NULL;
+    while (*pp != NULL) {
+        job *j = *pp;
+        if (j->view == v) {
+            *pp = j->next;
+            j->next = drop;
+            drop = j;
+        } else {
+            m->queue_tail = j;
+            pp = &j->next;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    while (drop != NULL) {
+        job *j = drop;
+        drop = j->next;
+        job_free(j);
+    }
+    view_unref(v);
+}
+
+static const hs_model_ops ops = {
+    m_root, m_repartition, m_step, m_eval, m_sort, m_info, m_row,
+    m_dominated, m_poll, m_cancel, m_inspect, m_mark, m_refresh, m_error,
+    m_status, m_release
+};
+
+/* ---- running it ----------------------------------------------------------- */
+
+static void
+model_close(pymodel *m)
+{
+    if (m->started) {
+        pthread_mutex_lock(&m->lock);
+        m->stop = 1;
+        m->cancel = 1;
+        pthread_cond_signal(&m->wake);
+        pthread_mutex_unlock(&m->lock);
+        pthread_join(m->thread, NULL);
+    }
+    m_cancel(&m->base);
+    m_poll(&m->base);           /* frees finished jobs */
+    inspector_clear(m);
+    free(m->strs);
+    free(m->error);
+    free(m->status);
+    ((tick_cell *)m->cell)->model = NULL;
+    Py_XDECREF(m->tick);
+    pthread_mutex_destroy(&m->lock);
+    pthread_cond_destroy(&m->wake);
+}
+
+/* Run the explorer over the Python model.  0 when the user closed it, -1
+ * when it could not run (err says why), -2 with a Python exception. */
+int
+hs_py_run_explorer(PyObject *pymodel_obj, char *err, size_t errlen)
+{
+    pymodel m;
+    memset(&m, 0, sizeof m);
+    m.base.ops = &ops;
+    m.py = pymodel_obj;
+    pthread_mutex_init(&m.lock, NULL);
+    pthread_cond_init(&m.wake, NULL);
+    tick_cell *cell = malloc(sizeof *cell);
+    PyObject *cap = cell ? PyCapsule_New(cell, "heapscope.model", cell_free)
+                         : NULL;
+    if (cap == NULL) {
+        free(cell);
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        pthread_mutex_destroy(&m.lock);
+        pthread_cond_destroy(&m.wake);
+        return -2;
+    }
+    cell->model = &m;
+    m.cell = cell;
+    m.tick = PyCFunction_New(&tick_def, cap);
+    Py_DECREF(cap);             /* the callable keeps it (and the cell) */
+    if (m.tick == NULL) {
+        pthread_mutex_destroy(&m.lock);
+        pthread_cond_destroy(&m.wake);
+        return -2;
+    }
+    hs_tui_opts o = {NULL, -1, -1, NULL};
+    int r = hs_tui_run(&m.base, &o, err, errlen);
+    model_close(&m);
+    if (PyErr_Occurred())
+        PyErr_Clear();
+    return r;
+}
