@@ -79,6 +79,12 @@ typedef struct hs_row {
     const char *label;    /* one line; may be long (the TUI clips it) */
     uint64_t count;
     uint64_t size;
+    /* heapy's index of the row (its place in size order), which the TUI
+     * shows and puts in expressions ("h[3]") whatever the sort order.
+     * The TUI sets it to i before calling row(), so a model whose rows
+     * are in heapy's order may leave it alone; one that sort()ed must
+     * set it. */
+    size_t index;
 } hs_row;
 
 /* dominated(): the state of a row's dominated size. */
@@ -161,7 +167,9 @@ typedef struct hs_model_ops {
     /* The message of the last failure: one line a user understands. */
     const char *(*error)(hs_model *m);
     /* Model-wide facts for the title line: when the mark was set
-     * ("14:02:11" or "none") and how long the snapshot took ("0.41 s"). */
+     * ("14:02:11" or "none") and how long the snapshot took ("0.41 s"),
+     * as one line the TUI shows as it is, right-aligned:
+     * "mark: 14:02:11   snapshot: 0.41 s". */
     const char *(*status)(hs_model *m);
 
     void (*release)(hs_model *m, hs_view *v);
