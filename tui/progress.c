@@ -26,7 +26,7 @@ hs_progress_begin(hs_tui *t, hs_progress *p)
     p->arg = t;
     t->op_start = now;
     t->op_last_draw = 0;
-    t->op_last_key = now;
+    t->op_last_key = 0;     /* the first tick reads the keyboard */
     t->op_cancelled = 0;
     t->op_active = 1;
 }
@@ -106,7 +106,7 @@ hs_progress_tick(void *arg, const char *what, uint64_t done, uint64_t total)
     if (t->op_cancelled) {
         return 1;
     }
-    if (now - t->op_last_key >= KEYS_MS) {
+    if (t->op_last_key == 0 || now - t->op_last_key >= KEYS_MS) {
         int key;
 
         t->op_last_key = now;

@@ -411,7 +411,9 @@ hs_tui_key(hs_tui *t, int key)
         char name[32];
 
         describe_key(key, name, sizeof(name));
-        hs_tui_msg(t, 0, "%s does nothing here; ? lists the keys", name);
+        hs_tui_msg(t, 0, "%s does nothing here; %s", name,
+                   t->screen == HS_SCR_HELP ? "? or back leaves the help"
+                                            : "? lists the keys");
         return;
     }
     case HS_ACT_QUIT:
