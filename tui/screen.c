@@ -91,17 +91,25 @@ now_ms(void *arg)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The terminal changed size (SIGWINCH, or ncurses noticed): tell
+ * ncurses, and size the canvas as ncurses now sees the screen. */
 static int
-resize(hs_term *s, hs_canvas *c)
+resize(hs_term *s, hs_canvas *c, int ask_tty)
 {
     struct winsize ws;
     int rows, cols;
 
-    if (ioctl(s->out_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0
-        && ws.ws_col > 0) {
-        resizeterm(ws.ws_row, ws.ws_col);
-    }
     getmaxyx(stdscr, rows, cols);
+    if (ask_tty && ioctl(s->out_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0
+        && ws.ws_col > 0 && (ws.ws_row != rows || ws.ws_col != cols)) {
+        /* resizeterm() queues a KEY_RESIZE of its own: this is the only
+         * place it is called, so that one is read and ignored below */
+        resizeterm(ws.ws_row, ws.ws_col);
+        getmaxyx(stdscr, rows, cols);
+    }
+    if (rows == c->rows && cols == c->cols) {
+        return HS_K_NONE;
+    }
     hs_canvas_resize(c, rows, cols);
     clearok(curscr, TRUE);     /* the terminal reflowed what it showed */
     return HS_K_RESIZE;
@@ -153,7 +161,10 @@ getkey(void *arg, hs_canvas *c, int timeout_ms)
     }
     if (hs_tui_winch) {
         hs_tui_winch = 0;
-        return resize(s, c);
+        r = resize(s, c, 1);
+        if (r != HS_K_NONE) {
+            return r;
+        }
     }
     wtimeout(stdscr, timeout_ms);
     r = wget_wch(stdscr, &wch);
@@ -163,13 +174,13 @@ getkey(void *arg, hs_canvas *c, int timeout_ms)
     if (r == ERR) {
         if (hs_tui_winch) {
             hs_tui_winch = 0;
-            return resize(s, c);
+            return resize(s, c, 1);
         }
         return HS_K_NONE;
     }
     if (r == KEY_CODE_YES) {
         if (wch == KEY_RESIZE) {
-            return resize(s, c);
+            return resize(s, c, 0);
         }
         return map_key((int)wch);
     }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fake_model.h"
 
@@ -140,6 +141,9 @@ work(fake_model *fm, const hs_progress *p, const char *what)
     for (int i = 0; i < fm->ticks; i++) {
         if (fm->clock != NULL) {
             *fm->clock += fm->tick_ms;
+        }
+        if (fm->tick_sleep_us) {
+            usleep(fm->tick_sleep_us);
         }
         if (p != NULL && p->tick != NULL
             && p->tick(p->arg, what, (uint64_t)i, (uint64_t)fm->ticks)) {

@@ -24,6 +24,7 @@ typedef struct fake_model {
     int ticks;                  /* long calls tick() this many times */
     uint64_t *clock;            /* a test's clock, moved tick_ms a tick */
     unsigned tick_ms;
+    unsigned tick_sleep_us;     /* really wait this long a tick (demo) */
     int dom_polls;              /* polls before dominated sizes are ready;
                                    -1: never available (HS_DOM_NONE) */
     int tracemalloc;            /* 0: the allocation-site relation fails */
