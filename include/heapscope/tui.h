@@ -26,7 +26,12 @@ typedef struct hs_tui_opts {
 
 /* Run the explorer on m until the user quits.  0 when the user closed it;
  * -1 when it could not run at all (no terminal, a terminal type that
- * cannot do full-screen...), with one line saying why in err. */
+ * cannot do full-screen, the model's first view failed or was cancelled
+ * with Esc...), with one line saying why in err.  A SIGINT, SIGTERM or
+ * SIGHUP that closed it is raised again once the terminal and the
+ * program's signal dispositions are back (then it returns 0, if the
+ * program survives it).  Not reentrant: a second call while one runs
+ * returns -1. */
 int hs_tui_run(hs_model *m, const hs_tui_opts *o, char *err, size_t errlen);
 
 #ifdef __cplusplus

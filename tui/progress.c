@@ -1,0 +1,136 @@
+/* tui/progress.c - calls that may take long: after 0.2 s a progress line
+ * replaces the status line, and Esc (or q / Ctrl-C, which then close the
+ * explorer) cancels the call through the model's tick().
+ *
+ * tick() runs inside a model call, so it must not call the model: it
+ * draws only the status line (and the title from our copies) over the
+ * canvas of the last full draw.  It reads the keyboard without waiting;
+ * keys other than the cancelling ones are dropped, not queued, so a key
+ * pressed in impatience does not act on a view the user has not seen.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tui_int.h"
+
+#define SHOW_AFTER_MS 200   /* quicker calls show nothing at all */
+#define REDRAW_MS 100
+#define KEYS_MS 20          /* ticks may come far more often than this */
+
+void
+hs_progress_begin(hs_tui *t, hs_progress *p)
+{
+    uint64_t now = t->io.now_ms(t->io.arg);
+
+    p->tick = hs_tui_progress_tick;
+    p->arg = t;
+    t->op_start = now;
+    t->op_last_draw = 0;
+    t->op_last_key = 0;     /* the first tick reads the keyboard */
+    t->op_cancelled = 0;
+    t->op_active = 1;
+}
+
+void
+hs_progress_end(hs_tui *t)
+{
+    t->op_active = 0;
+    t->dirty = 1;
+    if (t->op_cancelled) {
+        hs_tui_msg(t, 0, "cancelled");
+    }
+}
+
+static void
+draw(hs_tui *t, const char *what, uint64_t done, uint64_t total,
+     uint64_t now)
+{
+    hs_canvas *c = &t->canvas;
+    hs_frame *f = hs_tui_top(t);
+    char line[256];
+    hs_layout l;
+    int x;
+
+    hs_layout_get(c, &l);
+    if (l.too_small) {
+        return;
+    }
+    if (f != NULL && t->screen == HS_SCR_TABLE) {
+        hs_draw_title(t, f->expr);   /* after a resize the canvas is blank */
+    }
+    hs_canvas_fill(c, l.status, 0, HS_A_STATUS);
+    if (what == NULL || *what == '\0') {
+        what = "working";
+    }
+    if (total > 0) {
+        int pct = (int)(done >= total ? 100 : 100.0 * done / total);
+
+        snprintf(line, sizeof(line), " %s %3d%% ", what, pct);
+    }
+    else {
+        snprintf(line, sizeof(line), " %s %llu ", what,
+                 (unsigned long long)done);
+    }
+    x = hs_canvas_put(c, l.status, 0, -1, line, HS_A_STATUS);
+    /* a bar where the total is known, a moving dot where it is not */
+    int bar = c->cols - x - 16;
+
+    if (bar >= 10) {
+        char b[512];
+        int n = bar < (int)sizeof(b) - 3 ? bar : (int)sizeof(b) - 3;
+        int fill = total > 0 ? (int)((double)n * (done > total ? total : done)
+                                     / total)
+                             : -1;
+        int dot = (int)((now / REDRAW_MS) % (uint64_t)n);
+
+        b[0] = '[';
+        for (int i = 0; i < n; i++) {
+            b[i + 1] = fill >= 0 ? (i < fill ? '#' : '.')
+                                 : (i == dot ? '*' : '.');
+        }
+        b[n + 1] = ']';
+        b[n + 2] = '\0';
+        x += hs_canvas_put(c, l.status, x, -1, b, HS_A_STATUS);
+    }
+    hs_canvas_put(c, l.status, x, -1, "  Esc cancels", HS_A_STATUS);
+    c->cur_y = c->cur_x = -1;
+    t->io.flush(t->io.arg, c);
+}
+
+int
+hs_tui_progress_tick(void *arg, const char *what, uint64_t done, uint64_t total)
+{
+    hs_tui *t = arg;
+    uint64_t now = t->io.now_ms(t->io.arg);
+
+    if (t->op_cancelled) {
+        return 1;
+    }
+    if (t->op_last_key == 0 || now - t->op_last_key >= KEYS_MS) {
+        int key;
+
+        t->op_last_key = now;
+        while ((key = t->io.getkey(t->io.arg, &t->canvas, 0)) != HS_K_NONE) {
+            enum hs_action a = hs_key_action(key, HS_G_ALL);
+
+            if (key == HS_K_SIGNAL || a == HS_ACT_QUIT) {
+                t->quit = 1;
+                t->op_cancelled = 1;
+                break;
+            }
+            if (a == HS_ACT_CANCEL) {
+                t->op_cancelled = 1;
+                break;
+            }
+            if (key == HS_K_RESIZE) {
+                t->op_last_draw = 0;    /* redraw the line at once */
+            }
+        }
+    }
+    if (!t->op_cancelled && now - t->op_start >= SHOW_AFTER_MS
+        && (t->op_last_draw == 0 || now - t->op_last_draw >= REDRAW_MS)) {
+        t->op_last_draw = now;
+        draw(t, what, done, total, now);
+    }
+    return t->op_cancelled;
+}
