@@ -25,6 +25,7 @@ typedef struct {
 typedef struct {
     name_slot *slot;
     size_t mask, used;
+    PyObject *texts;         /* HS_RN_TEXT names, by value: text -> text */
 } name_cache;
 
 static uint64_t
@@ -42,7 +43,8 @@ cache_init(name_cache *c)
     c->mask = 255;
     c->used = 0;
     c->slot = calloc(c->mask + 1, sizeof *c->slot);
-    return c->slot == NULL ? -1 : 0;
+    c->texts = PyDict_New();
+    return c->slot == NULL || c->texts == NULL ? -1 : 0;
 }
 
 static void
@@ -52,6 +54,7 @@ cache_free(name_cache *c)
         Py_XDECREF(c->slot[i].name);
     free(c->slot);
     c->slot = NULL;
+    Py_CLEAR(c->texts);
 }
 
 static int
@@ -93,8 +96,15 @@ cache_name(name_cache *c, const hs_relname *n)
     case HS_RN_STACK:
         key = (uint64_t)n->index;
         break;
-    case HS_RN_TEXT:
-        return n->key;                   /* the caller keeps it alive */
+    case HS_RN_TEXT: {
+        /* made by whoever reported it and gone after: keep one copy */
+        if (n->key == NULL || !PyUnicode_Check(n->key)) {
+            PyErr_SetString(PyExc_TypeError, "a relation name is no str");
+            return NULL;
+        }
+        PyObject *have = PyDict_SetDefault(c->texts, n->key, n->key);
+        return have;                     /* borrowed from the dict */
+    }
     default:
         key = (uintptr_t)n->key;         /* alive while its holder is */
         break;

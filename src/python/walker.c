@@ -170,8 +170,15 @@ follow(walker *w, PyObject *op, PyTypeObject *tp, int gc)
      * (non-GC ones) hold it too. */
     if (!gc && (tp->tp_flags & Py_TPFLAGS_HEAPTYPE))
         visit_child((PyObject *)tp, w);
-    if (gc && tp->tp_traverse != NULL)
+    /* A type described by an NyHeapDef traverses itself (it may report
+     * what its tp_traverse leaves out); the rest by tp_traverse. */
+    const NyHeapDef *hd = hs_heapdefs_find(w->o->heapdefs, tp);
+    if (hd != NULL && hd->traverse != NULL) {
+        NyHeapTraverse t = {0, NULL, op, w, visit_child, NULL};
+        hd->traverse(&t);
+    } else if (gc && tp->tp_traverse != NULL) {
         tp->tp_traverse(op, visit_child, w);
+    }
     if (w->err)
         return w->err;
     hs_compat_visit_extra(op, visit_extra, w);
@@ -212,7 +219,10 @@ stage_a(walker *w, hs_id i)
     int gc = is_gc(op, tp);
     if (gc)
         fl |= HS_F_GC;
-    if ((r = hs_graph_set_size(g, i, hs_py_size(op))) < 0)
+    const NyHeapDef *hd = hs_heapdefs_find(w->o->heapdefs, tp);
+    size_t size = hd != NULL && hd->size != NULL ? hd->size(op)
+                                                 : hs_py_size(op);
+    if ((r = hs_graph_set_size(g, i, size)) < 0)
         return w->err = r;
     /* The snapshot holds what it reports, never heapscope's own objects:
      * holding a session that holds the snapshot would make a cycle the
