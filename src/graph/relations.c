@@ -257,6 +257,31 @@ hs_rcs_intern(hs_rcs_table *t, const uint64_t *k, size_t n)
     return (long long)id;
 }
 
+/* The clodo key of referrer p, through a small direct-mapped cache: the
+ * members of a set are in discovery order, so the strings of one dict sit
+ * side by side and ask for the same referrer in a row, and a dict's owner
+ * is a binary search worth not repeating. */
+#define RCS_CACHE 4096
+
+typedef struct {
+    hs_id id[RCS_CACHE];
+    uint64_t key[RCS_CACHE];
+} rcs_cache;
+
+static uint64_t
+referrer_key(const hs_graph *g, rcs_cache *c, hs_id p)
+{
+    if (g->flags[p] & HS_F_VIRTUAL)
+        return HS_RCS_ROOT;
+    size_t slot = (p * 2654435761u) & (RCS_CACHE - 1);
+    if (c->id[slot] == p)
+        return c->key[slot];
+    uint64_t k = hs_classify(g, p, HS_BY_CLODO);
+    c->id[slot] = p;
+    c->key[slot] = k;
+    return k;
+}
+
 int
 hs_rcs_classify(const hs_relations *r, const hs_set *s, uint64_t *ids,
                 hs_rcs_table *t)
@@ -266,8 +291,10 @@ hs_rcs_classify(const hs_relations *r, const hs_set *s, uint64_t *ids,
         return -HS_ENOMEM;
     size_t cap = 64;
     uint64_t *keys = malloc(cap * sizeof *keys);
-    if (keys == NULL)
+    rcs_cache *cache = malloc(sizeof *cache);
+    if (keys == NULL || cache == NULL)
         goto nomem;
+    memset(cache->id, 0xff, sizeof cache->id);     /* HS_NO_ID: empty */
     for (size_t k = 0; k < s->n; k++) {
         hs_id v = s->ids[k];
         const hs_id *in = hs_rel_in(r, v);
@@ -284,12 +311,21 @@ hs_rcs_classify(const hs_relations *r, const hs_set *s, uint64_t *ids,
             hs_id p = in[j];
             if (g->flags[p] & HS_F_HIDDEN)
                 continue;
-            keys[nk++] = (g->flags[p] & HS_F_VIRTUAL)
-                             ? HS_RCS_ROOT : hs_classify(g, p, HS_BY_CLODO);
+            keys[nk++] = referrer_key(g, cache, p);
         }
-        if (nk > 1) {
+        if (nk > 16) {
             if (hs_sort_u64(keys, nk) < 0)
                 goto nomem;
+        } else {
+            for (size_t i = 1; i < nk; i++) {       /* few: insertion */
+                uint64_t x = keys[i];
+                size_t j = i;
+                for (; j > 0 && keys[j - 1] > x; j--)
+                    keys[j] = keys[j - 1];
+                keys[j] = x;
+            }
+        }
+        if (nk > 1) {
             size_t w = 1;
             for (size_t i = 1; i < nk; i++)
                 if (keys[i] != keys[w - 1])
@@ -302,9 +338,11 @@ hs_rcs_classify(const hs_relations *r, const hs_set *s, uint64_t *ids,
         ids[k] = (uint64_t)id;
     }
     free(keys);
+    free(cache);
     return 0;
 nomem:
     free(keys);
+    free(cache);
     hs_rcs_table_free(t);
     return -HS_ENOMEM;
 }
