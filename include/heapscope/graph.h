@@ -141,6 +141,9 @@ static inline int hs_graph_is_root(const hs_graph *g, hs_id id)
 /* Bytes the snapshot itself occupies. */
 size_t hs_graph_memory(const hs_graph *g);
 
+/* Sort n integers ascending (a radix sort for many); 0 or -HS_ENOMEM. */
+int hs_sort_u64(uint64_t *a, size_t n);
+
 /* ---- node sets: sorted arrays of distinct ids --------------------------- */
 
 typedef struct hs_set {

@@ -15,17 +15,19 @@
 #include <string.h>
 #include <time.h>
 
-/* ---- a cache of names: (kind, key) -> str --------------------------------- */
+/* ---- a cache of names: (kind, key) -> index into a list of str ------------ */
 
 typedef struct {
     uint64_t kind, key;
-    PyObject *name;          /* NULL: empty slot */
+    uint32_t index;
+    int used;
 } name_slot;
 
 typedef struct {
     name_slot *slot;
     size_t mask, used;
-    PyObject *texts;         /* HS_RN_TEXT names, by value: text -> text */
+    PyObject *names;         /* index -> str */
+    PyObject *texts;         /* HS_RN_TEXT names, by value: text -> index */
 } name_cache;
 
 static uint64_t
@@ -43,17 +45,17 @@ cache_init(name_cache *c)
     c->mask = 255;
     c->used = 0;
     c->slot = calloc(c->mask + 1, sizeof *c->slot);
+    c->names = PyList_New(0);
     c->texts = PyDict_New();
-    return c->slot == NULL || c->texts == NULL ? -1 : 0;
+    return c->slot == NULL || c->names == NULL || c->texts == NULL ? -1 : 0;
 }
 
 static void
 cache_free(name_cache *c)
 {
-    for (size_t i = 0; c->slot != NULL && i <= c->mask; i++)
-        Py_XDECREF(c->slot[i].name);
     free(c->slot);
     c->slot = NULL;
+    Py_CLEAR(c->names);
     Py_CLEAR(c->texts);
 }
 
@@ -66,10 +68,10 @@ cache_grow(name_cache *c)
         return -1;
     for (size_t i = 0; i <= c->mask; i++) {
         name_slot *o = &c->slot[i];
-        if (o->name == NULL)
+        if (!o->used)
             continue;
         size_t j = mix(o->kind, o->key) & nmask;
-        while (ns[j].name != NULL)
+        while (ns[j].used)
             j = (j + 1) & nmask;
         ns[j] = *o;
     }
@@ -79,9 +81,23 @@ cache_grow(name_cache *c)
     return 0;
 }
 
-/* The one name object for this way of referring (borrowed), made on first
- * use; NULL with an exception set on failure. */
-static PyObject *
+/* Append a new name; its index, or -1 with an exception set. */
+static long
+add_name(name_cache *c, PyObject *name)
+{
+    Py_ssize_t i = PyList_GET_SIZE(c->names);
+    if (i >= (Py_ssize_t)UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "too many distinct names");
+        return -1;
+    }
+    if (PyList_Append(c->names, name) < 0)
+        return -1;
+    return (long)i;
+}
+
+/* The index of the one name for this way of referring, made on first use;
+ * -1 with an exception set on failure. */
+static long
 cache_name(name_cache *c, const hs_relname *n)
 {
     uint64_t key;
@@ -97,71 +113,91 @@ cache_name(name_cache *c, const hs_relname *n)
         key = (uint64_t)n->index;
         break;
     case HS_RN_TEXT: {
-        /* made by whoever reported it and gone after: keep one copy */
+        /* made by whoever reported it and gone after: keep it by value */
         if (n->key == NULL || !PyUnicode_Check(n->key)) {
             PyErr_SetString(PyExc_TypeError, "a relation name is no str");
-            return NULL;
+            return -1;
         }
-        PyObject *have = PyDict_SetDefault(c->texts, n->key, n->key);
-        return have;                     /* borrowed from the dict */
+        PyObject *have = PyDict_GetItemWithError(c->texts, n->key);
+        if (have != NULL)
+            return PyLong_AsLong(have);
+        if (PyErr_Occurred())
+            return -1;
+        long i = add_name(c, n->key);
+        PyObject *iv = i < 0 ? NULL : PyLong_FromLong(i);
+        if (iv == NULL || PyDict_SetItem(c->texts, n->key, iv) < 0) {
+            Py_XDECREF(iv);
+            return -1;
+        }
+        Py_DECREF(iv);
+        return i;
     }
     default:
         key = (uintptr_t)n->key;         /* alive while its holder is */
         break;
     }
     size_t i = mix((uint64_t)n->kind, key) & c->mask;
-    for (; c->slot[i].name != NULL; i = (i + 1) & c->mask)
+    for (; c->slot[i].used; i = (i + 1) & c->mask)
         if (c->slot[i].kind == (uint64_t)n->kind && c->slot[i].key == key)
-            return c->slot[i].name;
+            return c->slot[i].index;
     PyObject *name = hs_py_relname(n);
     if (name == NULL)
-        return NULL;
+        return -1;
+    long idx = add_name(c, name);
+    Py_DECREF(name);
+    if (idx < 0)
+        return -1;
     c->slot[i].kind = (uint64_t)n->kind;
     c->slot[i].key = key;
-    c->slot[i].name = name;
+    c->slot[i].index = (uint32_t)idx;
+    c->slot[i].used = 1;
     if (++c->used * 2 > c->mask && cache_grow(c) < 0) {
         PyErr_NoMemory();
-        return NULL;
+        return -1;
     }
-    return name;
+    return idx;
 }
 
 /* ---- collecting (member, name) pairs ----------------------------------- */
 
+/* The members one referrer holds, by address: from the referrer's edges
+ * in the snapshot (its targets that are members), so matching what
+ * hs_py_relate_all reports is a lookup in a small table, not in the
+ * snapshot's big address table (a cache miss per reference). */
 typedef struct {
-    uint64_t member;        /* index into the set */
-    PyObject *name;         /* borrowed from the cache or a root name */
-} pair;
+    uintptr_t addr;
+    hs_id id;
+} target;
 
 typedef struct {
     const hs_graph *g;
     const hs_set *s;
+    uint64_t *inset;        /* bitmap of the set's node ids */
+    uint32_t *rank;         /* members in the words before each word */
     name_cache cache;
-    pair *pairs;
+    uint64_t *pairs;        /* member index << 32 | name index */
     size_t npairs, cap;
+    target *tab;            /* the current referrer's member targets */
+    size_t tmask, tcap, nt;
     int err;
 } via_ctx;
 
-static size_t
-member_index(const hs_set *s, hs_id id)
+#define IN_SET(v, id) ((v)->inset[(id) >> 6] & (1ull << ((id) & 63)))
+
+/* The index in the set of member id: members before it. */
+static inline uint32_t
+member_of(const via_ctx *v, hs_id id)
 {
-    size_t lo = 0, hi = s->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->ids[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < s->n && s->ids[lo] == id ? lo : (size_t)-1;
+    uint64_t below = v->inset[id >> 6] & ((1ull << (id & 63)) - 1);
+    return v->rank[id >> 6] + (uint32_t)__builtin_popcountll(below);
 }
 
 static int
-add_pair(via_ctx *v, size_t member, PyObject *name)
+add_pair(via_ctx *v, uint32_t member, long name)
 {
     if (v->npairs == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 1024;
-        pair *b = realloc(v->pairs, cap * sizeof *b);
+        size_t cap = v->cap ? v->cap * 2 : 4096;
+        uint64_t *b = realloc(v->pairs, cap * sizeof *b);
         if (b == NULL) {
             PyErr_NoMemory();
             return -1;
@@ -169,8 +205,54 @@ add_pair(via_ctx *v, size_t member, PyObject *name)
         v->pairs = b;
         v->cap = cap;
     }
-    v->pairs[v->npairs].member = member;
-    v->pairs[v->npairs++].name = name;
+    v->pairs[v->npairs++] = ((uint64_t)member << 32) | (uint32_t)name;
+    return 0;
+}
+
+static size_t
+addr_slot(uintptr_t a, size_t mask)
+{
+    return (size_t)(((uint64_t)a >> 4) * 0x9E3779B97F4A7C15ull >> 20) & mask;
+}
+
+/* Fill the table with referrer p's targets that are members; their
+ * number (0: nothing of p's is a member). */
+static int
+load_targets(via_ctx *v, hs_id p, size_t *count)
+{
+    const hs_graph *g = v->g;
+    const hs_id *e = hs_graph_out(g, p);
+    uint32_t m = hs_graph_nout(g, p), want = 0;
+    for (uint32_t k = 0; k < m; k++)
+        want += IN_SET(v, e[k]) != 0;
+    *count = want;
+    if (want == 0)
+        return 0;
+    size_t size = 16;
+    while (size < 2 * (size_t)want)
+        size *= 2;
+    if (size > v->tcap) {
+        target *t = realloc(v->tab, size * sizeof *t);
+        if (t == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        v->tab = t;
+        v->tcap = size;
+    }
+    v->tmask = size - 1;
+    memset(v->tab, 0, size * sizeof *v->tab);
+    for (uint32_t k = 0; k < m; k++) {
+        hs_id w = e[k];
+        if (!IN_SET(v, w))
+            continue;
+        uintptr_t a = g->addr[w];
+        size_t i = addr_slot(a, v->tmask);
+        while (v->tab[i].addr != 0 && v->tab[i].addr != a)
+            i = (i + 1) & v->tmask;
+        v->tab[i].addr = a;
+        v->tab[i].id = w;
+    }
     return 0;
 }
 
@@ -178,14 +260,14 @@ static int
 visit_held(PyObject *dst, const hs_relname *n, void *arg)
 {
     via_ctx *v = arg;
-    hs_id id = hs_graph_find(v->g, (uintptr_t)dst);
-    if (id == HS_NO_ID)
-        return 0;
-    size_t m = member_index(v->s, id);
-    if (m == (size_t)-1)
-        return 0;
-    PyObject *name = cache_name(&v->cache, n);
-    if (name == NULL || add_pair(v, m, name) < 0) {
+    uintptr_t a = (uintptr_t)dst;
+    size_t i = addr_slot(a, v->tmask);
+    while (v->tab[i].addr != 0 && v->tab[i].addr != a)
+        i = (i + 1) & v->tmask;
+    if (v->tab[i].addr == 0)
+        return 0;               /* not a member */
+    long name = cache_name(&v->cache, n);
+    if (name < 0 || add_pair(v, member_of(v, v->tab[i].id), name) < 0) {
         v->err = -1;
         return 1;
     }
@@ -196,36 +278,26 @@ visit_held(PyObject *dst, const hs_relname *n, void *arg)
  * local of a running frame reads ".f_locals['x']" as it would through a
  * frame object. */
 static int
-root_names(via_ctx *v, PyObject *texts)
+root_names(via_ctx *v)
 {
     const hs_graph *g = v->g;
     for (size_t k = 0; k < g->nroot_label; k++) {
-        size_t m = member_index(v->s, g->edges[k]);
-        if (m == (size_t)-1)
+        hs_id id = g->edges[k];
+        if (!IN_SET(v, id))
             continue;
         const char *label = g->root_label[k];
         const char *dot = strchr(label, '.');
-        PyObject *name = dot ? PyUnicode_FromString(dot)
+        PyObject *text = dot ? PyUnicode_FromString(dot)
                              : PyUnicode_FromFormat(".%s", label);
-        if (name == NULL || PyList_Append(texts, name) < 0) {
-            Py_XDECREF(name);
+        if (text == NULL)
             return -1;
-        }
-        Py_DECREF(name);
-        if (add_pair(v, m, name) < 0)
+        hs_relname n = {HS_RN_TEXT, NULL, text, 0};
+        long name = cache_name(&v->cache, &n);
+        Py_DECREF(text);
+        if (name < 0 || add_pair(v, member_of(v, id), name) < 0)
             return -1;
     }
     return 0;
-}
-
-static int
-pair_cmp(const void *a, const void *b)
-{
-    const pair *x = a, *y = b;
-    if (x->member != y->member)
-        return x->member < y->member ? -1 : 1;
-    uintptr_t p = (uintptr_t)x->name, q = (uintptr_t)y->name;
-    return (p > q) - (p < q);
 }
 
 static int
@@ -248,17 +320,31 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                    const hs_heapdefs *hd, const hs_set *s, uint64_t *keys,
                    PyObject **labels_out, const hs_progress *prog)
 {
-    via_ctx v = {g, s, {NULL, 0, 0}, NULL, 0, 0, 0};
+    via_ctx v;
+    memset(&v, 0, sizeof v);
+    v.g = g;
+    v.s = s;
     hs_id *refs = NULL;
     hs_rcs_table t = {0};
     uint64_t *list = NULL;
-    PyObject *texts = PyList_New(0), *labels = NULL;
+    PyObject **names = NULL;
+    PyObject *labels = NULL;
     int ret = -1;
     *labels_out = NULL;
-    if (texts == NULL || cache_init(&v.cache) < 0 ||
+    size_t words = ((size_t)g->n + 64) / 64;
+    v.inset = calloc(words, sizeof *v.inset);
+    v.rank = malloc(words * sizeof *v.rank);
+    if (v.inset == NULL || v.rank == NULL || cache_init(&v.cache) < 0 ||
         hs_rcs_table_init(&t) < 0) {
-        PyErr_NoMemory();
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
         goto done;
+    }
+    for (size_t k = 0; k < s->n; k++)
+        v.inset[s->ids[k] >> 6] |= 1ull << (s->ids[k] & 63);
+    for (size_t w = 0, total = 0; w < words; w++) {
+        v.rank[w] = (uint32_t)total;
+        total += (size_t)__builtin_popcountll(v.inset[w]);
     }
 
     /* The distinct referrers of the members, in id order. */
@@ -279,6 +365,8 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
             }
             if (!hs_rel_is_object(g, p) || !(g->flags[p] & HS_F_HELD))
                 continue;
+            if (nrefs > 0 && refs[nrefs - 1] == p)
+                continue;       /* the same referrer again: common */
             if (nrefs == cap) {
                 hs_id *b = realloc(refs, cap * 2 * sizeof *b);
                 if (b == NULL) {
@@ -306,48 +394,77 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
         if ((k & 1023) == 1023 && now() - last > 0.05) {
             last = now();
             if (hs_progress_tick(prog, "byvia", k, nrefs)) {
-                PyErr_SetString(PyExc_KeyboardInterrupt, "cancelled");
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_KeyboardInterrupt, "cancelled");
                 goto done;
             }
         }
+        size_t nt;
+        if (load_targets(&v, refs[k], &nt) < 0)
+            goto done;
+        if (nt == 0)
+            continue;
         hs_py_relate_all((PyObject *)g->addr[refs[k]], hd, visit_held, &v);
         if (v.err)
             goto done;
     }
-    if (by_root && root_names(&v, texts) < 0)
+    if (by_root && root_names(&v) < 0)
         goto done;
 
-    /* Per member: its distinct names, as a list interned in t. */
-    qsort(v.pairs, v.npairs, sizeof *v.pairs, pair_cmp);
+    /* Per member: its distinct names, as a list interned in t.  The pairs
+     * are grouped by member with a counting sort (one pass), each
+     * member's few names then sorted in place. */
+    uint32_t *start = calloc(s->n + 1, sizeof *start);
     list = malloc((v.npairs + 1) * sizeof *list);
-    if (list == NULL) {
+    if (start == NULL || list == NULL) {
+        free(start);
         PyErr_NoMemory();
         goto done;
     }
-    size_t p = 0;
-    for (size_t k = 0; k < s->n; k++) {
-        size_t nl = 0;
-        for (; p < v.npairs && v.pairs[p].member == k; p++)
-            if (nl == 0 || list[nl - 1] != (uintptr_t)v.pairs[p].name)
-                list[nl++] = (uintptr_t)v.pairs[p].name;
-        long long id = hs_rcs_intern(&t, list, nl);
-        if (id < 0) {
+    for (size_t p = 0; p < v.npairs; p++)
+        start[(v.pairs[p] >> 32) + 1]++;
+    for (size_t k = 0; k < s->n; k++)
+        start[k + 1] += start[k];
+    for (size_t p = 0; p < v.npairs; p++)
+        list[start[v.pairs[p] >> 32]++] = (uint32_t)v.pairs[p];
+    /* start[k] is now the end of member k's names */
+    for (size_t k = 0, a = 0; k < s->n; k++) {
+        size_t b = start[k], nl = 0;
+        uint64_t *names_k = list + a;
+        for (size_t i = 1; i < b - a; i++) {            /* insertion */
+            uint64_t x = names_k[i];
+            size_t j = i;
+            for (; j > 0 && names_k[j - 1] > x; j--)
+                names_k[j] = names_k[j - 1];
+            names_k[j] = x;
+        }
+        for (size_t i = 0; i < b - a; i++)
+            if (nl == 0 || names_k[nl - 1] != names_k[i])
+                names_k[nl++] = names_k[i];
+        long long lid = hs_rcs_intern(&t, names_k, nl);
+        if (lid < 0) {
+            free(start);
             PyErr_NoMemory();
             goto done;
         }
-        keys[k] = (uint64_t)id;
+        keys[k] = (uint64_t)lid;
+        a = b;
     }
+    free(start);
 
     /* Labels: each list's names sorted by text, and distinct by text too
      * (a root label and a frame's may read alike). */
     labels = PyList_New((Py_ssize_t)t.n);
-    if (labels == NULL)
+    names = malloc((v.npairs + 1) * sizeof *names);
+    if (labels == NULL || names == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
         goto done;
+    }
     for (size_t id = 0; id < t.n; id++) {
         size_t a = t.start[id], n = t.start[id + 1] - a;
-        PyObject **names = (PyObject **)list;
         for (size_t i = 0; i < n; i++)
-            names[i] = (PyObject *)(uintptr_t)t.key[a + i];
+            names[i] = PyList_GET_ITEM(v.cache.names, (Py_ssize_t)t.key[a + i]);
         qsort(names, n, sizeof *names, text_cmp);
         if (PyErr_Occurred())
             goto done;
@@ -369,10 +486,13 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     ret = 0;
 done:
     Py_XDECREF(labels);
-    Py_XDECREF(texts);
+    free(names);
     free(list);
     free(refs);
     free(v.pairs);
+    free(v.tab);
+    free(v.inset);
+    free(v.rank);
     cache_free(&v.cache);
     hs_rcs_table_free(&t);
     return ret;

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Benchmark the explorer through its model, as the TUI drives it.
+
+Usage:  PYTHONPATH=<build>/pkg python bench/bench_explorer.py N [--rows R]
+
+Builds the heap of bench_snapshot.py (N packages, about 25 objects each)
+and times what each key costs the model (the TUI's own drawing is timed by
+tests/unit/tui_demo --bench):
+
+    open          the first view: the snapshot and its table (what the
+                  hotkey or explore() waits for before the table shows)
+    redraw        info() and R rows of a view: what moving the cursor,
+                  going back or resizing asks of the model
+    by_<rel>      a new partition of the whole heap (keys c t r s m)
+    row_by_<rel>  a partition of the largest row (h[0]) by that relation
+    open_row      Enter on the largest row
+    referrers     R on the largest row of h[0].byrcs
+    inspect       x: one object's page (repr, path, referrers, referents)
+
+and prints one JSON line with the seconds of each and the worst redraw.
+"""
+
+import argparse
+import gc
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_snapshot as base          # noqa: E402  (the same heap)
+
+
+def tick(what, done, total):
+    pass
+
+
+def main(argv):
+    ap = argparse.ArgumentParser()
+    ap.add_argument('n', type=int)
+    ap.add_argument('--rows', type=int, default=50)
+    args = ap.parse_args(argv)
+    import heapscope
+    from heapscope import _api, _explore
+    hp = _api.Use()
+    hp.setrelheap()
+    base.build(args.n)
+    gc.collect()
+    res = {'schema': 'heapscope-bench-explorer/1', 'n': args.n,
+           'python': sys.version.split()[0], 'seconds': {}}
+    model = _explore.Model(hp)
+
+    def timed(name, fn):
+        t0 = time.perf_counter()
+        v = fn()
+        res['seconds'][name] = round(time.perf_counter() - t0, 4)
+        print('%-22s %8.4f s' % (name, res['seconds'][name]),
+              file=sys.stderr)
+        return v
+
+    def redraw(view):
+        model.info(view)
+        for i in range(min(args.rows, view.nrows())):
+            model.row(view, i)
+
+    def open_view():
+        v = model.root(tick)
+        redraw(v)
+        return v
+
+    root = timed('open', open_view)
+    worst = 0.0
+    for rel, name in ((1, 'type'), (2, 'rcs'), (4, 'size'), (6, 'module'),
+                      (0, 'clodo')):
+        v = timed('by_' + name, lambda: model.repartition(root, rel, tick))
+        t0 = time.perf_counter()
+        redraw(v)
+        worst = max(worst, time.perf_counter() - t0)
+    h0 = timed('open_row', lambda: model.step(root, 0, _explore.STEP_OPEN,
+                                              tick))
+    for rel, name in ((1, 'type'), (2, 'rcs'), (3, 'via'), (4, 'size')):
+        v = timed('row_by_' + name,
+                  lambda: model.repartition(h0, rel, tick))
+        t0 = time.perf_counter()
+        redraw(v)
+        worst = max(worst, time.perf_counter() - t0)
+    rcs = model.repartition(h0, 2, tick)
+    refs = timed('referrers', lambda: model.step(
+        rcs, 0, _explore.STEP_REFERRERS, tick))
+    t0 = time.perf_counter()
+    redraw(refs)
+    worst = max(worst, time.perf_counter() - t0)
+    timed('inspect', lambda: model.inspect(refs, 0, 0, tick))
+    res['seconds']['redraw_worst'] = round(worst, 4)
+    res['objects'] = root.iset.count
+    sys.stdout.write(json.dumps(res) + '\n')
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
