@@ -10,7 +10,7 @@ import types as _types
 
 from . import _heapscope as _c
 
-__all__ = ['hpy', 'Use', 'IdentitySet', 'Partition', 'Kind']
+__all__ = ['hpy', 'session', 'Use', 'IdentitySet', 'Partition', 'Kind']
 
 _WIDTH = 100            # heapy wraps a row's label to keep lines this wide
 _ROWS = 10              # rows printed before '<N more rows...>'
@@ -873,6 +873,19 @@ class Use(object):
 def hpy():
     """A new heapscope session object (heapy's hpy())."""
     return Use()
+
+
+_session = []
+
+
+def session():
+    """The program's own session object: the one whose mark the heapscope
+    command's --mark sets and the explorer starts from.  hpy() makes new,
+    independent sessions.  Like any session it keeps its last heap()
+    snapshot, and the objects in it, until its next heap()."""
+    if not _session:
+        _session.append(Use())
+    return _session[0]
 
 
 for _t in (Use, IdentitySet, Partition, _Nodes, _AllRows, _RootType, Kind,

@@ -85,6 +85,10 @@ int hs_compat_visit_values(PyObject *op, hs_compat_attr visit, void *arg);
  * the interpreter).  Borrowed; may be NULL. */
 PyObject *hs_compat_type_dict(PyTypeObject *tp);
 
+/* Non-zero once the interpreter started finalizing (Py_IsFinalizing, a
+ * private name before 3.13).  Safe to call without the GIL. */
+int hs_compat_is_finalizing(void);
+
 /* ---- relate.c ----------------------------------------------------------- */
 
 /* Append to `names` (a list) every way `src` refers to `dst`, named as
@@ -95,6 +99,17 @@ PyObject *hs_compat_type_dict(PyTypeObject *tp);
 int hs_py_relate(PyObject *src, PyObject *dst, PyObject *names);
 /* repr() of builtin scalars, "<type at 0x...>" for anything else. */
 PyObject *hs_py_safe_repr(PyObject *o);
+
+/* ---- hotkey.c ----------------------------------------------------------- */
+
+/* The module functions behind heapscope.install() and uninstall():
+ * hotkey_install(signum, callback), hotkey_uninstall() -> bool,
+ * hotkey_after_fork() (in a forked child), hotkey_info() -> None or
+ * (signum, installing pid, listening pid).  See hotkey.c. */
+PyObject *hs_py_hotkey_install(PyObject *module, PyObject *args);
+PyObject *hs_py_hotkey_uninstall(PyObject *module, PyObject *unused);
+PyObject *hs_py_hotkey_after_fork(PyObject *module, PyObject *unused);
+PyObject *hs_py_hotkey_info(PyObject *module, PyObject *unused);
 
 /* ---- walker.c ----------------------------------------------------------- */
 

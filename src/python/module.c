@@ -1333,6 +1333,19 @@ static PyMethodDef mod_methods[] = {
     {"hide", (PyCFunction)mod_hide, METH_O,
      "hide(type): instances of type are heapscope's own, never reported; "
      "hide(globals): frames running that module's code are no roots."},
+    {"hotkey_install", hs_py_hotkey_install, METH_VARARGS,
+     "hotkey_install(signum, callback): on signal signum, a watcher thread "
+     "takes the GIL and calls callback(); replaces any previous install.  "
+     "Use heapscope.install()."},
+    {"hotkey_uninstall", hs_py_hotkey_uninstall, METH_NOARGS,
+     "hotkey_uninstall() -> True if a hotkey was installed: the signal's "
+     "previous disposition is back and the watcher thread has ended."},
+    {"hotkey_after_fork", hs_py_hotkey_after_fork, METH_NOARGS,
+     "hotkey_after_fork(): in a forked child, give the hotkey a watcher "
+     "and a pipe of its own."},
+    {"hotkey_info", hs_py_hotkey_info, METH_NOARGS,
+     "hotkey_info() -> None, or (signum, pid of the installing process, "
+     "pid of the listening process)."},
     {NULL}
 };
 
