@@ -171,7 +171,7 @@ def install(signal=_signal.SIGQUIT, action=None):
         _state['hooks'] = True
     previous, _state['action'] = _state['action'], action
     try:
-        _c.hotkey_install(signum, _fire)
+        _c.hotkey_install(signum, _fire, threading.main_thread().ident)
     except BaseException:
         _state['action'] = previous
         raise

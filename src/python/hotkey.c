@@ -9,6 +9,17 @@
  * Nothing here may run Python code outside the watcher's call, block in
  * the handler, or take the GIL once the interpreter is finalizing.
  *
+ * Parking the main thread.  Holding the GIL pauses the program's Python
+ * code, but not a main thread blocked in read() on the terminal (input(),
+ * the REPL, a loop over sys.stdin): it would take the keys meant for the
+ * explorer.  hs_py_hotkey_park_main(), called with the GIL held right
+ * before a loop that keeps the GIL while it reads the terminal (the
+ * explorer's), sends the hotkey's signal to the main thread with
+ * SA_RESTART off: its read fails with EINTR, and CPython, before retrying
+ * it, waits for the GIL, that is until that loop ends.  Any release of the
+ * GIL in between (I/O, or bytecode past the switch interval) lets it go
+ * back to its read, which is why this is not done before the callback.
+ *
  * State.  A signal's disposition and the threads of a process are
  * per-process, and a signal handler can reach no module state, so the
  * installation is described by one static struct, `hk`: the only mutable
@@ -68,6 +79,9 @@ static struct {
     int signum;
     struct sigaction previous;
     hk_watch *watch;
+    int have_main;
+    pthread_t main_thread;  /* the thread hs_py_hotkey_park_main signals */
+    int parked;             /* SA_RESTART is off until unparked */
 } hk = {.wfd = -1};
 
 static void
@@ -128,6 +142,46 @@ close_fds(hk_watch *w)
     w->rfd = w->wfd = -1;
 }
 
+static int handler_is_ours(int signum);
+
+/* Our handler on hk.signum, with or without SA_RESTART. */
+static void
+set_restart(int on)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = hk_handler;
+    sa.sa_flags = SA_SIGINFO | (on ? SA_RESTART : 0);
+    sigemptyset(&sa.sa_mask);
+    sigaction(hk.signum, &sa, NULL);
+}
+
+int
+hs_py_hotkey_park_main(void)
+{
+    if (!hk.installed || !hk.have_main ||
+        pthread_equal(hk.main_thread, pthread_self()) ||
+        !handler_is_ours(hk.signum))
+        return 0;
+    if (!hk.parked)
+        set_restart(0);
+    hk.parked = 1;
+    /* Our own handler runs on it: one byte to the pipe, which is drained
+     * after the callback, so it does not fire the hotkey again. */
+    pthread_kill(hk.main_thread, hk.signum);
+    return 1;
+}
+
+void
+hs_py_hotkey_unpark_main(void)
+{
+    if (!hk.parked)
+        return;
+    hk.parked = 0;
+    if (hk.installed && handler_is_ours(hk.signum))
+        set_restart(1);
+}
+
 static void
 run_callback(hk_watch *w)
 {
@@ -135,6 +189,8 @@ run_callback(hk_watch *w)
     pthread_sigmask(SIG_SETMASK, &w->call_mask, &saved);
     PyObject *r = PyObject_CallObject(w->callback, NULL);
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    /* In case the callback parked the main thread and did not say so. */
+    hs_py_hotkey_unpark_main();
     /* The Python layer's callback reports the action's exceptions itself;
      * this is the last resort if that callback failed. */
     if (r == NULL)
@@ -302,7 +358,9 @@ hs_py_hotkey_install(PyObject *module, PyObject *args)
 {
     int signum;
     PyObject *callback;
-    if (!PyArg_ParseTuple(args, "iO:hotkey_install", &signum, &callback))
+    unsigned long main_ident = 0;
+    if (!PyArg_ParseTuple(args, "iO|k:hotkey_install", &signum, &callback,
+                          &main_ident))
         return NULL;
     if (!PyCallable_Check(callback)) {
         PyErr_SetString(PyExc_TypeError, "the callback must be callable");
@@ -351,9 +409,15 @@ hs_py_hotkey_install(PyObject *module, PyObject *args)
             restore_previous();
         hk.previous = prev;
         hk.signum = signum;
+    } else if (hk.parked) {
+        set_restart(1);
     }
+    hk.parked = 0;
     hk.watch = w;
     hk.installed = 1;
+    /* threading.get_ident() is the thread's pthread_t. */
+    hk.have_main = main_ident != 0;
+    hk.main_thread = (pthread_t)main_ident;
     if (old != NULL)
         watch_stop(old);
     Py_RETURN_NONE;
@@ -367,6 +431,7 @@ hs_py_hotkey_uninstall(PyObject *module, PyObject *unused)
     hk_watch *w = hk.watch;
     hk.watch = NULL;
     hk.installed = 0;
+    hk.parked = 0;
     atomic_store(&hk.wfd, -1);
     restore_previous();
     watch_stop(w);
@@ -380,6 +445,7 @@ hs_py_hotkey_after_fork(PyObject *module, PyObject *unused)
     atomic_store(&hk.busy, 0);
     if (!hk.installed)
         Py_RETURN_NONE;
+    hs_py_hotkey_unpark_main();
     hk_watch *old = hk.watch;
     /* The parent's watcher thread does not exist in the child, and its
      * pipe is shared with the parent: replace both. */
@@ -399,6 +465,9 @@ hs_py_hotkey_after_fork(PyObject *module, PyObject *unused)
     hk.watch = w;
     atomic_store(&hk.wfd, w->wfd);
     atomic_store(&hk.pid, (int)getpid());
+    /* The forking thread is the child's main thread. */
+    hk.have_main = 1;
+    hk.main_thread = pthread_self();
     Py_RETURN_NONE;
 }
 
@@ -409,4 +478,17 @@ hs_py_hotkey_info(PyObject *module, PyObject *unused)
         Py_RETURN_NONE;
     return Py_BuildValue("(iii)", hk.signum, atomic_load(&hk.owner),
                          atomic_load(&hk.pid));
+}
+
+PyObject *
+hs_py_hotkey_park_main_py(PyObject *module, PyObject *unused)
+{
+    return PyBool_FromLong(hs_py_hotkey_park_main());
+}
+
+PyObject *
+hs_py_hotkey_unpark_main_py(PyObject *module, PyObject *unused)
+{
+    hs_py_hotkey_unpark_main();
+    Py_RETURN_NONE;
 }

@@ -103,13 +103,26 @@ PyObject *hs_py_safe_repr(PyObject *o);
 /* ---- hotkey.c ----------------------------------------------------------- */
 
 /* The module functions behind heapscope.install() and uninstall():
- * hotkey_install(signum, callback), hotkey_uninstall() -> bool,
+ * hotkey_install(signum, callback[, main thread ident]),
+ * hotkey_uninstall() -> bool,
  * hotkey_after_fork() (in a forked child), hotkey_info() -> None or
  * (signum, installing pid, listening pid).  See hotkey.c. */
 PyObject *hs_py_hotkey_install(PyObject *module, PyObject *args);
 PyObject *hs_py_hotkey_uninstall(PyObject *module, PyObject *unused);
 PyObject *hs_py_hotkey_after_fork(PyObject *module, PyObject *unused);
 PyObject *hs_py_hotkey_info(PyObject *module, PyObject *unused);
+PyObject *hs_py_hotkey_park_main_py(PyObject *module, PyObject *unused);
+PyObject *hs_py_hotkey_unpark_main_py(PyObject *module, PyObject *unused);
+
+/* For the explorer: call hs_py_hotkey_park_main() with the GIL held right
+ * before a loop that keeps the GIL while it reads the terminal (hs_tui_run),
+ * and hs_py_hotkey_unpark_main() after it.  With a hotkey installed, a
+ * main thread blocked reading the terminal (input(), the REPL) then waits
+ * for the GIL instead, and does not take the explorer's keys.  Returns 1
+ * if the main thread was signalled; 0 when there is nothing to do (no
+ * hotkey, or called from the main thread itself). */
+int hs_py_hotkey_park_main(void);
+void hs_py_hotkey_unpark_main(void);
 
 /* ---- walker.c ----------------------------------------------------------- */
 

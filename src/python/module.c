@@ -1334,9 +1334,16 @@ static PyMethodDef mod_methods[] = {
      "hide(type): instances of type are heapscope's own, never reported; "
      "hide(globals): frames running that module's code are no roots."},
     {"hotkey_install", hs_py_hotkey_install, METH_VARARGS,
-     "hotkey_install(signum, callback): on signal signum, a watcher thread "
-     "takes the GIL and calls callback(); replaces any previous install.  "
-     "Use heapscope.install()."},
+     "hotkey_install(signum, callback, main_ident=0): on signal signum, a "
+     "watcher thread takes the GIL and calls callback(); main_ident is "
+     "threading.get_ident() of the main thread, for hotkey_park_main().  "
+     "Replaces any previous install.  Use heapscope.install()."},
+    {"hotkey_park_main", hs_py_hotkey_park_main_py, METH_NOARGS,
+     "hotkey_park_main() -> bool: make a main thread blocked in a system "
+     "call (a read of the terminal) wait for the GIL instead, until "
+     "hotkey_unpark_main().  Only lasts while the GIL stays held."},
+    {"hotkey_unpark_main", hs_py_hotkey_unpark_main_py, METH_NOARGS,
+     "hotkey_unpark_main(): end hotkey_park_main()."},
     {"hotkey_uninstall", hs_py_hotkey_uninstall, METH_NOARGS,
      "hotkey_uninstall() -> True if a hotkey was installed: the signal's "
      "previous disposition is back and the watcher thread has ended."},

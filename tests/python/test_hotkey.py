@@ -541,6 +541,69 @@ class TestInstall(HotkeyCase):
         self.assertIn('explorer is not available', err.getvalue())
 
 
+class TestParkMain(HotkeyCase):
+    """hotkey_park_main(): a main thread blocked in read() gives it up and
+    waits for the GIL, so the explorer gets the terminal's input."""
+
+    def check(self, park):
+        import ctypes
+        libc = ctypes.PyDLL(None)        # calls that keep the GIL
+        fionread = 0x541B                # Linux
+        r, w = os.pipe()
+        self.addCleanup(os.close, r)
+        self.addCleanup(os.close, w)
+        seen = {}
+
+        def act():
+            # Like the explorer, keep the GIL: a long switch interval
+            # stands for its C loop that never reaches the eval breaker.
+            # (and no collection: a finalizer closing a file would let
+            # the GIL go too).
+            interval = sys.getswitchinterval()
+            sys.setswitchinterval(30)
+            gc.disable()
+            try:
+                seen['parked'] = C.hotkey_park_main() if park else None
+                libc.write(w, b'x', 1)       # (os.write lets the GIL go)
+                libc.usleep(200000)
+                n = ctypes.c_int(-1)
+                libc.ioctl(r, fionread, ctypes.byref(n))
+                seen['left'] = n.value
+                C.hotkey_unpark_main()
+            finally:
+                gc.enable()
+                sys.setswitchinterval(interval)
+        self.install(act)
+        # From another process: a thread of ours could take the GIL
+        # between the park and the read (any thread may, not only main).
+        sender = subprocess.Popen(
+            [sys.executable, '-c', 'import os, time; time.sleep(0.1); '
+             'os.kill(%d, %d)' % (os.getpid(), SIG)])
+        data = os.read(r, 1)             # the main thread blocks here
+        sender.wait(10)
+        self.assertTrue(wait_for(lambda: 'left' in seen))
+        self.assertEqual(data, b'x')
+        return seen
+
+    def test_parked_main_thread_leaves_the_input(self):
+        seen = self.check(park=True)
+        self.assertIs(seen['parked'], True)
+        self.assertEqual(seen['left'], 1)
+        # SA_RESTART is back
+        self.assertTrue(caught(SIG))
+
+    def test_unparked_main_thread_takes_the_input(self):
+        # what parking prevents
+        self.assertEqual(self.check(park=False)['left'], 0)
+
+    def test_park_from_the_main_thread_does_nothing(self):
+        self.install(Recorder())
+        self.assertFalse(C.hotkey_park_main())
+        C.hotkey_unpark_main()
+        heapscope.uninstall()
+        self.assertFalse(C.hotkey_park_main())
+
+
 class TestLeaks(HotkeyCase):
 
     def test_cycles_leak_nothing(self):
