@@ -74,6 +74,7 @@ static struct {
     atomic_int busy;        /* handlers between reading wfd and writing */
     atomic_int pid;         /* the process whose watcher listens */
     atomic_int owner;       /* the process that called install() */
+    atomic_int park_sent;   /* park signals not yet seen by the handler */
     /* GIL-protected */
     int installed;
     int signum;
@@ -98,6 +99,16 @@ hk_handler(int sig, siginfo_t *si, void *ucontext)
     if (si != NULL && si->si_code == SI_KERNEL && me != atomic_load(&hk.owner))
         drop = 1;
 #endif
+    /* hs_py_hotkey_park_main's own signal only interrupts the main
+     * thread: it must not wake the watcher. */
+    if (si != NULL && si->si_code == SI_TKILL) {
+        int n = atomic_load(&hk.park_sent);
+        while (n > 0 && !atomic_compare_exchange_weak(&hk.park_sent, &n,
+                                                      n - 1))
+            ;
+        if (n > 0)
+            drop = 1;
+    }
     if (!drop) {
         char byte = 1;
         /* A full pipe already holds a wake-up: EAGAIN loses nothing. */
@@ -166,9 +177,11 @@ hs_py_hotkey_park_main(void)
     if (!hk.parked)
         set_restart(0);
     hk.parked = 1;
-    /* Our own handler runs on it: one byte to the pipe, which is drained
-     * after the callback, so it does not fire the hotkey again. */
-    pthread_kill(hk.main_thread, hk.signum);
+    /* Our own handler runs on it and recognises the signal (park_sent),
+     * so the hotkey does not fire again. */
+    atomic_fetch_add(&hk.park_sent, 1);
+    if (pthread_kill(hk.main_thread, hk.signum) != 0)
+        atomic_fetch_sub(&hk.park_sent, 1);
     return 1;
 }
 
@@ -441,8 +454,10 @@ hs_py_hotkey_uninstall(PyObject *module, PyObject *unused)
 PyObject *
 hs_py_hotkey_after_fork(PyObject *module, PyObject *unused)
 {
-    /* Only the forking thread exists here: no handler is mid-flight. */
+    /* Only the forking thread exists here: no handler is mid-flight, and
+     * no park signal is on its way. */
     atomic_store(&hk.busy, 0);
+    atomic_store(&hk.park_sent, 0);
     if (!hk.installed)
         Py_RETURN_NONE;
     hs_py_hotkey_unpark_main();

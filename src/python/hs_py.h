@@ -116,11 +116,14 @@ PyObject *hs_py_hotkey_unpark_main_py(PyObject *module, PyObject *unused);
 
 /* For the explorer: call hs_py_hotkey_park_main() with the GIL held right
  * before a loop that keeps the GIL while it reads the terminal (hs_tui_run),
- * and hs_py_hotkey_unpark_main() after it.  With a hotkey installed, a
- * main thread blocked reading the terminal (input(), the REPL) then waits
- * for the GIL instead, and does not take the explorer's keys.  Returns 1
- * if the main thread was signalled; 0 when there is nothing to do (no
- * hotkey, or called from the main thread itself). */
+ * again on each idle tick of that loop, and hs_py_hotkey_unpark_main()
+ * after it.  With a hotkey installed, a main thread blocked reading the
+ * terminal (input(), the REPL) then waits for the GIL instead and does not
+ * take the explorer's keys.  Anything that lets the GIL go meanwhile (I/O,
+ * a collection running a finalizer, bytecode past the switch interval)
+ * lets it back to its read until the next call.  Returns 1 if the main
+ * thread was signalled; 0 when there is nothing to do (no hotkey, or
+ * called from the main thread itself). */
 int hs_py_hotkey_park_main(void);
 void hs_py_hotkey_unpark_main(void);
 

@@ -564,6 +564,13 @@ class TestParkMain(HotkeyCase):
             gc.disable()
             try:
                 seen['parked'] = C.hotkey_park_main() if park else None
+                # Again a moment later, as the explorer does on each idle
+                # tick: a park signal that lands while the main thread is
+                # still returning from the hotkey's own signal (SA_RESTART)
+                # cannot interrupt the read it restarts.
+                libc.usleep(20000)
+                if park:
+                    C.hotkey_park_main()
                 libc.write(w, b'x', 1)       # (os.write lets the GIL go)
                 libc.usleep(200000)
                 n = ctypes.c_int(-1)
@@ -595,6 +602,27 @@ class TestParkMain(HotkeyCase):
     def test_unparked_main_thread_takes_the_input(self):
         # what parking prevents
         self.assertEqual(self.check(park=False)['left'], 0)
+
+    def test_park_signal_does_not_fire_the_hotkey(self):
+        # explore() from a worker thread parks the main thread too
+        rec = Recorder()
+        self.install(rec)
+        out = []
+
+        def worker():
+            out.append(C.hotkey_park_main())
+            time.sleep(0.1)
+            C.hotkey_unpark_main()
+        t = threading.Thread(target=worker)
+        t.start()
+        time.sleep(0.5)          # interrupted, and resumed, by the park
+        t.join()
+        self.assertEqual(out, [True])
+        time.sleep(0.2)
+        self.assertEqual(rec.times, [])
+        self.assertTrue(caught(SIG))
+        os.kill(os.getpid(), SIG)        # and a real one still fires
+        self.assertTrue(rec.ran.wait(2.0))
 
     def test_park_from_the_main_thread_does_nothing(self):
         self.install(Recorder())
