@@ -808,8 +808,8 @@ class TestShutdown(unittest.TestCase):
             breakpoint()
             print('after')
             ''', env={'PYTHONBREAKPOINT': 'heapscope.explore'})
-        self.assertEqual((r.returncode, r.stdout), (0, 'explore None\nafter\n'),
-                         r.stderr)
+        self.assertEqual((r.returncode, r.stdout),
+                         (0, 'explore None\nafter\n'), r.stderr)
 
     def test_explore_without_explorer_says_so(self):
         try:
