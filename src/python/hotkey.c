@@ -393,6 +393,7 @@ hs_py_hotkey_install(PyObject *module, PyObject *args)
         return NULL;
     hk_watch *old = hk.installed ? hk.watch : NULL;
     int me = (int)getpid();
+    int old_pid = atomic_load(&hk.pid), old_owner = atomic_load(&hk.owner);
 
     /* Arm the new pipe before the new disposition can fire. */
     atomic_store(&hk.wfd, w->wfd);
@@ -407,7 +408,10 @@ hs_py_hotkey_install(PyObject *module, PyObject *args)
         sigemptyset(&sa.sa_mask);
         if (sigaction(signum, &sa, &prev) < 0) {
             int err = errno;
+            /* As it was: the previous install, if any, still works. */
             atomic_store(&hk.wfd, old ? old->wfd : -1);
+            atomic_store(&hk.pid, old_pid);
+            atomic_store(&hk.owner, old_owner);
             watch_stop(w);
             errno = err;
             PyErr_Format(PyExc_ValueError, "cannot catch signal %d: %s",

@@ -436,6 +436,10 @@ class TestInstall(HotkeyCase):
         self.install(rec)
         self.assertRaises(ValueError, heapscope.install, signal.SIGKILL,
                           action=Recorder())
+        # 32 is the C library's own: sigaction() itself refuses it
+        self.assertRaises(ValueError, heapscope.install, 32,
+                          action=Recorder())
+        self.assertEqual(C.hotkey_info(), (SIG, os.getpid(), os.getpid()))
         os.kill(os.getpid(), SIG)
         self.assertTrue(rec.ran.wait(2.0))
 
