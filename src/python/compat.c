@@ -542,7 +542,7 @@ hs_compat_visit_extra(PyObject *op, hs_compat_visit visit, void *arg)
     return 0;
 }
 
-/* ---- interpreter lifecycle ------------------------------------------------ */
+/* ---- interpreter lifecycle ---------------------------------------------- */
 
 int
 hs_compat_is_finalizing(void)
