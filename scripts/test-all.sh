@@ -2,7 +2,8 @@
 # test-all.sh - Quick start, second command: the whole test suite.
 #
 # Builds out of tree once per interpreter (every pyenv CPython 3.9-3.13 and
-# Debian's python3) and runs `make check` (cmocka + unittest) in each, then
+# Debian's python3) and runs `make check` (cmocka + unittest + the tmux
+# end-to-end tests) in each, then
 # the sanitizer build and valgrind when clang and valgrind are there.  Ends
 # with one line "N passed, N failed".
 #   --quick        only Debian's python3
@@ -52,27 +53,34 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 # Count the cases of one build's test logs into passed/failed.
 count_build() {
-    local dir=$1 p=0 f=0 trs log ran bad
+    local dir=$1 p=0 f=0 s=0 trs log ran bad skip
     for trs in "$dir"/tests/unit/*.trs; do
         [ -f "$trs" ] || continue
         p=$((p + $(grep -c '^:test-result: PASS' "$trs")))
         f=$((f + $(grep -Ec '^:test-result: (FAIL|ERROR|XPASS)' "$trs")))
     done
-    log=$dir/tests/python/run-python-tests.log
-    if [ -f "$log" ]; then
+    # unittest logs: the Python suite, and the tmux suite (which skips
+    # as a whole, 77, without tmux)
+    for log in "$dir"/tests/python/run-python-tests.log \
+               "$dir"/tests/e2e/run-e2e.log; do
+        [ -f "$log" ] || continue
+        grep -q '^SKIP: ' "$log" && continue
         ran=$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\}.*/\1/p' "$log" | tail -1)
         bad=$(grep -Eo '(failures|errors)=[0-9]+' "$log" | tail -2 |
               awk -F= '{s += $2} END {print s + 0}')
+        skip=$(grep -Eo 'skipped=[0-9]+' "$log" | tail -1 | cut -d= -f2)
         if [ -z "$ran" ]; then
             f=$((f + 1))        # the runner itself failed
         else
-            p=$((p + ran - bad))
+            p=$((p + ran - bad - ${skip:-0}))
             f=$((f + bad))
+            s=$((s + ${skip:-0}))
         fi
-    fi
+    done
     passed=$((passed + p))
     failed=$((failed + f))
     last_res="$p passed, $f failed"
+    [ $s = 0 ] || last_res="$last_res ($s skipped)"
 }
 
 run_build() {
@@ -104,7 +112,8 @@ run_build() {
     res=$last_res
     if [ $rc != 0 ]; then
         echo "   make check failed; logs:"
-        for log in "$dir"/test-suite.log "$dir"/tests/python/*.log; do
+        for log in "$dir"/test-suite.log "$dir"/tests/python/*.log \
+                   "$dir"/tests/e2e/*.log; do
             [ -f "$log" ] && tail -40 "$log"
         done
         [ "$res" = "0 passed, 0 failed" ] && { failed=$((failed + 1)); res="build failed"; }

@@ -8,11 +8,38 @@
     >>> h                        # partition by class / dict owner
     >>> h[0].bysize, h.bytype, h.byid[0].theone, h & hp.Type(str)
 
+    >>> heapscope.install()      # Ctrl-\\ now opens the explorer
+    >>> heapscope.explore()      # so does this (and breakpoint() with
+    ...                          # PYTHONBREAKPOINT=heapscope.explore)
+
 The API follows guppy/heapy's hpy(); see man 3 heapscope.  The walk is
 done in C, runs no Python code and changes nothing it looks at.
 """
 
-from ._api import hpy, Use, IdentitySet, Partition, Kind, type_name, safe_repr
+from ._api import (hpy, session, Use, IdentitySet, Partition, Kind,
+                   type_name, safe_repr)
+from ._hotkey import install, uninstall
 
 __version__ = '0.1.0'
-__all__ = ['hpy', 'Use', 'IdentitySet', 'Partition', 'Kind', '__version__']
+__all__ = ['hpy', 'session', 'Use', 'IdentitySet', 'Partition', 'Kind',
+           'install', 'uninstall', 'explore', '__version__']
+
+
+def explore(*args, **kwargs):
+    """explore(s=None): open the full-screen explorer on the set s (the
+    heap, relative to session()'s mark, when None); the program carries on
+    when it is closed.  PYTHONBREAKPOINT=heapscope.explore makes
+    breakpoint() call this.  Where the explorer cannot run, one line on
+    stderr says why and this returns None."""
+    # Imported at call time: the explorer (curses, the model) costs
+    # nothing until it is used.
+    try:
+        from ._explore import explore as _explore
+    except ModuleNotFoundError as e:
+        if e.name != __name__ + '._explore':
+            raise
+        from ._hotkey import say
+        say('the explorer is not available in this build of heapscope '
+            '(no heapscope._explore)')
+        return None
+    return _explore(*args, **kwargs)

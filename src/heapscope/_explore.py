@@ -10,7 +10,9 @@ that could reach a __getattr__) except for the heapy expressions the user
 types at the `:` prompt.
 """
 
+import gc
 import sys
+import threading
 import time
 
 from . import _api
@@ -354,11 +356,32 @@ def explore(s=None):
         else:
             raise TypeError('explore(s): s is a heapscope set (e.g. '
                             'hp.heap()), not %s' % type(s).__name__)
+    # The program stays paused while the explorer is open: a main thread
+    # blocked reading the terminal is made to wait for the GIL instead (so
+    # it takes none of the explorer's keys), the GIL is not handed to other
+    # threads between bytecodes, and no collection runs the program's
+    # finalizers.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    # A thread already waiting for the GIL waits with the old interval
+    # and would soon ask for it: let such threads have their turn now,
+    # not in the middle of the explorer.  Then park the main thread: its
+    # wait for the GIL, with the new interval, lasts.
+    time.sleep(0.02)
+    _c.hotkey_park_main()
+    collecting = gc.isenabled()
+    gc.disable()
     model = Model(hp, s)
     last = hp._last
     try:
-        err = _c.run_explorer(model)
+        main = threading.main_thread()
+        tid = getattr(main, 'native_id', None) or 0
+        err = _c.run_explorer(model, tid if main is not
+                              threading.current_thread() else 0)
     finally:
+        if collecting:
+            gc.enable()
+        sys.setswitchinterval(interval)
         # The explorer's snapshots go with it: the program's memory is its
         # own again.
         if hp._last is not last:

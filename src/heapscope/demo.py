@@ -9,6 +9,7 @@ are the ones the guppy/heapy tutorial walks through.
 """
 
 import random
+import sys
 import time
 import weakref
 
@@ -74,13 +75,24 @@ def show(title, obj):
     print()
 
 
-def main(n=20000):
-    hp = heapscope.hpy()
+def main(n=20000, interactive=None):
+    """Load n packages, then open the explorer on what they use (in a
+    terminal), or print the tables of a heapy session (otherwise, or with
+    interactive=False)."""
+    hp = heapscope.session()
     hp.setrelheap()
     t = time.perf_counter()
     repo = Repository().load(n)
     print('Loaded %d packages in %.2f s.\n' % (len(repo.packages),
                                                time.perf_counter() - t))
+    if interactive is None:
+        interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    if interactive:
+        print('Opening the explorer on them (? for help, q to quit).')
+        sys.stdout.flush()
+        heapscope.explore()
+        del repo
+        return 0
     t = time.perf_counter()
     h = hp.heap()
     took = time.perf_counter() - t

@@ -557,3 +557,15 @@ hs_compat_visit_extra(PyObject *op, hs_compat_visit visit, void *arg)
 #endif
     return 0;
 }
+
+/* ---- interpreter lifecycle ---------------------------------------------- */
+
+int
+hs_compat_is_finalizing(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsFinalizing();
+#else
+    return _Py_IsFinalizing();
+#endif
+}

@@ -115,6 +115,10 @@ void hs_heapdefs_free(hs_heapdefs *hd);
 /* The definition of exactly this type, or NULL. */
 const NyHeapDef *hs_heapdefs_find(const hs_heapdefs *hd, PyTypeObject *tp);
 
+/* Non-zero once the interpreter started finalizing (Py_IsFinalizing, a
+ * private name before 3.13).  Safe to call without the GIL. */
+int hs_compat_is_finalizing(void);
+
 /* ---- relate.c ----------------------------------------------------------- */
 
 /* How a referrer holds one object: enough to build its heapy name
@@ -181,9 +185,39 @@ int hs_py_idset_parts(PyObject *idset, hs_relations **rel, const hs_set **s);
 /* ---- model.c: the explorer over heapscope._explore.Model ------------------ */
 
 /* Run the full-screen explorer with pymodel as its model, in this thread,
- * holding the GIL throughout.  0 when the user closed it; -1 when it could
- * not run, with one line saying why in err; -2 with an exception set. */
-int hs_py_run_explorer(PyObject *pymodel, char *err, size_t errlen);
+ * holding the GIL throughout.  main_tid: the main thread's native id (to
+ * check it is parked), 0 if unknown.  0 when the user closed it; -1 when
+ * it could not run, with one line saying why in err; -2 with an exception
+ * set. */
+int hs_py_run_explorer(PyObject *pymodel, long main_tid, char *err,
+                       size_t errlen);
+
+/* ---- hotkey.c ----------------------------------------------------------- */
+
+/* The module functions behind heapscope.install() and uninstall():
+ * hotkey_install(signum, callback[, main thread ident]),
+ * hotkey_uninstall() -> bool,
+ * hotkey_after_fork() (in a forked child), hotkey_info() -> None or
+ * (signum, installing pid, listening pid).  See hotkey.c. */
+PyObject *hs_py_hotkey_install(PyObject *module, PyObject *args);
+PyObject *hs_py_hotkey_uninstall(PyObject *module, PyObject *unused);
+PyObject *hs_py_hotkey_after_fork(PyObject *module, PyObject *unused);
+PyObject *hs_py_hotkey_info(PyObject *module, PyObject *unused);
+PyObject *hs_py_hotkey_park_main_py(PyObject *module, PyObject *unused);
+PyObject *hs_py_hotkey_unpark_main_py(PyObject *module, PyObject *unused);
+
+/* For the explorer: call hs_py_hotkey_park_main() with the GIL held right
+ * before a loop that keeps the GIL while it reads the terminal (hs_tui_run),
+ * again on each idle tick of that loop, and hs_py_hotkey_unpark_main()
+ * after it.  With a hotkey installed, a main thread blocked reading the
+ * terminal (input(), the REPL) then waits for the GIL instead and does not
+ * take the explorer's keys.  Anything that lets the GIL go meanwhile (I/O,
+ * a collection running a finalizer, bytecode past the switch interval)
+ * lets it back to its read until the next call.  Returns 1 if the main
+ * thread was signalled; 0 when there is nothing to do (no hotkey, or
+ * called from the main thread itself). */
+int hs_py_hotkey_park_main(void);
+void hs_py_hotkey_unpark_main(void);
 
 /* ---- walker.c ----------------------------------------------------------- */
 

@@ -14,9 +14,14 @@
 #include "heapscope/explorer.h"
 #include "heapscope/tui.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 /* Dominated-size state per row (by heapy index). */
 #define DS_NONE    0
@@ -482,6 +487,9 @@ static int
 m_poll(hs_model *base)
 {
     pymodel *m = (pymodel *)base;
+    /* The TUI is idle: keep a main thread that was reading the terminal
+     * waiting for the GIL instead (see hotkey.c). */
+    hs_py_hotkey_park_main();
     pthread_mutex_lock(&m->lock);
     job *done = m->done;
     int changed = m->changed;
@@ -727,10 +735,54 @@ model_close(pymodel *m)
     pthread_cond_destroy(&m->wake);
 }
 
+/* Whether thread tid is waiting in a futex (as for the GIL), from
+ * /proc/self/task/<tid>/syscall; -1 when that cannot be told. */
+static int
+in_futex(long tid)
+{
+#ifdef SYS_futex
+    char path[64], buf[64];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", tid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    if (buf[0] < '0' || buf[0] > '9')
+        return 0;               /* "running" */
+    return atol(buf) == SYS_futex;
+#else
+    (void)tid;
+    return -1;
+#endif
+}
+
+/* Park the main thread (hotkey.c) and make sure it took: a park signal
+ * that lands while the main thread is still on its way back into a read
+ * cannot interrupt it, and the read would then take the explorer's first
+ * keys.  Parks again, for up to 0.1 s, until the main thread waits in a
+ * futex (for the GIL this thread holds). */
+static void
+park_firmly(long main_tid)
+{
+    for (int k = 0; k < 50; k++) {
+        if (!hs_py_hotkey_park_main() || main_tid <= 0)
+            return;
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+        if (in_futex(main_tid) != 0)
+            return;
+    }
+}
+
 /* Run the explorer over the Python model.  0 when the user closed it, -1
  * when it could not run (err says why), -2 with a Python exception. */
 int
-hs_py_run_explorer(PyObject *pymodel_obj, char *err, size_t errlen)
+hs_py_run_explorer(PyObject *pymodel_obj, long main_tid, char *err,
+                   size_t errlen)
 {
     pymodel m;
     memset(&m, 0, sizeof m);
@@ -759,7 +811,12 @@ hs_py_run_explorer(PyObject *pymodel_obj, char *err, size_t errlen)
         return -2;
     }
     hs_tui_opts o = {NULL, -1, -1, NULL};
+    /* A main thread blocked reading the terminal (input(), the REPL)
+     * would take the explorer's keys: interrupt it into waiting for the
+     * GIL, which the explorer holds. */
+    park_firmly(main_tid);
     int r = hs_tui_run(&m.base, &o, err, errlen);
+    hs_py_hotkey_unpark_main();
     model_close(&m);
     if (PyErr_Occurred())
         PyErr_Clear();

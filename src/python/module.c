@@ -1460,10 +1460,14 @@ mod_instance_dict(PyObject *module, PyObject *o)
 }
 
 static PyObject *
-mod_run_explorer(PyObject *module, PyObject *model)
+mod_run_explorer(PyObject *module, PyObject *args)
 {
+    PyObject *model;
+    long main_tid = 0;
+    if (!PyArg_ParseTuple(args, "O|l:run_explorer", &model, &main_tid))
+        return NULL;
     char err[512] = "";
-    int r = hs_py_run_explorer(model, err, sizeof err);
+    int r = hs_py_run_explorer(model, main_tid, err, sizeof err);
     if (r == -2)
         return NULL;
     if (r < 0)
@@ -1505,13 +1509,33 @@ static PyMethodDef mod_methods[] = {
     {"instance_dict", (PyCFunction)mod_instance_dict, METH_O,
      "instance_dict(obj) -> obj's __dict__ if it exists, else None; never "
      "creates it (for tests of the 3.11+ managed dicts)."},
-    {"run_explorer", (PyCFunction)mod_run_explorer, METH_O,
-     "run_explorer(model) -> None when the user closed the explorer, or a "
-     "message saying why it could not run.  model: heapscope._explore."
-     "Model."},
+    {"run_explorer", (PyCFunction)mod_run_explorer, METH_VARARGS,
+     "run_explorer(model, main_tid=0) -> None when the user closed the "
+     "explorer, or a message saying why it could not run.  model: "
+     "heapscope._explore.Model; main_tid: the main thread's native id."},
     {"hide", (PyCFunction)mod_hide, METH_O,
      "hide(type): instances of type are heapscope's own, never reported; "
      "hide(globals): frames running that module's code are no roots."},
+    {"hotkey_install", hs_py_hotkey_install, METH_VARARGS,
+     "hotkey_install(signum, callback, main_ident=0): on signal signum, a "
+     "watcher thread takes the GIL and calls callback(); main_ident is "
+     "threading.get_ident() of the main thread, for hotkey_park_main().  "
+     "Replaces any previous install.  Use heapscope.install()."},
+    {"hotkey_park_main", hs_py_hotkey_park_main_py, METH_NOARGS,
+     "hotkey_park_main() -> bool: make a main thread blocked in a system "
+     "call (a read of the terminal) wait for the GIL instead, until "
+     "hotkey_unpark_main().  Only lasts while the GIL stays held."},
+    {"hotkey_unpark_main", hs_py_hotkey_unpark_main_py, METH_NOARGS,
+     "hotkey_unpark_main(): end hotkey_park_main()."},
+    {"hotkey_uninstall", hs_py_hotkey_uninstall, METH_NOARGS,
+     "hotkey_uninstall() -> True if a hotkey was installed: the signal's "
+     "previous disposition is back and the watcher thread has ended."},
+    {"hotkey_after_fork", hs_py_hotkey_after_fork, METH_NOARGS,
+     "hotkey_after_fork(): in a forked child, give the hotkey a watcher "
+     "and a pipe of its own."},
+    {"hotkey_info", hs_py_hotkey_info, METH_NOARGS,
+     "hotkey_info() -> None, or (signum, pid of the installing process, "
+     "pid of the listening process)."},
     {NULL}
 };
 

@@ -22,6 +22,7 @@
 #if PY_VERSION_HEX >= 0x030B0000
 #include "internal/pycore_object.h"
 #include "internal/pycore_dict.h"
+#include "internal/pycore_frame.h"
 #endif
 #if PY_VERSION_HEX >= 0x030C0000
 #include "internal/pycore_long.h"
@@ -62,6 +63,28 @@ hs_py_pre_header(PyObject *op)
 {
     return pre_header(op, Py_TYPE(op));
 }
+
+#if PY_VERSION_HEX >= 0x030B0000
+/* Words of locals and value stack a 3.11+ generator's embedded frame was
+ * allocated with (the code's co_nlocalsplus + co_stacksize). */
+static size_t
+gen_frame_words(PyObject *op)
+{
+    PyGenObject *gen = (PyGenObject *)op;
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *ex = ((_PyInterpreterFrame *)gen->gi_iframe)->f_executable;
+    PyCodeObject *co = ex != NULL && PyCode_Check(ex) ? (PyCodeObject *)ex
+                                                      : NULL;
+#elif PY_VERSION_HEX >= 0x030C0000
+    PyCodeObject *co = ((_PyInterpreterFrame *)gen->gi_iframe)->f_code;
+#else
+    PyCodeObject *co = gen->gi_code;
+#endif
+    if (co == NULL)
+        return 0;
+    return (size_t)co->co_nlocalsplus + (size_t)co->co_stacksize;
+}
+#endif
 
 static size_t
 str_size(PyObject *op, PyTypeObject *tp)
@@ -173,6 +196,14 @@ hs_py_size(PyObject *op)
     } else if (PyByteArray_Check(op)) {
         size = (size_t)tp->tp_basicsize +
                (size_t)((PyByteArrayObject *)op)->ob_alloc;
+#if PY_VERSION_HEX >= 0x030B0000
+    } else if (tp == &PyGen_Type || tp == &PyCoro_Type ||
+               tp == &PyAsyncGen_Type) {
+        /* 3.11+: the frame is inside the generator, sized by its code;
+         * there is no ob_size (Py_SIZE would read the next field). */
+        size = (size_t)tp->tp_basicsize + gen_frame_words(op) *
+                                              sizeof(PyObject *);
+#endif
     } else if (PyType_Check(op) && !(tp->tp_flags & Py_TPFLAGS_HEAPTYPE) &&
                !(((PyTypeObject *)op)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
         /* a static type: its struct, nothing allocated */

@@ -124,6 +124,32 @@ class TestSizes(unittest.TestCase):
         d = {i: i for i in range(1000)}
         self.assertGreater(C.sizeof(d), C.sizeof({}) + 20000)
 
+    def test_generators_and_coroutines(self):
+        # 3.11+ keeps the frame inside the generator, sized by its code:
+        # there is no ob_size to read
+        def gen(n):
+            a, b = [1], 'x'
+            for i in range(n):
+                yield i + len(a) + len(b)
+
+        async def coro():
+            return 1
+
+        async def agen():
+            yield 1
+
+        started = gen(5)
+        next(started)
+        objs = [gen(5), started, coro(), agen()]
+        try:
+            for o in objs:
+                size = C.sizeof(o)
+                self.assertLess(size, 4096, repr(o))
+                if sys.version_info >= (3, 11):
+                    self.assertEqual(size, sys.getsizeof(o), repr(o))
+        finally:
+            objs[2].close()
+
 
 if __name__ == '__main__':
     unittest.main()

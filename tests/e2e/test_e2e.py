@@ -1,0 +1,430 @@
+"""End-to-end: real programs in a real terminal (a detached tmux pane).
+
+Each test starts a private tmux server (its own socket, no user config),
+runs a program under the built heapscope command (or a script calling
+heapscope.install()) in a pane, types keys with send-keys, reads the
+screen with capture-pane and kills the server whatever happens.  The pane
+runs the program inside a small sh script that records `stty -g` before
+and after and prints the exit status, so the terminal state and the
+status are checked too.  Standard library only; no stdin needed (tmux
+makes the pane's pty).  Run by run-e2e.sh under make check.
+
+The explorer tests expect the explorer's screen and skip while
+heapscope._explore is not in the build.
+"""
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import unittest
+
+BUILD = os.environ.get('HEAPSCOPE_BUILDDIR', '')
+COMMAND = os.path.join(BUILD, 'heapscope')
+PKG = os.path.join(BUILD, 'pkg')
+PYTHON = os.environ.get('PYTHON', sys.executable)
+# The sanitizer build's module needs the ASan runtime preloaded; only the
+# program under test gets it, not tmux or sh.
+PRELOAD = os.environ.get('HEAPSCOPE_E2E_PRELOAD', '')
+TIMEOUT = 10.0
+
+TMUX_CONF = '''\
+set -g remain-on-exit on
+set -g status off
+set -g default-terminal screen
+set -g history-limit 2000
+'''
+
+# A program that echoes what is typed at it: it proves it still reads its
+# terminal normally after the hotkey ran.  'quit' ends it with status 3.
+ECHO_PROG = '''\
+import os, sys
+print('ready', os.getpid(), flush=True)
+for line in sys.stdin:
+    line = line.strip()
+    if line == 'quit':
+        print('bye', flush=True)
+        sys.exit(3)
+    print('echo', line, flush=True)
+'''
+
+ACTION_MODULE = '''\
+import os
+def act():
+    print('HOTKEY-ACTION pid=%d' % os.getpid(), flush=True)
+'''
+
+
+def explorer_available():
+    # By its file: importing the package here would need the sanitizer
+    # runtime in a sanitizer build.
+    return os.path.exists(os.path.join(PKG, 'heapscope', '_explore.py'))
+
+
+class Pane(object):
+    """One tmux server with one pane running `script` (sh)."""
+
+    def __init__(self, workdir, script, width=100, height=30):
+        self.dir = workdir
+        self.sock = os.path.join(workdir, 'tmux.sock')
+        conf = os.path.join(workdir, 'tmux.conf')
+        with open(conf, 'w') as f:
+            f.write(TMUX_CONF)
+        run = os.path.join(workdir, 'run.sh')
+        with open(run, 'w') as f:
+            f.write(script)
+        self.tmux('-f', conf, 'new-session', '-d', '-s', 'e2e',
+                  '-x', str(width), '-y', str(height), 'sh ' + run)
+
+    def tmux(self, *args):
+        env = dict(os.environ)
+        env.pop('TMUX', None)
+        r = subprocess.run(['tmux', '-S', self.sock] + list(args),
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True,
+                           env=env, timeout=TIMEOUT)
+        if r.returncode != 0:
+            raise RuntimeError('tmux %s: %s' % (' '.join(args),
+                                                r.stderr.strip()))
+        return r.stdout
+
+    def keys(self, *keys):
+        self.tmux('send-keys', '-t', 'e2e', *keys)
+
+    def type_line(self, text):
+        self.tmux('send-keys', '-t', 'e2e', '-l', text)
+        self.keys('Enter')
+
+    def screen(self):
+        return self.tmux('capture-pane', '-p', '-t', 'e2e')
+
+    def wait_for(self, pattern, timeout=TIMEOUT, count=1):
+        """Wait until `pattern` (a regex) matches `count` times on the
+        screen; the match.  Fails with the screen shown."""
+        end = time.monotonic() + timeout
+        while True:
+            text = self.screen()
+            found = list(re.finditer(pattern, text, re.M))
+            if len(found) >= count:
+                return found[count - 1]
+            if time.monotonic() > end:
+                raise AssertionError('%r did not appear %d time(s) within '
+                                     '%.0f s; the screen:\n%s'
+                                     % (pattern, count, timeout, text))
+            time.sleep(0.05)
+
+    def wait_gone(self, pattern, timeout=TIMEOUT):
+        end = time.monotonic() + timeout
+        while re.search(pattern, self.screen(), re.M):
+            if time.monotonic() > end:
+                raise AssertionError('%r still on the screen:\n%s'
+                                     % (pattern, self.screen()))
+            time.sleep(0.05)
+
+    def close(self):
+        try:
+            self.tmux('kill-server')
+        except (RuntimeError, subprocess.SubprocessError, OSError):
+            pass
+
+
+class E2ECase(unittest.TestCase):
+
+    def setUp(self):
+        if not BUILD or not os.access(COMMAND, os.X_OK):
+            self.skipTest('HEAPSCOPE_BUILDDIR has no heapscope command')
+        # A short path: a unix socket's path is limited to ~100 bytes.
+        self.dir = tempfile.mkdtemp(prefix='hs-e2e-', dir='/tmp')
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.write('e2eaction.py', ACTION_MODULE)
+        self.write('echo.py', ECHO_PROG)
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, 'w') as f:
+            f.write(textwrap.dedent(text))
+        return path
+
+    def start(self, argv, env=None, unset=()):
+        """Run argv in a pane, with the package on the path; the sh
+        around it ignores Ctrl-\\ itself (a trap, so the program still
+        gets the default disposition)."""
+        e = {'PYTHONPATH': PKG}
+        if PRELOAD:
+            e['LD_PRELOAD'] = PRELOAD
+            e['ASAN_OPTIONS'] = 'detect_leaks=0'
+        e.update(env or {})
+        prefix = ['env'] + ['-u%s' % u for u in unset] + \
+            ['%s=%s' % kv for kv in sorted(e.items())]
+        cmd = ' '.join(shlex.quote(a) for a in prefix + list(argv))
+        d = shlex.quote(self.dir)
+        script = ('trap : QUIT\n'
+                  'ulimit -c 0\n'
+                  'cd %s\n'
+                  'stty -g > %s/stty.before\n'
+                  '%s\n'
+                  'echo "EXIT=$?"\n'
+                  'stty -g > %s/stty.after\n' % (d, d, cmd, d))
+        pane = Pane(self.dir, script)
+        self.addCleanup(pane.close)
+        return pane
+
+    def finish(self, pane, status):
+        """Wait for the exit status line; the terminal is as it was."""
+        pane.wait_for(r'^EXIT=%d$' % status)
+        end = time.monotonic() + TIMEOUT
+        after = os.path.join(self.dir, 'stty.after')
+        while not os.path.exists(after) or os.path.getsize(after) == 0:
+            self.assertLess(time.monotonic(), end, 'no stty after')
+            time.sleep(0.05)
+        with open(os.path.join(self.dir, 'stty.before')) as f:
+            before = f.read()
+        with open(after) as f:
+            self.assertEqual(f.read(), before)
+
+    @staticmethod
+    def after_key(pattern):
+        """pattern at the start of a line, or right after the ^\\ that
+        the terminal echoes for Ctrl-\\."""
+        return r'^(?:\^\\)?' + pattern
+
+    def pid(self, pane):
+        return int(pane.wait_for(r'^ready (\d+)$').group(1))
+
+
+class TestHotkey(E2ECase):
+
+    def test_ctrl_backslash_under_the_command(self):
+        pane = self.start([COMMAND, 'echo.py'],
+                          env={'HEAPSCOPE_ACTION': 'e2eaction:act'})
+        pid = self.pid(pane)
+        pane.keys('C-\\')
+        pane.wait_for(self.after_key(r'HOTKEY-ACTION pid=%d$' % pid))
+        # the program carries on reading its terminal
+        pane.type_line('hello')
+        pane.wait_for(r'^echo hello$')
+        pane.keys('C-\\')
+        pane.wait_for(self.after_key(r'HOTKEY-ACTION pid=%d$' % pid),
+                      count=2)
+        pane.type_line('again')
+        pane.wait_for(r'^echo again$')
+        pane.type_line('quit')
+        pane.wait_for(r'^bye$')
+        self.finish(pane, 3)
+
+    def test_kill_usr2_from_another_shell(self):
+        pane = self.start([COMMAND, '--signal', 'USR2', 'echo.py'],
+                          env={'HEAPSCOPE_ACTION': 'e2eaction:act'})
+        pid = self.pid(pane)
+        os.kill(pid, signal.SIGUSR2)
+        pane.wait_for(r'^HOTKEY-ACTION pid=%d$' % pid)
+        pane.type_line('still here')
+        pane.wait_for(r'^echo still here$')
+        pane.type_line('quit')
+        self.finish(pane, 3)
+
+    def test_install_in_the_program_itself(self):
+        self.write('own.py', '''
+            import heapscope
+            heapscope.install(action=lambda: print('OWN-ACTION',
+                                                   flush=True))
+            exec(open('echo.py').read())
+            ''')
+        pane = self.start([PYTHON, 'own.py'])
+        self.pid(pane)
+        pane.keys('C-\\')
+        pane.wait_for(self.after_key(r'OWN-ACTION$'))
+        pane.type_line('x')
+        pane.wait_for(r'^echo x$')
+        pane.type_line('quit')
+        self.finish(pane, 3)
+
+    def test_at_the_python_prompt(self):
+        # The interactive prompt reads the terminal through readline.
+        pane = self.start([PYTHON, '-q', '-i', '-c', 'import os, '
+                           'heapscope; heapscope.install(action=lambda: '
+                           'print("REPL-ACTION", flush=True)); '
+                           'print("ready", os.getpid())'])
+        self.pid(pane)
+        pane.wait_for(r'^>>>\s*$')
+        pane.keys('C-\\')
+        pane.wait_for(r'REPL-ACTION$')
+        pane.type_line('print(6 * 7)')
+        pane.wait_for(r'^42$')
+        # (3.13.0's new prompt exits with 1 for SystemExit(n): end it
+        # with Ctrl-D, the same everywhere)
+        pane.wait_for(r'^42\n>>>\s*$')
+        pane.keys('C-d')
+        self.finish(pane, 0)
+
+    def test_no_hotkey_means_python_default(self):
+        pane = self.start([COMMAND, '--no-hotkey', 'echo.py'],
+                          env={'HEAPSCOPE_ACTION': 'e2eaction:act'})
+        self.pid(pane)
+        pane.keys('C-\\')
+        # SIGQUIT's default: the program dies (128 + 3)
+        self.finish(pane, 131)
+        self.assertNotIn('HOTKEY-ACTION', pane.screen())
+
+    def test_forked_child_ignores_the_terminal_key(self):
+        # Ctrl-\ reaches every process of the foreground group: only the
+        # process that installed the hotkey answers it; a forked child
+        # answers a signal sent to it alone.
+        self.write('forks.py', '''
+            import os, sys, time, warnings
+            warnings.simplefilter('ignore', DeprecationWarning)
+            import heapscope
+            heapscope.install(action=lambda: print('ACTION pid=%d'
+                                                   % os.getpid(), flush=True))
+            r, w = os.pipe()
+            child = os.fork()
+            if child == 0:
+                print('child', os.getpid(), flush=True)
+                os.write(w, b'x')
+                time.sleep(60)
+                os._exit(0)
+            os.read(r, 1)           # one line at a time on the screen
+            exec(open('echo.py').read())
+            ''')
+        pane = self.start([PYTHON, 'forks.py'])
+        pid = self.pid(pane)
+        child = int(pane.wait_for(r'^child (\d+)$').group(1))
+        try:
+            pane.keys('C-\\')
+            pane.wait_for(self.after_key(r'ACTION pid=%d$' % pid))
+            time.sleep(0.3)
+            self.assertNotIn('ACTION pid=%d' % child, pane.screen())
+            os.kill(child, signal.SIGQUIT)
+            pane.wait_for(r'^ACTION pid=%d$' % child)
+            self.assertEqual(pane.screen().count('ACTION pid='), 2)
+        finally:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except OSError:
+                pass
+        pane.type_line('quit')
+        self.finish(pane, 3)
+
+    def test_default_action_without_explorer(self):
+        if explorer_available():
+            self.skipTest('the explorer exists: see TestExplorer')
+        pane = self.start([COMMAND, 'echo.py'], unset=['HEAPSCOPE_ACTION'])
+        self.pid(pane)
+        pane.keys('C-\\')
+        pane.wait_for(self.after_key(
+            r'heapscope: the explorer is not available'))
+        pane.type_line('on')
+        pane.wait_for(r'^echo on$')
+        pane.type_line('quit')
+        self.finish(pane, 3)
+
+
+TITLE = r'^ heapscope\b.*(?<![\w.])h\b'
+
+
+class TestExplorer(E2ECase):
+    """The explorer, opened by each way in, in a real terminal."""
+
+    def setUp(self):
+        super(TestExplorer, self).setUp()
+        if not explorer_available():
+            self.skipTest('heapscope._explore is not in this build yet')
+
+    def open(self, argv=None, env=None):
+        pane = self.start(argv or [COMMAND, 'echo.py'], env=env,
+                          unset=['HEAPSCOPE_ACTION'])
+        self.pid(pane)
+        pane.keys('C-\\')
+        pane.wait_for(TITLE)
+        return pane
+
+    def close(self, pane):
+        """q until the explorer is gone (a help screen may take one)."""
+        for _ in range(3):
+            pane.keys('q')
+            try:
+                pane.wait_gone(TITLE, timeout=3)
+                return
+            except AssertionError:
+                continue
+        pane.wait_gone(TITLE, timeout=1)
+
+    def test_open_and_close(self):
+        pane = self.open()
+        self.close(pane)
+        pane.type_line('after')
+        pane.wait_for(r'^echo after$')
+        pane.type_line('quit')
+        self.finish(pane, 3)
+
+    def test_type_key_changes_the_header(self):
+        pane = self.open()
+        pane.keys('t')
+        pane.wait_for(r'Index.*Type')
+        self.close(pane)
+        pane.type_line('quit')
+        self.finish(pane, 3)
+
+    def test_help(self):
+        pane = self.open()
+        pane.keys('?')
+        pane.wait_gone(r'Index.*Cumulative')
+        text = pane.screen().lower()
+        self.assertTrue('quit' in text or 'close' in text, text)
+        self.close(pane)
+        pane.type_line('quit')
+        self.finish(pane, 3)
+
+    def test_at_the_python_prompt(self):
+        # readline must not take the explorer's keys, nor the explorer
+        # the prompt's afterwards.
+        pane = self.start([PYTHON, '-q', '-i', '-c', 'import os, '
+                           'heapscope; heapscope.install(); '
+                           'print("ready", os.getpid())'],
+                          unset=['HEAPSCOPE_ACTION'])
+        self.pid(pane)
+        pane.wait_for(r'^>>>\s*$')
+        pane.keys('C-\\')
+        pane.wait_for(TITLE)
+        pane.keys('t')
+        pane.wait_for(r'Index.*Type')
+        self.close(pane)
+        pane.type_line('print(6 * 7)')
+        pane.wait_for(r'^42$')
+        # (3.13.0's new prompt exits with 1 for SystemExit(n): end it
+        # with Ctrl-D, the same everywhere)
+        pane.wait_for(r'^42\n>>>\s*$')
+        pane.keys('C-d')
+        self.finish(pane, 0)
+
+    def test_explore_at_exit(self):
+        pane = self.start([COMMAND, '--explore-at-exit', 'echo.py'],
+                          unset=['HEAPSCOPE_ACTION'])
+        self.pid(pane)
+        pane.type_line('quit')
+        pane.wait_for(TITLE)
+        self.close(pane)
+        self.finish(pane, 3)
+
+    def test_breakpoint(self):
+        self.write('bp.py', '''
+            print('before', flush=True)
+            breakpoint()
+            print('after', flush=True)
+            ''')
+        pane = self.start([PYTHON, 'bp.py'],
+                          env={'PYTHONBREAKPOINT': 'heapscope.explore'})
+        pane.wait_for(TITLE)
+        self.close(pane)
+        pane.wait_for(r'^after$')
+        self.finish(pane, 0)
+
+
+if __name__ == '__main__':
+    unittest.main()
