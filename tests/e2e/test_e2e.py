@@ -61,12 +61,6 @@ def act():
 '''
 
 
-def explorer_available():
-    # By its file: importing the package here would need the sanitizer
-    # runtime in a sanitizer build.
-    return os.path.exists(os.path.join(PKG, 'heapscope', '_explore.py'))
-
-
 class Pane(object):
     """One tmux server with one pane running `script` (sh)."""
 
@@ -311,20 +305,6 @@ class TestHotkey(E2ECase):
         pane.type_line('quit')
         self.finish(pane, 3)
 
-    def test_default_action_without_explorer(self):
-        if explorer_available():
-            self.skipTest('the explorer exists: see TestExplorer')
-        pane = self.start([COMMAND, 'echo.py'], unset=['HEAPSCOPE_ACTION'])
-        self.pid(pane)
-        pane.keys('C-\\')
-        pane.wait_for(self.after_key(
-            r'heapscope: the explorer is not available'))
-        pane.type_line('on')
-        pane.wait_for(r'^echo on$')
-        pane.type_line('quit')
-        self.finish(pane, 3)
-
-
 TITLE = r'^ heapscope\b.*(?<![\w.])h\b'
 
 
@@ -333,8 +313,6 @@ class TestExplorer(E2ECase):
 
     def setUp(self):
         super(TestExplorer, self).setUp()
-        if not explorer_available():
-            self.skipTest('heapscope._explore is not in this build yet')
 
     def open(self, argv=None, env=None):
         pane = self.start(argv or [COMMAND, 'echo.py'], env=env,

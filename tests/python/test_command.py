@@ -292,18 +292,6 @@ class TestOptions(CommandCase):
         r = self.run_cmd([prog], env=env)
         self.assertEqual(r.stdout, '')
 
-    def test_explore_at_exit_without_explorer(self):
-        try:
-            import heapscope._explore     # noqa: F401
-            self.skipTest('the explorer exists')
-        except ImportError:
-            pass
-        prog = self.write('x.py', 'print("out")\n')
-        r = self.run_cmd(['--explore-at-exit', prog])
-        self.assertEqual((r.returncode, r.stdout), (0, 'out\n'))
-        self.assertEqual(len(r.stderr.splitlines()), 1)
-        self.assertIn('explorer is not available', r.stderr)
-
     def test_explore_at_exit_action_error(self):
         prog = self.write('x.py', 'print("out")\n')
         r = self.run_cmd(['--explore-at-exit', prog],

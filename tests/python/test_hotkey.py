@@ -526,25 +526,6 @@ class TestInstall(HotkeyCase):
         os.kill(os.getpid(), SIG)
         self.assertTrue(wait_for(lambda: hits == [1]))
 
-    def test_default_action_without_explorer(self):
-        try:
-            import heapscope._explore     # noqa: F401
-            self.skipTest('the explorer exists: the default opens it')
-        except ImportError:
-            pass
-        err = io.StringIO()
-        old, sys.stderr = sys.stderr, err
-        try:
-            self.install(None)
-            os.kill(os.getpid(), SIG)
-            self.assertTrue(wait_for(lambda: err.getvalue()))
-            time.sleep(0.05)
-        finally:
-            sys.stderr = old
-        self.assertEqual(len(err.getvalue().splitlines()), 1)
-        self.assertIn('explorer is not available', err.getvalue())
-
-
 class TestParkMain(HotkeyCase):
     """hotkey_park_main(): a main thread blocked in read() gives it up and
     waits for the GIL, so the explorer gets the terminal's input."""
@@ -814,19 +795,6 @@ class TestShutdown(unittest.TestCase):
             ''', env={'PYTHONBREAKPOINT': 'heapscope.explore'})
         self.assertEqual((r.returncode, r.stdout),
                          (0, 'explore None\nafter\n'), r.stderr)
-
-    def test_explore_without_explorer_says_so(self):
-        try:
-            import heapscope._explore     # noqa: F401
-            self.skipTest('the explorer exists')
-        except ImportError:
-            pass
-        r = run_python('import heapscope; print(heapscope.explore())')
-        self.assertEqual(r.returncode, 0)
-        self.assertEqual(r.stdout, 'None\n')
-        self.assertEqual(len(r.stderr.splitlines()), 1)
-        self.assertIn('explorer is not available', r.stderr)
-
 
 if __name__ == '__main__':
     unittest.main()
