@@ -34,6 +34,7 @@ SORT_SIZE, SORT_COUNT, SORT_DOMINATED, SORT_NAME = range(4)
 _REPR_LIMIT = 2000          # characters of an inspected object's repr
 _REFS_SHOWN = 20            # referrers / referents listed by the inspector
 _SORT_NAME_MAX = 200000     # rows a view may have to be sorted by name
+_DESCRIBE_ITEMS = 8         # what an object holds, shown in its repr
 
 
 def _set_expr(view_expr, rel):
@@ -328,13 +329,14 @@ def describe(obj, snap=None, node=None, limit=_REPR_LIMIT):
     parts = []
     if snap is not None and node is not None:
         try:
-            held = snap.holds(node, 40)
+            held = snap.holds(node, _DESCRIBE_ITEMS + 2)
         except LookupError:
             held = []
-        for name, value in held:
-            if name == '.__class__':
-                continue
+        held = [(n, v) for n, v in held if n != '.__class__']
+        for name, value in held[:_DESCRIBE_ITEMS]:
             parts.append('%s = %s' % (name, _api.safe_repr(value, 80)))
+        if len(held) > _DESCRIBE_ITEMS:
+            parts.append('... (the referents below)')
     try:
         n = len(obj) if t in (list, tuple, dict, set, frozenset) else None
     except Exception:

@@ -390,6 +390,37 @@ class TestExplorer(E2ECase):
         self.close(pane)
         self.finish(pane, 3)
 
+    def test_tutorial_keys_on_the_demo(self):
+        # heapscope demo opens the explorer on its heap; the tutorial's
+        # moves by keys: referrers by kind, open a row, its referrers,
+        # sample an object, back and back, resize, help, quit
+        pane = self.start([COMMAND, 'demo', '2000'],
+                          unset=['HEAPSCOPE_ACTION'])
+        pane.wait_for(TITLE)
+        pane.wait_for(r'heapscope\.demo\.Package')
+        pane.keys('r')
+        pane.wait_for(r'^ heapscope\b.*h\.byrcs\b')
+        pane.wait_for(r'Referrers by Kind')
+        pane.keys('Enter')
+        pane.wait_for(r'^ heapscope\b.*h\.byrcs\[0\]\.byrcs\b')
+        pane.keys('R')
+        pane.wait_for(r'h\.byrcs\[0\]\.byrcs\[0\]\.referrers')
+        pane.keys('x')
+        pane.wait_for(r'^ *address +0x[0-9a-f]+')
+        pane.wait_for(r'^ *path +hpy\(\)\.Root\.')
+        pane.keys('Left')
+        pane.wait_for(r'Index.*Kind \(class / dict of class\)')
+        pane.keys('Left')
+        pane.keys('Left')
+        pane.wait_for(r'^ heapscope\b.*h\.byrcs *(mark|$)')
+        pane.tmux('resize-window', '-t', 'e2e', '-x', '60', '-y', '15')
+        pane.wait_for(r'^ heapscope')
+        pane.tmux('resize-window', '-t', 'e2e', '-x', '100', '-y', '30')
+        pane.keys('?')
+        pane.wait_gone(r'Index.*Cumulative')
+        self.close(pane)
+        self.finish(pane, 0)
+
     def test_breakpoint(self):
         self.write('bp.py', '''
             print('before', flush=True)
