@@ -11,6 +11,7 @@ types at the `:` prompt.
 """
 
 import gc
+import re
 import sys
 import threading
 import time
@@ -159,6 +160,8 @@ class Model(object):
             code, expr = '_.' + text, view.set_expr + '.' + text
         else:
             code, expr = text, text
+        # the breadcrumb is pasted at the prompt, where kinds are hp's
+        expr = _KIND_NAMES.sub(r'hp.\1', expr)
         tick('evaluating', 0, 0)
         result = eval(code, {'__builtins__': __builtins__}, ns)
         if isinstance(result, _api.Partition):
@@ -285,6 +288,9 @@ class Model(object):
 class _Answer(Exception):
     """An expression whose value is not a set: the value is the message."""
 
+
+_KIND_NAMES = re.compile(r'(?<![\w.])(Via|Type|Clodo|Size|Module|Nothing|'
+                         r'Root)\b')
 
 _SET_ATTRS = frozenset(n for n in dir(_api.IdentitySet) if not
                        n.startswith('_'))

@@ -1,0 +1,208 @@
+"""The explorer's model (heapscope._explore.Model), as the TUI drives it
+through model.c: views, their heapy expressions, steps, expressions typed
+at ':', sorting, the inspector, mark and refresh.  No terminal needed."""
+
+import sys
+import unittest
+
+import heapscope
+from heapscope import _api, _explore
+from heapscope import demo
+
+PY311 = sys.version_info >= (3, 11)
+REL = {name: i for i, name in enumerate(_explore.RELATIONS)}
+
+
+def tick(what, done, total):
+    pass
+
+
+class Hostile(object):
+    """Every hook raises: the model must call none of them."""
+    calls = []
+
+    def __repr__(self):
+        Hostile.calls.append('repr')
+        raise RuntimeError('repr')
+
+    def __getattribute__(self, name):
+        if name not in ('__class__', '__dict__'):
+            Hostile.calls.append('getattr ' + name)
+        return object.__getattribute__(self, name)
+
+    def __eq__(self, other):
+        Hostile.calls.append('eq')
+        raise RuntimeError('eq')
+
+    __hash__ = object.__hash__
+
+
+class TestModel(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.hp = _api.Use()
+        cls.hp.setrelheap()
+        cls.repo = demo.Repository().load(500)
+        cls.hostile = [Hostile() for _ in range(3)]
+        cls.model = _explore.Model(cls.hp)
+        cls.root = cls.model.root(tick)
+
+    @classmethod
+    def tearDownClass(cls):
+        del cls.root, cls.model, cls.repo, cls.hostile
+
+    def info(self, view):
+        expr, summary, column, rel, sort, count, size, nrows = \
+            self.model.info(view)
+        return dict(expr=expr, summary=summary, column=column, rel=rel,
+                    sort=sort, count=count, size=size, nrows=nrows)
+
+    def test_root_view(self):
+        i = self.info(self.root)
+        self.assertEqual(i['expr'], 'h')
+        self.assertEqual(i['column'], 'Kind (class / dict of class)')
+        self.assertEqual(i['rel'], REL['clodo'])
+        self.assertRegex(i['summary'], r'^Partition of a set of \d+ objects')
+        self.assertEqual(i['count'], self.root.iset.count)
+        label, count, size, index = self.model.row(self.root, 0)
+        self.assertEqual((label, index), ('str', 0))
+        self.assertIn('mark: ', self.model.status())
+        self.assertIn('snapshot: ', self.model.status())
+
+    def test_every_relation(self):
+        for name, rel in REL.items():
+            v = self.model.repartition(self.root, rel, tick)
+            i = self.info(v)
+            self.assertEqual(i['rel'], rel)
+            self.assertEqual(i['expr'], 'h' if name == 'clodo'
+                             else 'h.by' + name)
+            self.assertGreater(i['nrows'], 0, name)
+            self.assertEqual(i['count'], self.root.iset.count)
+            for k in range(min(5, i['nrows'])):
+                label = self.model.row(v, k)[0]
+                self.assertIsInstance(label, str)
+                self.assertNotIn('\n', label)
+
+    def test_steps_and_their_expressions(self):
+        m, root = self.model, self.root
+        rcs = m.repartition(root, REL['rcs'], tick)
+        opened = m.step(rcs, 0, _explore.STEP_OPEN, tick)
+        self.assertEqual(self.info(opened)['expr'], 'h.byrcs[0].byrcs')
+        refs = m.step(rcs, 0, _explore.STEP_REFERRERS, tick)
+        self.assertEqual(self.info(refs)['expr'], 'h.byrcs[0].referrers')
+        self.assertEqual(refs.iset, rcs.part[0].referrers)
+        held = m.step(root, 0, _explore.STEP_REFERENTS, tick)
+        self.assertEqual(self.info(held)['expr'], 'h[0].referents')
+        dom = m.step(rcs, 0, _explore.STEP_DOMINOS, tick)
+        self.assertEqual(self.info(dom)['expr'], 'h.byrcs[0].dominos')
+        self.assertEqual(dom.iset.size, rcs.part[0].domisize)
+
+    def test_expressions(self):
+        m, root = self.model, self.root
+        rcs = m.repartition(root, REL['rcs'], tick)
+        v = m.eval(rcs, '[0].byvia', tick)
+        self.assertEqual(self.info(v)['expr'], 'h.byrcs[0].byvia')
+        self.assertEqual(self.info(v)['rel'], REL['via'])
+        v = m.eval(root, 'byrcs[0]', tick)
+        self.assertEqual(self.info(v)['expr'], 'h.byrcs[0]')
+        v = m.eval(root, "& Type(str)", tick)
+        self.assertEqual(self.info(v)['expr'], '(h & hp.Type(str))')
+        self.assertEqual(v.iset, root.iset & self.hp.Type(str))
+        v = m.eval(root, 'h[0] ^ h[0]', tick)
+        self.assertEqual(v.iset.count, 0)
+        # not a set: the value is the answer, as a message
+        with self.assertRaises(_explore._Answer) as cm:
+            m.eval(root, '[0].count', tick)
+        self.assertIn('h[0].count = ', str(cm.exception))
+        # mistakes are exceptions the TUI shows in one line
+        for bad in ('[', 'no_such_name', '[10 ** 6]', '', '1 / 0'):
+            with self.assertRaises(Exception):
+                m.eval(root, bad, tick)
+
+    def test_sort_orders(self):
+        m = self.model
+        v = m.repartition(self.root, REL['clodo'], tick)
+        n = v.nrows()
+        m.sort(v, _explore.SORT_COUNT, tick)
+        counts = [m.row(v, i)[1] for i in range(n)]
+        self.assertEqual(counts, sorted(counts, reverse=True))
+        self.assertEqual(sorted(m.row(v, i)[3] for i in range(n)),
+                         list(range(n)))
+        m.sort(v, _explore.SORT_NAME, tick)
+        names = [m.row(v, i)[0] for i in range(n)]
+        self.assertEqual(names, sorted(names))
+        with self.assertRaises(ValueError):
+            m.sort(v, _explore.SORT_DOMINATED, tick)   # not computed yet
+        for i in range(n):
+            m.set_dominated(v, m.row(v, i)[3], 100 * i)
+        m.sort(v, _explore.SORT_DOMINATED, tick)
+        m.sort(v, _explore.SORT_SIZE, tick)
+        self.assertEqual([m.row(v, i)[3] for i in range(n)], list(range(n)))
+
+    def test_inspect_runs_no_code_of_the_object(self):
+        m = self.model
+        s = self.hp.iso(*self.hostile)
+        v = _explore.View(s, 'clodo', 's')
+        Hostile.calls[:] = []
+        page = m.inspect(v, 0, 0, tick)
+        self.assertEqual(Hostile.calls, [])
+        (expr, kind, addr, size, dominated, text, path, traceback, nin,
+         nout, refs_in, refs_out) = page
+        self.assertEqual(expr, 's[0].byid[0].theone')
+        self.assertTrue(kind.endswith('Hostile'))
+        self.assertIn('Hostile at 0x', text)
+        self.assertTrue(path.startswith('hpy().Root.'), path)
+        self.assertGreaterEqual(nin, 1)
+        self.assertTrue(any('[' in via for _k, via, _r, _s in refs_in))
+
+    def test_inspect_a_package(self):
+        m = self.model
+        pk = self.hp.iso(self.repo.packages[7])
+        v = _explore.View(pk, 'clodo', 'p')
+        page = m.inspect(v, 0, 0, tick)
+        text, path, refs_out = page[5], page[6], page[11]
+        if PY311:
+            self.assertIn('.cpvstr = ', text)
+        self.assertTrue(path.endswith(".packages[7]" if PY311 else
+                                      ".__dict__['packages'][7]"), path)
+        vias = [via for _k, via, _r, _s in refs_out]
+        self.assertIn('.data' if PY311 else '.__dict__', vias)
+        self.assertIsNone(page[7])      # tracemalloc was off
+        with self.assertRaises(IndexError):
+            m.inspect(v, 0, 5, tick)
+
+    def test_describe_is_bounded(self):
+        big = list(range(100000))
+        snap_set = self.hp.iso(big)
+        snap = snap_set._s.snapshot
+        node = snap_set._s.ids()[0]
+        text = _explore.describe(big, snap, node)
+        self.assertLessEqual(len(text), _explore._REPR_LIMIT)
+        self.assertIn('100000 items', text)
+        self.assertIn('[0] = 0', text)
+        long_str = 'x' * 10 ** 6
+        self.assertLessEqual(len(_explore.describe(long_str)),
+                             _explore._REPR_LIMIT)
+
+    def test_cancel_through_the_progress_callback(self):
+        def cancel(what, done, total):
+            raise KeyboardInterrupt('cancelled')
+        with self.assertRaises(KeyboardInterrupt):
+            self.model.root(cancel)
+
+    def test_mark_and_refresh(self):
+        hp = _api.Use()
+        m = _explore.Model(hp)
+        self.assertIn('mark: none', m.status())
+        m.mark()
+        self.assertNotIn('mark: none', m.status())
+        keep = [object() for _ in range(100)]
+        v = m.refresh(tick)
+        self.assertLess(v.iset.count, 1000)
+        self.assertGreaterEqual((v.iset & hp.Type(object)).count, 100)
+        del keep
+
+
+if __name__ == '__main__':
+    unittest.main()
