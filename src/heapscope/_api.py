@@ -1013,15 +1013,20 @@ class Use(object):
         self._mark = mark
         self._mark_time = _time.time()
 
-    def _snapshot(self, args=None):
-        snap = _c.snapshot(args=args) if args else _c.snapshot()
+    def _snapshot(self, args=None, progress=None):
+        snap = _c.snapshot(args=args or None, progress=progress)
         self._last = snap
         return snap
 
     def heap(self):
         """The objects reachable now that were not present at the mark."""
+        return self._heap()
+
+    def _heap(self, progress=None):
+        # progress: the explorer's tick, which shows the walk and cancels
+        # it with KeyboardInterrupt (no other callable is called).
         self._last = None        # drop the previous snapshot's references
-        snap = self._snapshot()
+        snap = self._snapshot(progress=progress)
         return IdentitySet(snap.heap(self._mark))
 
     def heapu(self):

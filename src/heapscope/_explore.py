@@ -91,7 +91,7 @@ class Model(object):
     def _heap(self, tick):
         t = time.time()
         tick('snapshot', 0, 0)
-        h = self.hp.heap()
+        h = self.hp._heap(progress=tick)
         self.snapshot_seconds = time.time() - t
         return h
 

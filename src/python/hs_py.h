@@ -191,6 +191,10 @@ int hs_py_idset_parts(PyObject *idset, hs_relations **rel, const hs_set **s);
  * set. */
 int hs_py_run_explorer(PyObject *pymodel, long main_tid, char *err,
                        size_t errlen);
+/* The explorer's own progress (C, no Python) when `tick` is the progress
+ * callable the explorer hands its model; NULL otherwise.  Lets a walk show
+ * progress and be cancelled without running Python code. */
+const hs_progress *hs_py_model_progress(PyObject *tick);
 
 /* ---- hotkey.c ----------------------------------------------------------- */
 
@@ -231,10 +235,17 @@ typedef struct hs_walk_opts {
     size_t nargs;               /* snapshot even if no root reaches them */
     size_t nodes_hint;          /* expected objects (presizes the arrays) */
     const hs_heapdefs *heapdefs;  /* types with their own size/traverse */
+    /* Ticked every WALK_TICK objects, out of progress_total (the objects
+     * expected, 0 if unknown); cancels the walk when it returns non-zero.
+     * C only: it must run no Python code and keep the GIL (the explorer's,
+     * hs_py_model_progress). */
+    const hs_progress *progress;
+    size_t progress_total;
 } hs_walk_opts;
 
-/* Walk the heap into a new graph.  0, or a negative HS_E* code with
- * nothing allocated and no reference held.  No Python exception is set. */
+/* Walk the heap into a new graph.  0, or a negative HS_E* code (-HS_ECANCELED
+ * when o->progress asked to stop) with nothing allocated and no reference
+ * held.  No Python exception is set. */
 int hs_py_walk(hs_graph **out, const hs_walk_opts *o);
 /* Drop the references a walk with hold_refs took (may run finalizers). */
 void hs_py_release(hs_graph *g);

@@ -172,6 +172,23 @@ static PyMethodDef tick_def = {
     "tick(what, done, total): report progress; raises when cancelled."
 };
 
+const hs_progress *
+hs_py_model_progress(PyObject *tick)
+{
+    if (tick == NULL || !PyCFunction_Check(tick) ||
+        ((PyCFunctionObject *)tick)->m_ml != &tick_def)
+        return NULL;
+    PyObject *cap = PyCFunction_GET_SELF(tick);
+    tick_cell *cell = cap ? PyCapsule_GetPointer(cap, "heapscope.model")
+                          : NULL;
+    if (cell == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    pymodel *m = cell->model;
+    return m != NULL ? m->prog : NULL;
+}
+
 /* Call a method of the Python model; NULL with error() set on failure. */
 static PyObject *
 call(pymodel *m, const char *name, const hs_progress *p, const char *fmt,

@@ -1353,12 +1353,14 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     /* Vectorcall, parsed by hand: a call that built an argument tuple or a
      * keyword dict would leave a temporary only C holds, which the
      * collector pass of this very walk would then report. */
-    static const char *const names[] = {"hold", "gc_objects", "args"};
-    PyObject *val[3] = {NULL, NULL, NULL};
+    static const char *const names[] = {"hold", "gc_objects", "args",
+                                        "progress"};
+    enum { NNAMES = 4 };
+    PyObject *val[NNAMES] = {NULL, NULL, NULL, NULL};
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-    if (nargs > 3) {
+    if (nargs > NNAMES) {
         PyErr_SetString(PyExc_TypeError,
-                        "snapshot() takes at most 3 arguments");
+                        "snapshot() takes at most 4 arguments");
         return NULL;
     }
     for (Py_ssize_t i = 0; i < nargs; i++)
@@ -1366,9 +1368,10 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     for (Py_ssize_t i = 0; i < nkw; i++) {
         PyObject *kn = PyTuple_GET_ITEM(kwnames, i);
         int k = 0;
-        while (k < 3 && PyUnicode_CompareWithASCIIString(kn, names[k]) != 0)
+        while (k < NNAMES &&
+               PyUnicode_CompareWithASCIIString(kn, names[k]) != 0)
             k++;
-        if (k == 3 || val[k] != NULL) {
+        if (k == NNAMES || val[k] != NULL) {
             PyErr_Format(PyExc_TypeError,
                          "snapshot() got an unexpected or repeated keyword "
                          "argument %R", kn);
@@ -1379,6 +1382,10 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     int hold = val[0] ? PyObject_IsTrue(val[0]) : 1;
     int gc_objects = val[1] ? PyObject_IsTrue(val[1]) : 1;
     PyObject *given = val[2] == Py_None ? NULL : val[2];
+    /* The walk runs no Python code: only the explorer's own progress (C)
+     * can follow it; any other callable is not called. */
+    const hs_progress *progress = val[3] ? hs_py_model_progress(val[3])
+                                         : NULL;
     if (hold < 0 || gc_objects < 0)
         return NULL;
     if (given != NULL && !PyTuple_Check(given)) {
@@ -1432,6 +1439,8 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
         .nargs = given ? (size_t)PyTuple_GET_SIZE(given) : 0,
         .nodes_hint = st->last_n + st->last_n / 8,
         .heapdefs = &snap->hd,
+        .progress = progress,
+        .progress_total = st->last_n,
     };
     int r = hs_py_walk(&snap->g, &o);
     free(hidden);
@@ -1500,10 +1509,13 @@ mod_hide(PyObject *module, PyObject *obj)
 static PyMethodDef mod_methods[] = {
     {"snapshot", (PyCFunction)(void (*)(void))mod_snapshot,
      METH_FASTCALL | METH_KEYWORDS,
-     "snapshot(hold=True, gc_objects=True, args=()) -> Snapshot of the "
-     "reachable heap.  hold: keep a reference to every object (sets can "
-     "return them); args: a tuple of objects to include even if no root "
-     "reaches them."},
+     "snapshot(hold=True, gc_objects=True, args=(), progress=None) -> "
+     "Snapshot of the reachable heap.  hold: keep a reference to every "
+     "object (sets can return them); args: a tuple of objects to include "
+     "even if no root reaches them; progress: the explorer's progress "
+     "callable, which shows the walk and can cancel it (KeyboardInterrupt); "
+     "any other callable is not called, since the walk runs no Python "
+     "code."},
     {"sizeof", (PyCFunction)mod_sizeof, METH_O,
      "sizeof(obj) -> bytes heapscope attributes to obj (no __sizeof__)."},
     {"instance_dict", (PyCFunction)mod_instance_dict, METH_O,

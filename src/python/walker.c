@@ -20,6 +20,7 @@
 #define DEPTH 16          /* nodes stage A runs ahead of stage B */
 #define PREFETCH_AHEAD 8  /* headers prefetched ahead of stage A */
 #define SLOT_PREFETCH 32  /* children whose slots stage A prefetches */
+#define WALK_TICK (1u << 16)  /* objects between progress ticks */
 
 /* What stage A learnt about one node, waiting for stage B. */
 typedef struct pending {
@@ -318,6 +319,10 @@ drain(walker *w, hs_id *next)
         if (stage_b(w, b, &w->ring[b % DEPTH]) < 0)
             return w->err;
         b++;
+        if ((b & (WALK_TICK - 1)) == 0 &&
+            hs_progress_tick(w->o->progress, "snapshot", b,
+                             w->o->progress_total))
+            return w->err = -HS_ECANCELED;
     }
     *next = b;
     return 0;

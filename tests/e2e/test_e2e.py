@@ -421,6 +421,32 @@ class TestExplorer(E2ECase):
         self.close(pane)
         self.finish(pane, 0)
 
+    def test_a_long_snapshot_shows_progress_and_esc_cancels_it(self):
+        # u takes a fresh snapshot: on a heap of millions of objects it
+        # shows its progress, and Esc stops the walk with the explorer,
+        # its view and the program as they were.
+        self.write('big.py', """
+            big = list(range(10 ** 7, 10 ** 7 + 6 * 10 ** 6))
+            exec(open('echo.py').read())
+            """)
+        pane = self.start([COMMAND, 'big.py'], unset=['HEAPSCOPE_ACTION'])
+        self.pid(pane)
+        pane.keys('C-\\')
+        pane.wait_for(TITLE, timeout=60)
+        pane.wait_for(r'Index.*Kind')
+        pane.keys('u')
+        pane.wait_for(r'^ snapshot +\d+% .*Esc cancels', timeout=30)
+        pane.keys('Escape')
+        pane.wait_for(r'^ refresh: cancelled', timeout=30)
+        pane.wait_for(r'^ >? +0 +\d+ .* int$')    # the old view stays
+        pane.keys('t')
+        pane.wait_for(r'Index.*Type', timeout=30)
+        self.close(pane)
+        pane.type_line('still')
+        pane.wait_for(r'^echo still$')
+        pane.type_line('quit')
+        self.finish(pane, 3)
+
     def test_breakpoint(self):
         self.write('bp.py', '''
             print('before', flush=True)

@@ -220,6 +220,16 @@ class TestNonMutation(unittest.TestCase):
         self.assertEqual(Recorder.calls, [])
         self.assertEqual(len(table), 50)
 
+    def test_a_python_progress_callable_is_not_called(self):
+        # Only the explorer's own (C) progress follows a walk; a Python
+        # callable would be Python code running in the middle of it.
+        calls = []
+        keep = [[i] for i in range(200000)]     # several ticks' worth
+        snap = C.snapshot(progress=lambda *a: calls.append(a))
+        self.assertGreater(len(snap.heap()), len(keep))
+        del snap
+        self.assertEqual(calls, [])
+
     @unittest.skipUnless(PY311, 'managed dicts are 3.11+')
     def test_instance_dict_not_materialised(self):
         # pitfall 1.
