@@ -11,6 +11,7 @@ import faulthandler
 import gc
 import io
 import os
+import platform
 import select
 import signal
 import subprocess
@@ -526,6 +527,29 @@ class TestInstall(HotkeyCase):
         os.kill(os.getpid(), SIG)
         self.assertTrue(wait_for(lambda: hits == [1]))
 
+SEND_WHEN_READING = """
+import os, sys, time
+pid, tid, sig, nr = map(int, sys.argv[1:])
+path = '/proc/%d/task/%d/syscall' % (pid, tid)
+end = time.monotonic() + 10
+while time.monotonic() < end:
+    try:
+        with open(path) as f:
+            if f.read().split()[0] == str(nr):
+                break
+    except (OSError, IndexError):     # no such file here: just wait
+        time.sleep(0.1)
+        break
+    time.sleep(0.01)
+time.sleep(0.05)
+os.kill(pid, sig)
+"""
+
+
+# read(2)'s number, as /proc/PID/task/TID/syscall shows it
+READ_NR = {'aarch64': 63}.get(platform.machine(), 0)
+
+
 class TestParkMain(HotkeyCase):
     """hotkey_park_main(): a main thread blocked in read() gives it up and
     waits for the GIL, so the explorer gets the terminal's input."""
@@ -549,13 +573,15 @@ class TestParkMain(HotkeyCase):
             gc.disable()
             try:
                 seen['parked'] = C.hotkey_park_main() if park else None
-                # Again a moment later, as the explorer does on each idle
-                # tick: a park signal that lands while the main thread is
-                # still returning from the hotkey's own signal (SA_RESTART)
-                # cannot interrupt the read it restarts.
-                libc.usleep(20000)
-                if park:
-                    C.hotkey_park_main()
+                # Again, as the explorer does on each idle tick: a park
+                # signal that lands while the main thread is still
+                # returning from the hotkey's own signal (SA_RESTART)
+                # cannot interrupt the read it restarts, and on a busy
+                # machine that return may take a while.
+                for _ in range(5):
+                    libc.usleep(20000)
+                    if park:
+                        C.hotkey_park_main()
                 libc.write(w, b'x', 1)       # (os.write lets the GIL go)
                 libc.usleep(200000)
                 n = ctypes.c_int(-1)
@@ -568,9 +594,13 @@ class TestParkMain(HotkeyCase):
         self.install(act)
         # From another process: a thread of ours could take the GIL
         # between the park and the read (any thread may, not only main).
-        sender = subprocess.Popen(
-            [sys.executable, '-c', 'import os, time; time.sleep(0.1); '
-             'os.kill(%d, %d)' % (os.getpid(), SIG)])
+        # It waits until the main thread is blocked in read(2)
+        # (/proc/PID/task/TID/syscall): a signal that came
+        # before could find the main thread still on its way there,
+        # holding or waiting for the GIL, which is not what this tests.
+        sender = subprocess.Popen([sys.executable, '-c', SEND_WHEN_READING,
+                                   str(os.getpid()), str(threading.get_native_id()),
+                                   str(int(SIG)), str(READ_NR)])
         data = os.read(r, 1)             # the main thread blocks here
         sender.wait(10)
         self.assertTrue(wait_for(lambda: 'left' in seen))
