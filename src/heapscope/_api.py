@@ -326,6 +326,11 @@ class ViaKind(object):
             '==': lambda a, b: a == b, '!=': lambda a, b: a != b}
 
     def __init__(self, names, op='==', negate=False):
+        for n in names:
+            if not isinstance(n, str):
+                raise TypeError("hp.Via() takes how objects are referred "
+                                "to, as byvia prints it (e.g. '.key', "
+                                "\"['data']\"), not %s" % type(n).__name__)
         self._names, self._op, self._neg = frozenset(names), op, negate
 
     def __repr__(self):

@@ -241,6 +241,14 @@ typedef struct hs_walk_opts {
      * hs_py_model_progress). */
     const hs_progress *progress;
     size_t progress_total;
+    /* Earlier snapshots still alive: an object the collector tracks that
+     * only they hold (the program dropped it, a set kept it) is
+     * heapscope's, not one held by the program's C code. */
+    const hs_graph *const *others;
+    size_t nothers;
+    /* A hidden type whose tp_traverse the walk never calls (the snapshot's
+     * reports what it holds, for the collector). */
+    PyTypeObject *opaque;
 } hs_walk_opts;
 
 /* Walk the heap into a new graph.  0, or a negative HS_E* code (-HS_ECANCELED

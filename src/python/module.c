@@ -21,6 +21,10 @@ typedef struct {
     PyObject *hidden;          /* list of types whose instances are ours */
     PyObject *hidden_globals;  /* list of dicts: globals of our frames */
     size_t last_n;             /* nodes in the last snapshot: next hint */
+    /* The graphs of the live snapshots that hold references: what only
+     * they hold is heapscope's, never the program's (see hs_walk_opts). */
+    const hs_graph **live;
+    size_t nlive, live_cap;
 } modstate;
 
 typedef struct {
@@ -154,12 +158,75 @@ relations(SnapshotObject *self)
     return self->rel;
 }
 
+/* The live-snapshot list of the module state (0, or -1 with MemoryError). */
+static int
+live_add(modstate *st, const hs_graph *g)
+{
+    if (st->nlive == st->live_cap) {
+        size_t cap = st->live_cap ? 2 * st->live_cap : 8;
+        const hs_graph **a = PyMem_Realloc(st->live, cap * sizeof *a);
+        if (a == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        st->live = a;
+        st->live_cap = cap;
+    }
+    st->live[st->nlive++] = g;
+    return 0;
+}
+
+static void
+live_remove(modstate *st, const hs_graph *g)
+{
+    for (size_t k = 0; k < st->nlive; k++)
+        if (st->live[k] == g) {
+            st->live[k] = st->live[--st->nlive];
+            return;
+        }
+}
+
+/* ---- the collector --------------------------------------------------------
+ *
+ * A snapshot holds a reference to every object it reports, and the program
+ * may keep heapscope's sets inside objects the snapshot holds (self.h =
+ * hp.heap() on an object older than the walk, a list of snapshots): a
+ * cycle through C that only the collector can see.  So snapshots, sets,
+ * partitions and iterators are collector objects.  A snapshot reports only
+ * the held objects of collector types (the others, str or int, can hold
+ * nothing), so a collection reads no more objects than it would anyway;
+ * clearing one drops its references (its sets then hand nothing back).
+ * The walk never follows a snapshot's traverse (hs_walk_opts.opaque). */
+static int
+snapshot_traverse(SnapshotObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->module);
+    hs_graph *g = self->g;
+    if (g == NULL || !self->held)
+        return 0;
+    for (hs_id i = 0; i < g->n; i++)
+        if ((g->flags[i] & (HS_F_HELD | HS_F_GC)) == (HS_F_HELD | HS_F_GC))
+            Py_VISIT((PyObject *)g->addr[i]);
+    return 0;
+}
+
+static int
+snapshot_clear(SnapshotObject *self)
+{
+    if (self->g != NULL && self->held)
+        hs_py_release(self->g);
+    return 0;
+}
+
 static void
 snapshot_dealloc(SnapshotObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
     hs_graph *g = self->g;
     self->g = NULL;
+    if (g != NULL && self->held && self->module != NULL)
+        live_remove(state_of(self->module), g);
     hs_relations_free(self->rel);
     self->rel = NULL;
     hs_heapdefs_free(&self->hd);
@@ -189,7 +256,7 @@ static PyObject *
 new_idset(SnapshotObject *snap, hs_set *s)
 {
     modstate *st = state_of(snap->module);
-    IdSetObject *o = PyObject_New(IdSetObject, st->idset_type);
+    IdSetObject *o = PyObject_GC_New(IdSetObject, st->idset_type);
     if (o == NULL) {
         hs_set_free(s);
         return NULL;
@@ -200,6 +267,7 @@ new_idset(SnapshotObject *snap, hs_set *s)
     o->size = -1;
     s->ids = NULL;
     s->n = 0;
+    PyObject_GC_Track(o);
     return (PyObject *)o;
 }
 
@@ -642,6 +710,8 @@ static PyGetSetDef snapshot_getset[] = {
 
 static PyType_Slot snapshot_slots[] = {
     {Py_tp_dealloc, snapshot_dealloc},
+    {Py_tp_traverse, snapshot_traverse},
+    {Py_tp_clear, snapshot_clear},
     {Py_tp_methods, snapshot_methods},
     {Py_tp_getset, snapshot_getset},
     {Py_tp_doc, "A snapshot of the heap: flat arrays, no Python objects."},
@@ -650,15 +720,23 @@ static PyType_Slot snapshot_slots[] = {
 
 static PyType_Spec snapshot_spec = {
     "heapscope._heapscope.Snapshot", sizeof(SnapshotObject), 0,
-    Py_TPFLAGS_DEFAULT, snapshot_slots
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, snapshot_slots
 };
 
 /* ---- IdSet -------------------------------------------------------------- */
+
+static int
+idset_traverse(IdSetObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->snap);
+    return 0;
+}
 
 static void
 idset_dealloc(IdSetObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
     hs_set_free(&self->s);
     Py_XDECREF(self->snap);
     tp->tp_free((PyObject *)self);
@@ -685,11 +763,16 @@ idset_contains(IdSetObject *self, PyObject *o)
 }
 
 /* `other` expressed in self's snapshot: the same object where the snapshots
- * differ (by address and type), or an error naming what is missing. */
+ * differ (by address and type).  An object of other's that self's snapshot
+ * never saw is an error naming the problem, or, when `missing` is given,
+ * left out and counted there. */
 static int
-same_snapshot(IdSetObject *self, IdSetObject *other, hs_set *out, int *owned)
+same_snapshot(IdSetObject *self, IdSetObject *other, hs_set *out, int *owned,
+              size_t *missing)
 {
     *owned = 0;
+    if (missing != NULL)
+        *missing = 0;
     if (other->snap == self->snap) {
         *out = other->s;
         return 0;
@@ -704,8 +787,15 @@ same_snapshot(IdSetObject *self, IdSetObject *other, hs_set *out, int *owned)
     for (size_t k = 0; k < other->s.n; k++) {
         hs_id j = other->s.ids[k];
         hs_id i = hs_graph_find(g, h->addr[j]);
+        /* (a node self's snapshot does not hold is heapscope's own
+         * there, e.g. what only other's snapshot kept alive) */
         if (i == HS_NO_ID || g->type[i] == HS_NO_ID ||
-            g->addr[g->type[i]] != h->addr[h->type[j]]) {
+            g->addr[g->type[i]] != h->addr[h->type[j]] ||
+            (self->snap->held && !(g->flags[i] & HS_F_HELD))) {
+            if (missing != NULL) {
+                ++*missing;
+                continue;
+            }
             free(ids);
             PyErr_SetString(PyExc_ValueError,
                             "the sets come from different snapshots and one "
@@ -733,8 +823,21 @@ idset_binop(PyObject *a, PyObject *b, enum hs_setop op)
     IdSetObject *x = (IdSetObject *)a, *y = (IdSetObject *)b;
     hs_set other, out;
     int owned;
-    if (same_snapshot(x, y, &other, &owned) < 0)
-        return NULL;
+    size_t missing;
+    if (op == HS_AND || op == HS_SUB) {
+        /* What x's snapshot never saw is not in x: it changes neither
+         * x & y nor x - y. */
+        if (same_snapshot(x, y, &other, &owned, &missing) < 0)
+            return NULL;
+    } else if (same_snapshot(x, y, &other, &owned, NULL) < 0) {
+        /* The union needs one snapshot that saw both: maybe y's did. */
+        PyErr_Clear();
+        IdSetObject *t = x;
+        x = y;
+        y = t;
+        if (same_snapshot(x, y, &other, &owned, NULL) < 0)
+            return NULL;
+    }
     int r = hs_set_op(&out, &x->s, &other, op);
     if (owned)
         hs_set_free(&other);
@@ -753,13 +856,17 @@ idset_richcompare(PyObject *a, PyObject *b, int op)
 {
     if (!is_idset(a) || !is_idset(b))
         Py_RETURN_NOTIMPLEMENTED;
-    IdSetObject *x = (IdSetObject *)a;
+    IdSetObject *x = (IdSetObject *)a, *y = (IdSetObject *)b;
     hs_set other;
     int owned;
-    if (same_snapshot(x, (IdSetObject *)b, &other, &owned) < 0)
+    size_t missing;
+    if (same_snapshot(x, y, &other, &owned, &missing) < 0)
         return NULL;
-    int le = hs_set_le(&x->s, &other), ge = hs_set_le(&other, &x->s);
-    size_t xn = x->s.n, yn = other.n;
+    /* y's objects that x's snapshot never saw are not in x: x <= y still
+     * asks only about x's own, and x >= y is then false. */
+    int le = hs_set_le(&x->s, &other);
+    int ge = missing == 0 && hs_set_le(&other, &x->s);
+    size_t xn = x->s.n, yn = y->s.n;
     if (owned)
         hs_set_free(&other);
     int res;
@@ -796,6 +903,22 @@ idset_get_snapshot(IdSetObject *self, void *c)
     return (PyObject *)self->snap;
 }
 
+/* An empty partition of `snap`'s (tracked: its fields are all set). */
+static PartitionObject *
+new_partition(SnapshotObject *snap)
+{
+    modstate *st = state_of(snap->module);
+    PartitionObject *p = PyObject_GC_New(PartitionObject, st->partition_type);
+    if (p == NULL)
+        return NULL;
+    Py_INCREF(snap);
+    p->snap = snap;
+    memset(&p->p, 0, sizeof p->p);
+    memset(&p->rcs, 0, sizeof p->rcs);
+    PyObject_GC_Track(p);
+    return p;
+}
+
 static PyObject *
 idset_partition(IdSetObject *self, PyObject *arg)
 {
@@ -806,13 +929,9 @@ idset_partition(IdSetObject *self, PyObject *arg)
         PyErr_SetString(PyExc_ValueError, "unknown classifier");
         return NULL;
     }
-    modstate *st = state_of(self->snap->module);
-    PartitionObject *p = PyObject_New(PartitionObject, st->partition_type);
+    PartitionObject *p = new_partition(self->snap);
     if (p == NULL)
         return NULL;
-    Py_INCREF(self->snap);
-    p->snap = self->snap;
-    memset(&p->rcs, 0, sizeof p->rcs);
     int r = hs_partition_new(&p->p, self->snap->g, &self->s,
                              (enum hs_classifier)by, NULL);
     if (r < 0) {
@@ -956,19 +1075,14 @@ idset_rcs_partition(IdSetObject *self, PyObject *unused)
     hs_relations *rel = relations(self->snap);
     if (rel == NULL)
         return NULL;
-    modstate *st = state_of(self->snap->module);
     uint64_t *keys = malloc((self->s.n + 1) * sizeof *keys);
     if (keys == NULL)
         return PyErr_NoMemory();
-    PartitionObject *p = PyObject_New(PartitionObject, st->partition_type);
+    PartitionObject *p = new_partition(self->snap);
     if (p == NULL) {
         free(keys);
         return NULL;
     }
-    Py_INCREF(self->snap);
-    p->snap = self->snap;
-    memset(&p->p, 0, sizeof p->p);
-    memset(&p->rcs, 0, sizeof p->rcs);
     int r = hs_rcs_classify(rel, &self->s, keys, &p->rcs);
     if (r == 0)
         r = hs_partition_new(&p->p, self->snap->g, &self->s, HS_BY_UNITY, keys);
@@ -991,7 +1105,6 @@ idset_via_partition(IdSetObject *self, PyObject *args, PyObject *kw)
     hs_relations *rel = relations(self->snap);
     if (rel == NULL)
         return NULL;
-    modstate *st = state_of(self->snap->module);
     PyObject *labels = NULL;
     PartitionObject *p = NULL;
     uint64_t *keys = malloc((self->s.n + 1) * sizeof *keys);
@@ -1000,13 +1113,9 @@ idset_via_partition(IdSetObject *self, PyObject *args, PyObject *kw)
     if (hs_py_via_classify(self->snap->g, rel, &self->snap->hd, &self->s,
                            keys, &labels, progress_of(cb, &pp, &hp)) < 0)
         goto error;
-    p = PyObject_New(PartitionObject, st->partition_type);
+    p = new_partition(self->snap);
     if (p == NULL)
         goto error;
-    Py_INCREF(self->snap);
-    p->snap = self->snap;
-    memset(&p->p, 0, sizeof p->p);
-    memset(&p->rcs, 0, sizeof p->rcs);
     int r = hs_partition_new(&p->p, self->snap->g, &self->s, HS_BY_UNITY, keys);
     if (r < 0) {
         raise_hs(r);
@@ -1027,7 +1136,6 @@ error:
 static PyObject *
 idset_prod_partition(IdSetObject *self, PyObject *unused)
 {
-    modstate *st = state_of(self->snap->module);
     hs_graph *g = self->snap->g;
     PyObject *index = PyDict_New(), *labels = PyList_New(0);
     PartitionObject *p = NULL;
@@ -1075,13 +1183,9 @@ idset_prod_partition(IdSetObject *self, PyObject *unused)
         keys[k] = PyLong_AsUnsignedLongLong(gi);
         Py_DECREF(label);
     }
-    p = PyObject_New(PartitionObject, st->partition_type);
+    p = new_partition(self->snap);
     if (p == NULL)
         goto error;
-    Py_INCREF(self->snap);
-    p->snap = self->snap;
-    memset(&p->p, 0, sizeof p->p);
-    memset(&p->rcs, 0, sizeof p->rcs);
     int r = hs_partition_new(&p->p, g, &self->s, HS_BY_UNITY, keys);
     if (r < 0) {
         raise_hs(r);
@@ -1102,12 +1206,13 @@ static PyObject *
 idset_iter(IdSetObject *self)
 {
     modstate *st = state_of(self->snap->module);
-    IterObject *it = PyObject_New(IterObject, st->iter_type);
+    IterObject *it = PyObject_GC_New(IterObject, st->iter_type);
     if (it == NULL)
         return NULL;
     Py_INCREF(self);
     it->set = self;
     it->pos = 0;
+    PyObject_GC_Track(it);
     return (PyObject *)it;
 }
 
@@ -1160,6 +1265,7 @@ static PyGetSetDef idset_getset[] = {
 
 static PyType_Slot idset_slots[] = {
     {Py_tp_dealloc, idset_dealloc},
+    {Py_tp_traverse, idset_traverse},
     {Py_tp_methods, idset_methods},
     {Py_tp_getset, idset_getset},
     {Py_tp_iter, idset_iter},
@@ -1178,15 +1284,23 @@ static PyType_Slot idset_slots[] = {
 
 static PyType_Spec idset_spec = {
     "heapscope._heapscope.IdSet", sizeof(IdSetObject), 0,
-    Py_TPFLAGS_DEFAULT, idset_slots
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, idset_slots
 };
 
 /* ---- iteration over a set's objects -------------------------------------- */
+
+static int
+iter_traverse(IterObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->set);
+    return 0;
+}
 
 static void
 iter_dealloc(IterObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
     Py_XDECREF(self->set);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
@@ -1210,6 +1324,7 @@ iter_next(IterObject *self)
 
 static PyType_Slot iter_slots[] = {
     {Py_tp_dealloc, iter_dealloc},
+    {Py_tp_traverse, iter_traverse},
     {Py_tp_iter, PyObject_SelfIter},
     {Py_tp_iternext, iter_next},
     {0, NULL}
@@ -1217,15 +1332,23 @@ static PyType_Slot iter_slots[] = {
 
 static PyType_Spec iter_spec = {
     "heapscope._heapscope.IdSetIterator", sizeof(IterObject), 0,
-    Py_TPFLAGS_DEFAULT, iter_slots
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, iter_slots
 };
 
 /* ---- Partition ----------------------------------------------------------- */
+
+static int
+partition_traverse(PartitionObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->snap);
+    return 0;
+}
 
 static void
 partition_dealloc(PartitionObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
     hs_partition_free(&self->p);
     hs_rcs_table_free(&self->rcs);
     Py_XDECREF(self->snap);
@@ -1332,6 +1455,7 @@ static PyGetSetDef partition_getset[] = {
 
 static PyType_Slot partition_slots[] = {
     {Py_tp_dealloc, partition_dealloc},
+    {Py_tp_traverse, partition_traverse},
     {Py_tp_methods, partition_methods},
     {Py_tp_getset, partition_getset},
     {Py_sq_length, partition_len},
@@ -1341,7 +1465,7 @@ static PyType_Slot partition_slots[] = {
 
 static PyType_Spec partition_spec = {
     "heapscope._heapscope.Partition", sizeof(PartitionObject), 0,
-    Py_TPFLAGS_DEFAULT, partition_slots
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, partition_slots
 };
 
 /* ---- module functions ---------------------------------------------------- */
@@ -1395,7 +1519,8 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     modstate *st = state_of(module);
     /* Allocate the Python object first: the walk itself must create no
      * Python object. */
-    SnapshotObject *snap = PyObject_New(SnapshotObject, st->snapshot_type);
+    SnapshotObject *snap = PyObject_GC_New(SnapshotObject,
+                                           st->snapshot_type);
     if (snap == NULL)
         return NULL;
     snap->g = NULL;
@@ -1441,6 +1566,9 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
         .heapdefs = &snap->hd,
         .progress = progress,
         .progress_total = st->last_n,
+        .others = st->live,
+        .nothers = st->nlive,
+        .opaque = st->snapshot_type,
     };
     int r = hs_py_walk(&snap->g, &o);
     free(hidden);
@@ -1448,6 +1576,11 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
         Py_DECREF(snap);
         return raise_hs(r);
     }
+    if (hold && live_add(st, snap->g) < 0) {
+        Py_DECREF(snap);
+        return NULL;
+    }
+    PyObject_GC_Track(snap);
     st->last_n = snap->g->n;
     return (PyObject *)snap;
 }
@@ -1466,6 +1599,31 @@ mod_instance_dict(PyObject *module, PyObject *o)
         Py_RETURN_NONE;
     Py_INCREF(d);
     return d;
+}
+
+/* Which threads of this interpreter have a thread-state dict, read from
+ * the field (PyThreadState_GetDict would create it): for the test that a
+ * walk creates none. */
+static PyObject *
+mod_thread_dicts(PyObject *module, PyObject *unused)
+{
+    PyObject *out = PyDict_New();
+    if (out == NULL)
+        return NULL;
+    PyInterpreterState *interp = PyThreadState_GetInterpreter(
+        PyThreadState_Get());
+    for (PyThreadState *t = PyInterpreterState_ThreadHead(interp);
+         t != NULL; t = PyThreadState_Next(t)) {
+        PyObject *k = PyLong_FromUnsignedLong(t->thread_id);
+        if (k == NULL || PyDict_SetItem(out, k, t->dict ? Py_True
+                                                        : Py_False) < 0) {
+            Py_XDECREF(k);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(k);
+    }
+    return out;
 }
 
 static PyObject *
@@ -1521,6 +1679,9 @@ static PyMethodDef mod_methods[] = {
     {"instance_dict", (PyCFunction)mod_instance_dict, METH_O,
      "instance_dict(obj) -> obj's __dict__ if it exists, else None; never "
      "creates it (for tests of the 3.11+ managed dicts)."},
+    {"thread_dicts", (PyCFunction)mod_thread_dicts, METH_NOARGS,
+     "thread_dicts() -> {thread ident: whether its thread state has a "
+     "dict}; creates none (for the tests)."},
     {"run_explorer", (PyCFunction)mod_run_explorer, METH_VARARGS,
      "run_explorer(model, main_tid=0) -> None when the user closed the "
      "explorer, or a message saying why it could not run.  model: "
@@ -1631,6 +1792,8 @@ static void
 mod_free(void *m)
 {
     mod_clear((PyObject *)m);
+    /* (every snapshot holds the module: none is alive by now) */
+    PyMem_Free(state_of((PyObject *)m)->live);
 }
 
 static PyModuleDef_Slot mod_slots[] = {

@@ -46,6 +46,8 @@ typedef struct walker {
     size_t nhroots, hroots_cap;
     uintptr_t *stypes;       /* static types met only as an object's type */
     size_t nstypes, stypes_cap;
+    uintptr_t *gcl;          /* the collector's objects the walk had not */
+    size_t ngcl, gcl_cap;    /* met: the gc pass's candidates */
 } walker;
 
 static int
@@ -128,8 +130,9 @@ visit_hidden_root(PyObject *op, const char *label, void *arg)
 static int
 visit_gc_object(PyObject *op, const char *label, void *arg)
 {
+    walker *w = arg;
     (void)label;
-    return push_kid((walker *)arg, op);
+    return push_addr(w, &w->gcl, &w->ngcl, &w->gcl_cap, (uintptr_t)op);
 }
 
 static int
@@ -171,6 +174,10 @@ follow(walker *w, PyObject *op, PyTypeObject *tp, int gc)
      * (non-GC ones) hold it too. */
     if (!gc && (tp->tp_flags & Py_TPFLAGS_HEAPTYPE))
         visit_child((PyObject *)tp, w);
+    /* A snapshot's traverse reports everything it holds, for the
+     * collector: the walk filters that through o->others instead. */
+    if (tp == w->o->opaque)
+        return 0;
     /* A type described by an NyHeapDef traverses itself (it may report
      * what its tp_traverse leaves out); the rest by tp_traverse. */
     const NyHeapDef *hd = hs_heapdefs_find(w->o->heapdefs, tp);
@@ -391,25 +398,64 @@ fill_args(walker *w)
     return 0;
 }
 
+/* Whether an earlier snapshot still alive holds `addr` (it holds a
+ * reference, so the object there is the one it saw). */
 static int
-fill_gc_only(walker *w)
+held_by_others(const walker *w, uintptr_t addr)
 {
-    /* Collect every collector object, then keep those the walk has not
-     * met, looking them up in prefetched batches. */
-    pending *p = w->cur;
+    for (size_t k = 0; k < w->o->nothers; k++) {
+        const hs_graph *og = w->o->others[k];
+        hs_id i = hs_graph_find(og, addr);
+        if (i != HS_NO_ID && (og->flags[i] & HS_F_HELD))
+            return 1;
+    }
+    return 0;
+}
+
+/* Every collector object the walk has not met, into w->gcl, looked up in
+ * prefetched batches; what an earlier snapshot keeps alive is heapscope's,
+ * not the program's, and is left out. */
+static int
+collect_gc_unmet(walker *w)
+{
     hs_compat_visit_gc_objects(visit_gc_object, w);
     if (w->err)
         return w->err;
     size_t kept = 0;
-    for (size_t k = 0; k < p->n; k += 64) {
-        size_t m = p->n - k < 64 ? p->n - k : 64;
+    for (size_t k = 0; k < w->ngcl; k += 64) {
+        size_t m = w->ngcl - k < 64 ? w->ngcl - k : 64;
         for (size_t j = 0; j < m; j++)
-            hs_graph_prefetch(w->g, p->kids[k + j]);
+            hs_graph_prefetch(w->g, w->gcl[k + j]);
         for (size_t j = 0; j < m; j++)
-            if (hs_graph_find(w->g, p->kids[k + j]) == HS_NO_ID)
-                p->kids[kept++] = p->kids[k + j];
+            if (hs_graph_find(w->g, w->gcl[k + j]) == HS_NO_ID &&
+                !held_by_others(w, w->gcl[k + j]))
+                w->gcl[kept++] = w->gcl[k + j];
     }
-    p->n = kept;
+    w->ngcl = kept;
+    return 0;
+}
+
+/* The candidates that are heapscope's own (a set only the value stack of
+ * a running frame holds): what they hold is heapscope's too. */
+static int
+fill_gc_hidden(walker *w)
+{
+    for (size_t k = 0; k < w->ngcl; k++) {
+        PyObject *op = (PyObject *)w->gcl[k];
+        if (is_hidden(w, Py_TYPE(op)) && push_kid(w, op))
+            return w->err;
+    }
+    return 0;
+}
+
+/* The candidates nothing has reached so far: held only by C code. */
+static int
+fill_gc_only(walker *w)
+{
+    for (size_t k = 0; k < w->ngcl; k++)
+        if (hs_graph_find(w->g, w->gcl[k]) == HS_NO_ID &&
+            push_kid(w, (PyObject *)w->gcl[k]))
+            return w->err;
     return 0;
 }
 
@@ -433,18 +479,18 @@ walker_free(walker *w)
     free(w->hidden);
     free(w->hroots);
     free(w->stypes);
+    free(w->gcl);
     for (int k = 0; k < DEPTH; k++)
         free(w->ring[k].kids);
 }
 
-int
-hs_py_walk(hs_graph **out, const hs_walk_opts *o)
+static int
+walk(hs_graph **out, const hs_walk_opts *o)
 {
     walker w = {0};
     hs_id root, next = 1;
     size_t hint = o->nodes_hint ? o->nodes_hint : (1u << 18);
 
-    *out = NULL;
     w.o = o;
     w.g = hs_graph_new(hint, hint + hint / 2);
     if (w.g == NULL)
@@ -493,9 +539,20 @@ hs_py_walk(hs_graph **out, const hs_walk_opts *o)
     }
 
     /* Objects the collector tracks that the root does not reach: held only
-     * by C code.  They hang off a second virtual root. */
+     * by C code.  They hang off a second virtual root, after what
+     * heapscope's own objects among them hold is hidden. */
     if (o->gc_objects) {
         hs_id gcroot;
+        if (collect_gc_unmet(&w) < 0)
+            goto error;
+        if (virtual_node(&w, &gcroot, fill_gc_hidden) < 0)
+            goto error;
+        w.g->flags[gcroot] |= HS_F_HIDDEN;
+        w.hiding = 1;
+        next = gcroot + 1;
+        if (drain(&w, &next) < 0)
+            goto error;
+        w.hiding = 0;
         if (virtual_node(&w, &gcroot, fill_gc_only) < 0)
             goto error;
         w.g->gc_root = gcroot;
@@ -526,4 +583,18 @@ error:
     hs_graph_free(w.g);
     walker_free(&w);
     return w.err ? w.err : -HS_ENOMEM;
+}
+
+int
+hs_py_walk(hs_graph **out, const hs_walk_opts *o)
+{
+    *out = NULL;
+    /* A broken tp_traverse may set an exception: it must neither leak out
+     * of the walk nor replace one the caller had. */
+    PyObject *etype, *evalue, *etb;
+    PyErr_Fetch(&etype, &evalue, &etb);
+    int r = walk(out, o);
+    PyErr_Clear();
+    PyErr_Restore(etype, evalue, etb);
+    return r;
 }

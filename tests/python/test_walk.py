@@ -363,6 +363,39 @@ class TestLifetime(unittest.TestCase):
         self.assertTrue(snap2.node(node)[3] & C.F_HIDDEN)
         self.assertFalse(any(type(o) in (C.IdSet, C.Snapshot) for o in h2))
 
+    def test_a_set_kept_in_an_object_the_snapshot_holds_is_collected(self):
+        # self.h = hp.heap() on an object older than the walk: the
+        # snapshot holds the object, the object the set, the set the
+        # snapshot.  The collector must be able to free the cycle.
+        class Holder(object):
+            pass
+        hp = heapscope.hpy()
+        holder, box = Holder(), []
+        marker = Holder()
+        holder.h = hp.heap()
+        box.append(hp.heap())
+        box.append(marker)
+        hp._last = None
+        seen = weakref.ref(marker)
+        del holder, box, marker
+        gc.collect()
+        self.assertIsNone(seen())
+
+    def test_what_only_an_earlier_set_holds_is_not_reported(self):
+        # The program drops objects a kept set still holds: a new heap
+        # must not report them as held by the program's C code.
+        hp = heapscope.hpy()
+        hp.setrelheap()
+        dropped = [['dropped-%d' % i] for i in range(500)]
+        kept = hp.heap()
+        ids = {id(o) for o in dropped}
+        del dropped
+        later = hp.heap()
+        self.assertEqual({id(o) for o in later.nodes} & ids, set())
+        self.assertTrue(ids <= {id(o) for o in kept.nodes})
+        del kept
+        hp._last = None
+
 
 if __name__ == '__main__':
     unittest.main()
