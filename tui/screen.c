@@ -419,6 +419,15 @@ static void
 stop(hs_term *s)
 {
     if (s->scr != NULL) {
+        char *ca = tigetstr("smcup");
+
+        /* Without an alternate screen (vt100, TERM unset) the explorer's
+         * last frame would stay on the terminal, looking alive: leave it
+         * blank instead. */
+        if (ca == NULL || ca == (char *)-1 || *ca == '\0') {
+            clear();
+            refresh();
+        }
         if (s->cursor != ERR) {
             curs_set(s->cursor);
         }

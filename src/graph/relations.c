@@ -228,7 +228,8 @@ hs_rcs_intern(hs_rcs_table *t, const uint64_t *k, size_t n)
         if (s == 0)
             break;
         size_t a = t->start[s - 1], m = t->start[s] - a;
-        if (m == n && memcmp(t->key + a, k, n * sizeof *k) == 0)
+        /* (no referrers: n == 0, and key may still be NULL) */
+        if (m == n && (n == 0 || memcmp(t->key + a, k, n * sizeof *k) == 0))
             return s - 1;
         i = (i + 1) & t->smask;
     }
@@ -249,7 +250,8 @@ hs_rcs_intern(hs_rcs_table *t, const uint64_t *k, size_t n)
         t->key = kk;
         t->keycap = cap;
     }
-    memcpy(t->key + t->nkeys, k, n * sizeof *k);
+    if (n > 0)
+        memcpy(t->key + t->nkeys, k, n * sizeof *k);
     t->nkeys += n;
     size_t id = t->n++;
     t->start[id + 1] = t->nkeys;

@@ -395,8 +395,10 @@ def explore(s=None):
         if hp._last is not last:
             hp._last = last
     if err:
-        sys.stderr.write('heapscope: %s\n' % err)
-        sys.stderr.flush()
+        # one line on stderr, prefixed once (the TUI's own messages are)
+        from ._hotkey import say
+        prefix = 'heapscope: '
+        say(err[len(prefix):] if err.startswith(prefix) else err)
     return None
 
 

@@ -64,9 +64,13 @@ def act():
 class Pane(object):
     """One tmux server with one pane running `script` (sh)."""
 
+    made = 0
+
     def __init__(self, workdir, script, width=100, height=30):
         self.dir = workdir
-        self.sock = os.path.join(workdir, 'tmux.sock')
+        # a socket per pane: a server just killed may still hold its own
+        Pane.made += 1
+        self.sock = os.path.join(workdir, 'tmux%d.sock' % Pane.made)
         conf = os.path.join(workdir, 'tmux.conf')
         with open(conf, 'w') as f:
             f.write(TMUX_CONF)
@@ -95,15 +99,18 @@ class Pane(object):
         self.tmux('send-keys', '-t', 'e2e', '-l', text)
         self.keys('Enter')
 
-    def screen(self):
-        return self.tmux('capture-pane', '-p', '-t', 'e2e')
+    def screen(self, history=False):
+        """What the pane shows; with history, the lines scrolled off the
+        top too (tmux's 'Pane is dead' line can scroll a full pane)."""
+        more = ['-S', '-'] if history else []
+        return self.tmux('capture-pane', '-p', *more, '-t', 'e2e')
 
     def wait_for(self, pattern, timeout=TIMEOUT, count=1):
         """Wait until `pattern` (a regex) matches `count` times on the
         screen; the match.  Fails with the screen shown."""
         end = time.monotonic() + timeout
         while True:
-            text = self.screen()
+            text = self.screen(history=True)
             found = list(re.finditer(pattern, text, re.M))
             if len(found) >= count:
                 return found[count - 1]
@@ -145,10 +152,10 @@ class E2ECase(unittest.TestCase):
             f.write(textwrap.dedent(text))
         return path
 
-    def start(self, argv, env=None, unset=()):
-        """Run argv in a pane, with the package on the path; the sh
-        around it ignores Ctrl-\\ itself (a trap, so the program still
-        gets the default disposition)."""
+    def start(self, argv, env=None, unset=(), size=(100, 30)):
+        """Run argv in a pane (size: columns, rows), with the package on
+        the path; the sh around it ignores Ctrl-\\ itself (a trap, so the
+        program still gets the default disposition)."""
         e = {'PYTHONPATH': PKG}
         if PRELOAD:
             e['LD_PRELOAD'] = PRELOAD
@@ -165,7 +172,7 @@ class E2ECase(unittest.TestCase):
                   '%s\n'
                   'echo "EXIT=$?"\n'
                   'stty -g > %s/stty.after\n' % (d, d, cmd, d))
-        pane = Pane(self.dir, script)
+        pane = Pane(self.dir, script, width=size[0], height=size[1])
         self.addCleanup(pane.close)
         return pane
 
@@ -190,6 +197,17 @@ class E2ECase(unittest.TestCase):
 
     def pid(self, pane):
         return int(pane.wait_for(r'^ready (\d+)$').group(1))
+
+    def close(self, pane):
+        """q until the explorer is gone (a help screen may take one)."""
+        for _ in range(3):
+            pane.keys('q')
+            try:
+                pane.wait_gone(TITLE, timeout=3)
+                return
+            except AssertionError:
+                continue
+        pane.wait_gone(TITLE, timeout=1)
 
 
 class TestHotkey(E2ECase):
@@ -322,17 +340,6 @@ class TestExplorer(E2ECase):
         pane.wait_for(TITLE)
         return pane
 
-    def close(self, pane):
-        """q until the explorer is gone (a help screen may take one)."""
-        for _ in range(3):
-            pane.keys('q')
-            try:
-                pane.wait_gone(TITLE, timeout=3)
-                return
-            except AssertionError:
-                continue
-        pane.wait_gone(TITLE, timeout=1)
-
     def test_open_and_close(self):
         pane = self.open()
         self.close(pane)
@@ -459,6 +466,121 @@ class TestExplorer(E2ECase):
         self.close(pane)
         pane.wait_for(r'^after$')
         self.finish(pane, 0)
+
+
+class TestTerminal(E2ECase):
+    """Whatever ends the explorer, or keeps it from starting, the terminal
+    is given back as it was and the program goes on (or ends as the
+    signal says, with the terminal restored first)."""
+
+    def open(self, **kw):
+        pane = self.start([COMMAND, 'echo.py'], unset=['HEAPSCOPE_ACTION'],
+                          **kw)
+        pid = self.pid(pane)
+        pane.keys('C-\\')
+        pane.wait_for(TITLE)
+        return pane, pid
+
+    def carry_on(self, pane):
+        pane.wait_gone(TITLE)
+        pane.type_line('still here')
+        pane.wait_for(r'^echo still here$')
+        pane.type_line('quit')
+        self.finish(pane, 3)
+
+    def test_ctrl_c_closes_the_explorer_not_the_program(self):
+        pane, _pid = self.open()
+        pane.keys('C-c')
+        self.carry_on(pane)
+
+    def test_the_hotkey_again_while_open_is_ignored(self):
+        pane, _pid = self.open()
+        pane.keys('C-\\')
+        pane.keys('t')
+        pane.wait_for(r'Index.*Type')          # still the same explorer
+        pane.keys('q')
+        self.carry_on(pane)
+        self.assertNotIn('Traceback', pane.screen())
+
+    def test_a_signal_storm_while_open(self):
+        # a hundred hotkey signals in a second while the explorer is open:
+        # none nests, none is left to open it again by itself, and the
+        # next one after q opens it as before
+        pane, pid = self.open()
+        for _ in range(100):
+            os.kill(pid, signal.SIGQUIT)
+            time.sleep(0.01)
+        pane.keys('t')
+        pane.wait_for(r'Index.*Type')
+        pane.keys('q')
+        pane.wait_gone(TITLE)
+        time.sleep(0.5)
+        self.assertIsNone(re.search(TITLE, pane.screen(), re.M))
+        pane.keys('C-\\')
+        pane.wait_for(TITLE)
+        pane.keys('q')
+        self.carry_on(pane)
+
+    def test_sigterm_while_open(self):
+        pane, pid = self.open()
+        os.kill(pid, signal.SIGTERM)
+        # the explorer gives the terminal back, then SIGTERM does what it
+        # would have done: the program ends (128 + 15)
+        self.finish(pane, 143)
+
+    def test_sighup_while_open(self):
+        # (the window closed)
+        pane, pid = self.open()
+        os.kill(pid, signal.SIGHUP)
+        self.finish(pane, 129)
+
+    def test_a_20x5_window(self):
+        pane, _pid = self.open(size=(20, 5))
+        for key in ('r', 'Down', 'Enter', 'Left', 't', '?'):
+            pane.keys(key)
+        self.close(pane)
+        self.carry_on(pane)
+
+    def test_dumb_and_unknown_terminals_are_one_line(self):
+        for term, said in (('dumb', r"terminal type 'dumb' cannot move"),
+                           ('no-such-term', r"terminal type 'no-such-term' "
+                                            r"is unknown")):
+            pane = self.start([COMMAND, 'echo.py'], env={'TERM': term},
+                              unset=['HEAPSCOPE_ACTION'])
+            self.pid(pane)
+            pane.keys('C-\\')
+            line = pane.wait_for(self.after_key(r'heapscope: (.*)$'))
+            self.assertRegex(line.group(1), said)
+            self.assertNotIn('heapscope: heapscope:', pane.screen())
+            pane.type_line('still here')
+            pane.wait_for(r'^echo still here$')
+            pane.type_line('quit')
+            self.finish(pane, 3)
+            pane.close()
+
+    def test_term_unset_still_opens(self):
+        pane = self.start([COMMAND, 'echo.py'],
+                          unset=['HEAPSCOPE_ACTION', 'TERM'])
+        self.pid(pane)
+        pane.keys('C-\\')
+        pane.wait_for(TITLE)
+        pane.keys('q')
+        self.carry_on(pane)
+
+    def test_no_controlling_terminal_is_one_line(self):
+        # setsid: a new session with no terminal, so no /dev/tty; the
+        # output still goes to the pane
+        self.write('explore.py', """
+            import heapscope
+            heapscope.explore()
+            print('after the explorer', flush=True)
+            """)
+        pane = self.start(['setsid', '-w', PYTHON, 'explore.py'])
+        pane.wait_for(r'^heapscope: cannot open /dev/tty \(.*\): the '
+                      r'explorer needs a terminal$')
+        pane.wait_for(r'^after the explorer$')
+        self.finish(pane, 0)
+        self.assertEqual(pane.screen().count('heapscope:'), 1)
 
 
 if __name__ == '__main__':

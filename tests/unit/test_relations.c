@@ -124,6 +124,26 @@ test_rcs_kinds(void **state)
 }
 
 static void
+test_rcs_no_referrers(void **state)
+{
+    (void)state;
+    /* <Nothing>: the empty kind list, first in a fresh table (whose key
+     * array is not allocated yet), then again, then after a real one. */
+    hs_rcs_table t;
+    uint64_t k[] = {7};
+    assert_int_equal(hs_rcs_table_init(&t), 0);
+    assert_true(t.key == NULL);
+    long long none = hs_rcs_intern(&t, NULL, 0);
+    assert_true(none >= 0);
+    assert_int_equal(hs_rcs_intern(&t, NULL, 0), none);
+    long long seven = hs_rcs_intern(&t, k, 1);
+    assert_true(seven >= 0 && seven != none);
+    assert_int_equal(hs_rcs_intern(&t, NULL, 0), none);
+    assert_int_equal(t.start[none + 1] - t.start[none], 0);
+    hs_rcs_table_free(&t);
+}
+
+static void
 test_dominators_and_domisize(void **state)
 {
     (void)state;
@@ -442,6 +462,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reverse_edges),
         cmocka_unit_test(test_rcs_kinds),
+        cmocka_unit_test(test_rcs_no_referrers),
         cmocka_unit_test(test_dominators_and_domisize),
         cmocka_unit_test(test_hidden_and_static_keep_nothing),
         cmocka_unit_test(test_long_chain),
