@@ -282,7 +282,7 @@ class TestHotkey(E2ECase):
         pane.keys('C-\\')
         # SIGQUIT's default: the program dies (128 + 3)
         self.finish(pane, 131)
-        self.assertNotIn('HOTKEY-ACTION', pane.screen())
+        self.assertNotIn('HOTKEY-ACTION', pane.screen(history=True))
 
     def test_forked_child_ignores_the_terminal_key(self):
         # Ctrl-\ reaches every process of the foreground group: only the
@@ -311,10 +311,10 @@ class TestHotkey(E2ECase):
             pane.keys('C-\\')
             pane.wait_for(self.after_key(r'ACTION pid=%d$' % pid))
             time.sleep(0.3)
-            self.assertNotIn('ACTION pid=%d' % child, pane.screen())
+            self.assertNotIn('ACTION pid=%d' % child, pane.screen(history=True))
             os.kill(child, signal.SIGQUIT)
             pane.wait_for(r'^ACTION pid=%d$' % child)
-            self.assertEqual(pane.screen().count('ACTION pid='), 2)
+            self.assertEqual(pane.screen(history=True).count('ACTION pid='), 2)
         finally:
             try:
                 os.kill(child, signal.SIGKILL)
@@ -500,7 +500,7 @@ class TestTerminal(E2ECase):
         pane.wait_for(r'Index.*Type')          # still the same explorer
         pane.keys('q')
         self.carry_on(pane)
-        self.assertNotIn('Traceback', pane.screen())
+        self.assertNotIn('Traceback', pane.screen(history=True))
 
     def test_a_signal_storm_while_open(self):
         # a hundred hotkey signals in a second while the explorer is open:
@@ -551,7 +551,7 @@ class TestTerminal(E2ECase):
             pane.keys('C-\\')
             line = pane.wait_for(self.after_key(r'heapscope: (.*)$'))
             self.assertRegex(line.group(1), said)
-            self.assertNotIn('heapscope: heapscope:', pane.screen())
+            self.assertNotIn('heapscope: heapscope:', pane.screen(history=True))
             pane.type_line('still here')
             pane.wait_for(r'^echo still here$')
             pane.type_line('quit')
@@ -580,7 +580,7 @@ class TestTerminal(E2ECase):
                       r'explorer needs a terminal$')
         pane.wait_for(r'^after the explorer$')
         self.finish(pane, 0)
-        self.assertEqual(pane.screen().count('heapscope:'), 1)
+        self.assertEqual(pane.screen(history=True).count('heapscope:'), 1)
 
 
 if __name__ == '__main__':
