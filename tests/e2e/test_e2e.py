@@ -311,7 +311,8 @@ class TestHotkey(E2ECase):
             pane.keys('C-\\')
             pane.wait_for(self.after_key(r'ACTION pid=%d$' % pid))
             time.sleep(0.3)
-            self.assertNotIn('ACTION pid=%d' % child, pane.screen(history=True))
+            self.assertNotIn('ACTION pid=%d' % child,
+                             pane.screen(history=True))
             os.kill(child, signal.SIGQUIT)
             pane.wait_for(r'^ACTION pid=%d$' % child)
             self.assertEqual(pane.screen(history=True).count('ACTION pid='), 2)
@@ -551,7 +552,8 @@ class TestTerminal(E2ECase):
             pane.keys('C-\\')
             line = pane.wait_for(self.after_key(r'heapscope: (.*)$'))
             self.assertRegex(line.group(1), said)
-            self.assertNotIn('heapscope: heapscope:', pane.screen(history=True))
+            self.assertNotIn('heapscope: heapscope:',
+                             pane.screen(history=True))
             pane.type_line('still here')
             pane.wait_for(r'^echo still here$')
             pane.type_line('quit')

@@ -598,9 +598,9 @@ class TestParkMain(HotkeyCase):
         # (/proc/PID/task/TID/syscall): a signal that came
         # before could find the main thread still on its way there,
         # holding or waiting for the GIL, which is not what this tests.
-        sender = subprocess.Popen([sys.executable, '-c', SEND_WHEN_READING,
-                                   str(os.getpid()), str(threading.get_native_id()),
-                                   str(int(SIG)), str(READ_NR)])
+        sender = subprocess.Popen(
+            [sys.executable, '-c', SEND_WHEN_READING, str(os.getpid()),
+             str(threading.get_native_id()), str(int(SIG)), str(READ_NR)])
         data = os.read(r, 1)             # the main thread blocks here
         sender.wait(10)
         self.assertTrue(wait_for(lambda: 'left' in seen))
