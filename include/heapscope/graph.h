@@ -62,8 +62,7 @@ typedef struct hs_graph {
      * (fingerprint, displacement, id), 0 when empty (no object has id 0,
      * the root); fingerprint and home slot identify the address exactly. */
     uint64_t *table;
-    uint64_t tmask, tused;
-    unsigned tbits;
+    uint64_t tslots, tused;
     hs_id *odd;            /* nodes at addresses the table cannot key */
     size_t nodd;
     /* Dicts that are the __dict__ of something: sorted by dict after
@@ -80,6 +79,7 @@ typedef struct hs_graph {
     hs_id arg_root;        /* virtual root of unreached arguments, or HS_NO_ID */
     hs_id gc_root;         /* virtual root of collector-only objects, or HS_NO_ID */
     hs_id type_root;       /* virtual root of static types, or HS_NO_ID */
+    struct hs_prefault *prefault;  /* hs_graph_prefault's helper, or NULL */
 } hs_graph;
 
 /* ---- building (used by the walker and by tests) ------------------------- */
@@ -111,6 +111,11 @@ int hs_graph_add_root_edge(hs_graph *g, hs_id to, const char *label);
 
 int hs_graph_set_size(hs_graph *g, hs_id id, uint64_t size);
 int hs_graph_add_owner(hs_graph *g, hs_id dict, hs_id owner);
+/* Fault in the presized arrays from a helper thread while they are being
+ * filled (the first touch of fresh memory costs more than the walk's own
+ * work on it here); it stops by itself at any resize, at finish and at
+ * free.  Nothing is lost where it cannot run. */
+void hs_graph_prefault(hs_graph *g);
 /* Sort side tables; call once after the last node is closed. */
 int hs_graph_finish(hs_graph *g);
 /* Free the edges and side tables, keeping nodes and the address table
@@ -163,15 +168,18 @@ uint64_t hs_set_size(const hs_graph *g, const hs_set *s);
 
 /* A partition groups a set's nodes by a 64-bit key.  Groups are ordered by
  * total size (largest first), then by count, then by key; each group's
- * members are sorted ids. */
+ * members are sorted ids.  A partition by a classifier computes its members
+ * only when asked (hs_partition_members): printing a table needs the
+ * groups' counts and sizes alone, not a copy of the whole set. */
 typedef struct hs_partition {
     size_t ngroups;
     uint64_t *key;         /* per group */
     uint64_t *count;       /* per group */
     uint64_t *gsize;       /* per group: total bytes */
     size_t *start;         /* ngroups+1 offsets into member */
-    hs_id *member;
+    hs_id *member;         /* NULL until hs_partition_members */
     uint64_t total_count, total_size;
+    int by;                /* the classifier, for the members later */
 } hs_partition;
 
 /* Classifiers computed from the graph alone. */
@@ -188,6 +196,10 @@ enum hs_classifier {
  * member of s, in s's order) when keys != NULL. */
 int hs_partition_new(hs_partition *p, const hs_graph *g, const hs_set *s,
                      enum hs_classifier by, const uint64_t *keys);
+/* Fill p->member (a no-op when it is there); s and g must be the ones the
+ * partition was made from. */
+int hs_partition_members(hs_partition *p, const hs_graph *g,
+                         const hs_set *s);
 void hs_partition_free(hs_partition *p);
 /* The key a classifier gives one node. */
 uint64_t hs_classify(const hs_graph *g, hs_id id, enum hs_classifier by);

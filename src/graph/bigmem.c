@@ -9,7 +9,11 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -66,8 +70,113 @@ hs_big_resize(void *p, size_t old_bytes, size_t new_bytes)
 }
 
 void
+hs_big_trim(void *p, size_t used, size_t bytes)
+{
+    size_t from = round_pages(used), len = round_pages(bytes);
+    if (p != NULL && from < len)
+        (void)madvise((char *)p + from, len - from, MADV_DONTNEED);
+}
+
+void
 hs_big_free(void *p, size_t bytes)
 {
     if (p != NULL)
         (void)munmap(p, round_pages(bytes));
+}
+
+/* ---- prefaulting ---------------------------------------------------------
+ *
+ * On these VMs the first write to a fresh page costs more than the walk's
+ * own work on it (a third of a first walk was the kernel clearing pages).
+ * MADV_POPULATE_WRITE (Linux 5.14) faults pages in as a write would, but
+ * writes nothing, so it may run while the walker fills the same pages. */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#define PREFAULT_CHUNK ((size_t)4 << 20)
+
+struct hs_prefault {
+    pthread_t thread;
+    atomic_int stop;
+    size_t n, first_whole;
+    char *ptr[HS_PREFAULT_MAX];
+    size_t len[HS_PREFAULT_MAX];
+};
+
+/* Fault in [p, p + len) of region k, from offset *done on. */
+static int
+populate(struct hs_prefault *pf, size_t k, size_t *done, size_t upto)
+{
+    while (*done < upto) {
+        if (atomic_load(&pf->stop))
+            return -1;
+        size_t len = upto - *done < PREFAULT_CHUNK ? upto - *done
+                                                   : PREFAULT_CHUNK;
+        if (madvise(pf->ptr[k] + *done, len, MADV_POPULATE_WRITE) != 0)
+            return -1;          /* an older kernel, or no memory: stop */
+        *done += len;
+    }
+    return 0;
+}
+
+static void *
+prefault_main(void *arg)
+{
+    struct hs_prefault *pf = arg;
+    size_t done[HS_PREFAULT_MAX] = {0};
+    for (size_t k = 0; k < pf->first_whole; k++)
+        if (populate(pf, k, &done[k], pf->len[k]) < 0)
+            return NULL;
+    /* the rest side by side, in steps of the same share of each (whole
+     * pages: madvise takes nothing else) */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    for (size_t step = 1; step <= 64; step++)
+        for (size_t k = pf->first_whole; k < pf->n; k++)
+            if (populate(pf, k, &done[k],
+                         (pf->len[k] / 64 * step) & ~(page - 1)) < 0)
+                return NULL;
+    for (size_t k = pf->first_whole; k < pf->n; k++)
+        if (populate(pf, k, &done[k], pf->len[k]) < 0)
+            return NULL;
+    return NULL;
+}
+
+hs_prefault *
+hs_big_prefault_start(void *const *ptr, const size_t *bytes, size_t n,
+                      size_t first_whole)
+{
+    if (n > HS_PREFAULT_MAX)
+        n = HS_PREFAULT_MAX;
+    struct hs_prefault *pf = calloc(1, sizeof *pf);
+    if (pf == NULL)
+        return NULL;
+    pf->n = n;
+    pf->first_whole = first_whole < n ? first_whole : n;
+    for (size_t k = 0; k < n; k++) {
+        pf->ptr[k] = ptr[k];
+        /* whole pages only: the mapping ends on one */
+        pf->len[k] = ptr[k] != NULL ? round_pages(bytes[k]) : 0;
+    }
+    atomic_init(&pf->stop, 0);
+    /* No signal of the program's may land on this thread. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int err = pthread_create(&pf->thread, NULL, prefault_main, pf);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err != 0) {
+        free(pf);
+        return NULL;
+    }
+    return pf;
+}
+
+void
+hs_big_prefault_stop(hs_prefault *pf)
+{
+    if (pf == NULL)
+        return;
+    atomic_store(&pf->stop, 1);
+    pthread_join(pf->thread, NULL);
+    free(pf);
 }

@@ -7,5 +7,20 @@
 void *hs_big_alloc(size_t bytes);             /* zeroed; NULL on failure */
 void *hs_big_resize(void *p, size_t old_bytes, size_t new_bytes);
 void hs_big_free(void *p, size_t bytes);
+/* Give the pages past `used` bytes back to the system; the mapping keeps
+ * its size (they read as zeros if touched again). */
+void hs_big_trim(void *p, size_t used, size_t bytes);
+
+/* Fault in up to HS_PREFAULT_MAX regions of big arrays in a helper thread,
+ * writable, without changing a byte of them, so that the walk on the other
+ * core does not pay the first touch of fresh memory itself.  Regions are
+ * taken in the order given, the later ones side by side from their start
+ * (arrays filled front to back).  Stop it (it joins) before any of them is
+ * resized or freed.  NULL when it cannot run: nothing is lost. */
+#define HS_PREFAULT_MAX 8
+typedef struct hs_prefault hs_prefault;
+hs_prefault *hs_big_prefault_start(void *const *ptr, const size_t *bytes,
+                                   size_t n, size_t first_whole);
+void hs_big_prefault_stop(hs_prefault *pf);
 
 #endif

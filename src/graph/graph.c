@@ -11,19 +11,25 @@
 #include "bigmem.h"
 
 /* The address table.  A slot is 64 bits: the node id (32), how far the
- * entry sits from its home slot (DISP_BITS), and the part of the address's
- * hash the home slot does not already tell (the fingerprint).  The hash is a
- * bijection on the 44 bits of an 8-aligned 47-bit address, so fingerprint
- * plus home slot identify the address exactly: a lookup never reads addr[]
- * to confirm a match, which on a multi-million-object heap would be one
- * more cache miss per edge.  Kept at most 3/4 full. */
+ * entry sits from its home slot (DISP_BITS), and the low FP_BITS of the
+ * address's hash (the fingerprint).  The hash is a bijection on the 44 bits
+ * of an 8-aligned 47-bit address; the home slot is its place in [0, slots)
+ * scaled down (h * slots >> 44: no division), and all the hashes with one
+ * home lie in a range of at most 2^44 / slots <= 2^FP_BITS values, so home
+ * and fingerprint identify the address exactly: a lookup never reads
+ * addr[] to confirm a match, which on a multi-million-object heap would be
+ * one more cache miss per edge.  Any number of slots works, so the table is
+ * sized to the heap, at most 3/4 full, not to the next power of two: it is
+ * the one array of the walk touched at random, page by page. */
 #define LOAD_NUM 3
 #define LOAD_DEN 4
 #define KEY_BITS 44
 #define KEY_MASK ((1ull << KEY_BITS) - 1)
 #define DISP_BITS 8
 #define DISP_MAX ((1u << DISP_BITS) - 1)
-#define MIN_TBITS 20          /* so the fingerprint fits in 24 bits */
+#define FP_BITS 24
+#define FP_MASK ((1ull << FP_BITS) - 1)
+#define MIN_SLOTS (1ull << (KEY_BITS - FP_BITS))
 #define ODD_ADDR(a) (((a) & 7u) != 0 || ((uint64_t)(a) >> 47) != 0)
 
 static uint64_t
@@ -38,31 +44,41 @@ addr_hash(uintptr_t a)
 }
 
 static inline uint64_t
-slot_tag(uint64_t h, unsigned tbits, unsigned disp)
+home_of(const hs_graph *g, uint64_t h)
 {
-    return ((h >> tbits) << DISP_BITS) | disp;
+    return (uint64_t)(((unsigned __int128)h * g->tslots) >> KEY_BITS);
+}
+
+/* The hash whose home is `home` and whose low bits are `fp`: the smallest
+ * hash with that home, moved up to the fingerprint (rehashing only). */
+static uint64_t
+hash_of(uint64_t slots, uint64_t home, uint64_t fp)
+{
+    uint64_t lo = (uint64_t)((((unsigned __int128)home << KEY_BITS) +
+                              slots - 1) / slots);
+    return lo + ((fp - lo) & FP_MASK);
 }
 
 static int
-table_alloc(hs_graph *g, unsigned tbits)
+table_alloc(hs_graph *g, uint64_t slots)
 {
-    uint64_t slots = 1ull << tbits;
+    if (slots < MIN_SLOTS)
+        slots = MIN_SLOTS;
+    if (slots > UINT32_MAX)
+        return -HS_ERANGE;
     uint64_t *t = hs_big_alloc(slots * sizeof(uint64_t));
     if (t == NULL)
         return -HS_ENOMEM;
     g->table = t;
-    g->tmask = slots - 1;
-    g->tbits = tbits;
+    g->tslots = slots;
     return 0;
 }
 
-static unsigned
-tbits_for(uint64_t n)
+/* Slots for n entries at most LOAD_NUM/LOAD_DEN full. */
+static uint64_t
+slots_for(uint64_t n)
 {
-    unsigned b = MIN_TBITS;
-    while ((1ull << b) * LOAD_NUM / LOAD_DEN < n)
-        b++;
-    return b;
+    return n * LOAD_DEN / LOAD_NUM + 1;
 }
 
 /* Slot for hash h: where it is (*found = 1) or the empty slot it would go
@@ -70,53 +86,68 @@ tbits_for(uint64_t n)
 static int64_t
 table_probe(const hs_graph *g, uint64_t h, int *found)
 {
-    uint64_t home = h & g->tmask;
+    uint64_t n = g->tslots, i = home_of(g, h), tag = (h & FP_MASK) << DISP_BITS;
     for (unsigned d = 0; d <= DISP_MAX; d++) {
-        uint64_t i = (home + d) & g->tmask, s = g->table[i];
+        uint64_t s = g->table[i];
         if (s == 0) {
             *found = 0;
             return (int64_t)i;
         }
-        if ((s >> 32) == slot_tag(h, g->tbits, d)) {
+        if ((s >> 32) == (tag | d)) {
             *found = 1;
             return (int64_t)i;
         }
+        if (++i == n)
+            i = 0;
     }
     *found = 0;
     return -1;
 }
 
+/* Put entry `id` of hash h into slot i, found empty by table_probe. */
+static void
+table_put(hs_graph *g, uint64_t h, int64_t i, hs_id id)
+{
+    uint64_t home = home_of(g, h), at = (uint64_t)i;
+    uint64_t d = at >= home ? at - home : at + g->tslots - home;
+    g->table[i] = ((((h & FP_MASK) << DISP_BITS) | d) << 32) | id;
+}
+
+static void
+prefault_stop(hs_graph *g)
+{
+    hs_big_prefault_stop(g->prefault);
+    g->prefault = NULL;
+}
+
 static int
 table_grow(hs_graph *g)
 {
-    uint64_t *old = g->table, oldmask = g->tmask;
-    unsigned oldbits = g->tbits;
-    if (table_alloc(g, oldbits + 1) < 0) {
+    prefault_stop(g);
+    uint64_t *old = g->table, oldn = g->tslots;
+    if (table_alloc(g, oldn * 2) < 0) {
         g->table = old;
-        g->tmask = oldmask;
-        g->tbits = oldbits;
+        g->tslots = oldn;
         return -HS_ENOMEM;
     }
-    for (uint64_t i = 0; i <= oldmask; i++) {
+    for (uint64_t i = 0; i < oldn; i++) {
         uint64_t s = old[i];
         if (s == 0)
             continue;
-        unsigned disp = (unsigned)(s >> 32) & DISP_MAX;
-        uint64_t home = (i - disp) & oldmask;
-        uint64_t h = ((s >> (32 + DISP_BITS)) << oldbits) | home;
+        uint64_t disp = (s >> 32) & DISP_MAX;
+        uint64_t home = i >= disp ? i - disp : i + oldn - disp;
+        uint64_t h = hash_of(oldn, home, s >> (32 + DISP_BITS));
         int found;
         int64_t j = table_probe(g, h, &found);
         if (j < 0) {            /* pathological clustering: grow again */
-            hs_big_free(g->table, (g->tmask + 1) * sizeof(uint64_t));
+            hs_big_free(g->table, g->tslots * sizeof(uint64_t));
             g->table = old;
-            g->tmask = oldmask;
-            g->tbits = oldbits;
+            g->tslots = oldn;
             return -HS_ERANGE;
         }
-        unsigned nd = (unsigned)(((uint64_t)j - (h & g->tmask)) & g->tmask);
-        g->table[j] = (slot_tag(h, g->tbits, nd) << 32) | (hs_id)s;
+        table_put(g, h, j, (hs_id)s);
     }
-    hs_big_free(old, (oldmask + 1) * sizeof(uint64_t));
+    hs_big_free(old, oldn * sizeof(uint64_t));
     return 0;
 }
 
@@ -148,6 +179,7 @@ nodes_reserve(hs_graph *g, size_t want)
         return 0;
     if (want > (size_t)HS_NO_ID - 1)
         return -HS_ERANGE;
+    prefault_stop(g);
     size_t cap = g->cap ? g->cap : 1024;
     while (cap < want)
         cap *= 2;
@@ -179,7 +211,7 @@ hs_graph_new(size_t nodes_hint, size_t edges_hint)
     if (edges_hint < 1024)
         edges_hint = 1024;
     if (nodes_reserve(g, nodes_hint) < 0 ||
-        table_alloc(g, tbits_for(nodes_hint)) < 0)
+        table_alloc(g, slots_for(nodes_hint)) < 0)
         goto error;
     g->edges = hs_big_alloc(edges_hint * sizeof *g->edges);
     if (g->edges == NULL)
@@ -197,6 +229,7 @@ hs_graph_free(hs_graph *g)
 {
     if (g == NULL)
         return;
+    prefault_stop(g);
     hs_big_free(g->addr, g->cap * sizeof *g->addr);
     hs_big_free(g->type, g->cap * sizeof *g->type);
     hs_big_free(g->size, g->cap * sizeof *g->size);
@@ -204,7 +237,7 @@ hs_graph_free(hs_graph *g)
     hs_big_free(g->edge_start, (g->cap + 1) * sizeof *g->edge_start);
     hs_big_free(g->edges, g->edge_cap * sizeof *g->edges);
     if (g->table != NULL)
-        hs_big_free(g->table, (g->tmask + 1) * sizeof(uint64_t));
+        hs_big_free(g->table, g->tslots * sizeof(uint64_t));
     free(g->odd);
     free(g->owned_dict);
     free(g->dict_owner);
@@ -280,15 +313,14 @@ hs_graph_intern(hs_graph *g, uintptr_t addr, hs_id *id, int *is_new)
         *is_new = 0;
         return 0;
     }
-    while (i < 0 || (g->tused + 1) * LOAD_DEN > (g->tmask + 1) * LOAD_NUM) {
+    while (i < 0 || (g->tused + 1) * LOAD_DEN > g->tslots * LOAD_NUM) {
         if ((r = table_grow(g)) < 0)
             return r;
         i = table_probe(g, h, &found);
     }
     if ((r = new_node(g, addr, 0, &nid)) < 0)
         return r;
-    unsigned d = (unsigned)(((uint64_t)i - (h & g->tmask)) & g->tmask);
-    g->table[i] = (slot_tag(h, g->tbits, d) << 32) | nid;
+    table_put(g, h, i, nid);
     g->tused++;
     *id = nid;
     *is_new = 1;
@@ -298,7 +330,7 @@ hs_graph_intern(hs_graph *g, uintptr_t addr, hs_id *id, int *is_new)
 void
 hs_graph_prefetch(const hs_graph *g, uintptr_t addr)
 {
-    __builtin_prefetch(&g->table[addr_hash(addr) & g->tmask]);
+    __builtin_prefetch(&g->table[home_of(g, addr_hash(addr))]);
 }
 
 int
@@ -306,7 +338,7 @@ hs_graph_intern_batch(hs_graph *g, const uintptr_t *addrs, size_t n,
                       hs_id *ids)
 {
     for (size_t i = 0; i < n; i++)
-        __builtin_prefetch(&g->table[addr_hash(addrs[i]) & g->tmask]);
+        __builtin_prefetch(&g->table[home_of(g, addr_hash(addrs[i]))]);
     for (size_t i = 0; i < n; i++) {
         int is_new;
         int r = hs_graph_intern(g, addrs[i], &ids[i], &is_new);
@@ -333,6 +365,7 @@ hs_graph_add_edge(hs_graph *g, hs_id to)
             cap = UINT32_MAX;
         if (cap <= g->nedges)
             return -HS_ERANGE;
+        prefault_stop(g);
         if (grow_big((void **)&g->edges, sizeof *g->edges, g->edge_cap,
                      cap) < 0)
             return -HS_ENOMEM;
@@ -443,9 +476,43 @@ sort_pairs(hs_id *k, hs_id *v, size_t n)
     return 0;
 }
 
+void
+hs_graph_prefault(hs_graph *g)
+{
+    if (g->prefault != NULL)
+        return;
+    /* the table first: it is touched at random from the first object */
+    void *ptr[] = {g->table, g->addr, g->type, g->size, g->flags,
+                   g->edge_start, g->edges};
+    size_t bytes[] = {g->tslots * sizeof *g->table,
+                      g->cap * sizeof *g->addr, g->cap * sizeof *g->type,
+                      g->cap * sizeof *g->size, g->cap * sizeof *g->flags,
+                      (g->cap + 1) * sizeof *g->edge_start,
+                      g->edge_cap * sizeof *g->edges};
+    g->prefault = hs_big_prefault_start(ptr, bytes, 7, 1);
+}
+
+/* The arrays were presized from an estimate (and prefaulted): what the
+ * walk did not use goes back to the system. */
+static void
+trim(hs_graph *g)
+{
+    size_t n = g->n, c = g->cap;
+    hs_big_trim(g->addr, n * sizeof *g->addr, c * sizeof *g->addr);
+    hs_big_trim(g->type, n * sizeof *g->type, c * sizeof *g->type);
+    hs_big_trim(g->size, n * sizeof *g->size, c * sizeof *g->size);
+    hs_big_trim(g->flags, n * sizeof *g->flags, c * sizeof *g->flags);
+    hs_big_trim(g->edge_start, (n + 1) * sizeof *g->edge_start,
+                (c + 1) * sizeof *g->edge_start);
+    hs_big_trim(g->edges, g->nedges * sizeof *g->edges,
+                g->edge_cap * sizeof *g->edges);
+}
+
 int
 hs_graph_finish(hs_graph *g)
 {
+    prefault_stop(g);
+    trim(g);
     int r = sort_pairs(g->owned_dict, g->dict_owner, g->nowned);
     if (r < 0)
         return r;
@@ -455,6 +522,7 @@ hs_graph_finish(hs_graph *g)
 void
 hs_graph_drop_edges(hs_graph *g)
 {
+    prefault_stop(g);
     hs_big_free(g->edges, g->edge_cap * sizeof *g->edges);
     hs_big_free(g->edge_start, (g->cap + 1) * sizeof *g->edge_start);
     free(g->owned_dict);
@@ -505,11 +573,13 @@ hs_graph_owner(const hs_graph *g, hs_id dict)
 size_t
 hs_graph_memory(const hs_graph *g)
 {
+    /* what is in use: the arrays' unused tails are trimmed at finish */
     size_t per_node = sizeof(uintptr_t) + sizeof(hs_id) + sizeof(uint32_t) +
-                      sizeof(uint8_t) + sizeof(uint32_t);
-    return sizeof *g + (size_t)g->cap * per_node +
-           (size_t)g->edge_cap * sizeof(hs_id) +
-           (size_t)(g->tmask + 1) * sizeof(uint64_t) +
+                      sizeof(uint8_t) +
+                      (g->edge_start != NULL ? sizeof(uint32_t) : 0);
+    return sizeof *g + (size_t)g->n * per_node +
+           (size_t)g->nedges * sizeof(hs_id) +
+           (size_t)g->tslots * sizeof(uint64_t) +
            g->owned_cap * 2 * sizeof(hs_id) +
            g->big_cap * (sizeof(hs_id) + sizeof(uint64_t));
 }

@@ -54,8 +54,10 @@ alloc_groups(hs_partition *p, size_t ngroups, size_t nmembers)
     p->count = malloc((ngroups + 1) * sizeof *p->count);
     p->gsize = malloc((ngroups + 1) * sizeof *p->gsize);
     p->start = malloc((ngroups + 1) * sizeof *p->start);
-    p->member = malloc((nmembers + 1) * sizeof *p->member);
-    if (!p->key || !p->count || !p->gsize || !p->start || !p->member)
+    if (nmembers != (size_t)-1)
+        p->member = malloc((nmembers + 1) * sizeof *p->member);
+    if (!p->key || !p->count || !p->gsize || !p->start ||
+        (nmembers != (size_t)-1 && !p->member))
         return -HS_ENOMEM;
     return 0;
 }
@@ -193,34 +195,147 @@ group_cmp(const void *a, const void *b, void *ctx)
     return (m->key[x] > m->key[y]) - (m->key[x] < m->key[y]);
 }
 
+/* The classifier's key for the members of a set, in the set's (id) order.
+ * For clodo, a cursor into the sorted owned-dict table walks along with
+ * the members instead of a binary search per dict; a small direct-mapped
+ * cache spares most members the key map's hashing. */
+typedef struct {
+    const hs_graph *g;
+    enum hs_classifier by;
+    const uint64_t *keys;
+    size_t owned_at;
+    uint64_t ckey[256];
+    long long cgroup[256];
+} keyer;
+
+static void
+keyer_init(keyer *c, const hs_graph *g, enum hs_classifier by,
+           const uint64_t *keys)
+{
+    c->g = g;
+    c->by = by;
+    c->keys = keys;
+    c->owned_at = 0;
+    for (int k = 0; k < 256; k++)
+        c->cgroup[k] = -1;
+}
+
+static inline uint64_t
+keyer_key(keyer *c, size_t i, hs_id id)
+{
+    const hs_graph *g = c->g;
+    if (c->keys != NULL)
+        return c->keys[i];
+    if (c->by != HS_BY_CLODO)
+        return hs_classify(g, id, c->by);
+    if (g->flags[id] & HS_F_DICT) {
+        while (c->owned_at < g->nowned && g->owned_dict[c->owned_at] < id)
+            c->owned_at++;
+        if (c->owned_at < g->nowned && g->owned_dict[c->owned_at] == id)
+            return (uint64_t)g->type[g->dict_owner[c->owned_at]] |
+                   HS_KEY_DICTOF;
+    }
+    return g->type[id];
+}
+
+/* Group index of member i (id), adding a group if new; -1 on ENOMEM. */
+static inline long long
+keyer_group(keyer *c, keymap *m, size_t i, hs_id id)
+{
+    uint64_t k = keyer_key(c, i, id);
+    unsigned slot = (unsigned)(k ^ (k >> 8) ^ (k >> 40)) & 255u;
+    if (c->cgroup[slot] >= 0 && c->ckey[slot] == k)
+        return c->cgroup[slot];
+    long long gi = keymap_get(m, k);
+    if (gi >= 0) {
+        c->ckey[slot] = k;
+        c->cgroup[slot] = gi;
+    }
+    return gi;
+}
+
+static inline uint64_t
+node_size(const hs_graph *g, hs_id id)
+{
+    uint32_t sz = g->size[id];
+    return sz != UINT32_MAX ? sz : hs_graph_size(g, id);
+}
+
+/* Scatter the members of s into p->member by group: each key's group
+ * (rank) through a key map of the partition's own keys. */
+static int
+scatter(hs_partition *p, const hs_graph *g, const hs_set *s,
+        const uint64_t *keys)
+{
+    keymap m = {0};
+    keyer c;
+    int err = -HS_ENOMEM;
+    size_t *fill = malloc((p->ngroups + 1) * sizeof *fill);
+    hs_id *member = malloc((s->n + 1) * sizeof *member);
+    if (fill == NULL || member == NULL || keymap_grow(&m) < 0)
+        goto done;
+    for (size_t r = 0; r < p->ngroups; r++) {
+        /* ranks in order: key map index == rank */
+        if (keymap_get(&m, p->key[r]) < 0)
+            goto done;
+        fill[r] = p->start[r];
+    }
+    keyer_init(&c, g, (enum hs_classifier)p->by, keys);
+    for (size_t i = 0; i < s->n; i++) {
+        hs_id id = s->ids[i];
+        long long r = keyer_group(&c, &m, i, id);
+        if (r < 0 || (size_t)r >= p->ngroups) {
+            err = -HS_EINVAL;      /* not the set the partition was made of */
+            goto done;
+        }
+        member[fill[r]++] = id;
+    }
+    p->member = member;
+    member = NULL;
+    err = 0;
+done:
+    free(member);
+    free(fill);
+    keymap_free(&m);
+    return err;
+}
+
+int
+hs_partition_members(hs_partition *p, const hs_graph *g, const hs_set *s)
+{
+    if (p->member != NULL)
+        return 0;
+    if (s->n != p->total_count)
+        return -HS_EINVAL;
+    return scatter(p, g, s, NULL);
+}
+
 int
 hs_partition_new(hs_partition *p, const hs_graph *g, const hs_set *s,
                  enum hs_classifier by, const uint64_t *keys)
 {
     memset(p, 0, sizeof *p);
+    p->by = by;
     if (keys == NULL && by == HS_BY_ID)
         return partition_by_id(p, g, s) < 0
                    ? (hs_partition_free(p), -HS_ENOMEM) : 0;
-
     int err = -HS_ENOMEM;
     keymap m = {0};
-    uint32_t *gid = malloc((s->n + 1) * sizeof *gid);
-    uint32_t *order = NULL, *fill = NULL;
-    if (gid == NULL || keymap_grow(&m) < 0)
+    keyer c;
+    uint32_t *order = NULL;
+    if (keymap_grow(&m) < 0)
         goto done;
+    keyer_init(&c, g, by, keys);
     for (size_t i = 0; i < s->n; i++) {
         hs_id id = s->ids[i];
-        uint64_t k = keys ? keys[i] : hs_classify(g, id, by);
-        long long gi = keymap_get(&m, k);
+        long long gi = keyer_group(&c, &m, i, id);
         if (gi < 0)
             goto done;
-        gid[i] = (uint32_t)gi;
         m.count[gi]++;
-        m.size[gi] += hs_graph_size(g, id);
+        m.size[gi] += node_size(g, id);
     }
     order = malloc((m.n + 1) * sizeof *order);
-    fill = malloc((m.n + 1) * sizeof *fill);
-    if (order == NULL || fill == NULL || alloc_groups(p, m.n, s->n) < 0)
+    if (order == NULL || alloc_groups(p, m.n, (size_t)-1) < 0)
         goto done;
     for (size_t gi = 0; gi < m.n; gi++)
         order[gi] = (uint32_t)gi;
@@ -233,19 +348,16 @@ hs_partition_new(hs_partition *p, const hs_graph *g, const hs_set *s,
         p->count[r] = m.count[gi];
         p->gsize[r] = m.size[gi];
         p->start[r] = at;
-        fill[gi] = (uint32_t)at;
         at += m.count[gi];
         p->total_size += m.size[gi];
     }
     p->start[m.n] = at;
     p->total_count = s->n;
-    for (size_t i = 0; i < s->n; i++)
-        p->member[fill[gid[i]]++] = s->ids[i];
-    err = 0;
+    /* Caller-given keys are gone after this call: their members now.  A
+     * classifier's wait until someone asks. */
+    err = keys != NULL ? scatter(p, g, s, keys) : 0;
 done:
-    free(gid);
     free(order);
-    free(fill);
     keymap_free(&m);
     if (err < 0)
         hs_partition_free(p);

@@ -48,6 +48,8 @@ typedef struct {
     SnapshotObject *snap;
     hs_partition p;
     hs_rcs_table rcs;          /* referrer-kind lists of a byrcs partition */
+    PyObject *set;             /* the IdSet partitioned, while the members
+                                  are still to be computed (or NULL) */
 } PartitionObject;
 
 typedef struct {
@@ -915,6 +917,7 @@ new_partition(SnapshotObject *snap)
     p->snap = snap;
     memset(&p->p, 0, sizeof p->p);
     memset(&p->rcs, 0, sizeof p->rcs);
+    p->set = NULL;
     PyObject_GC_Track(p);
     return p;
 }
@@ -938,6 +941,10 @@ idset_partition(IdSetObject *self, PyObject *arg)
         memset(&p->p, 0, sizeof p->p);
         Py_DECREF(p);
         return raise_hs(r);
+    }
+    if (p->p.member == NULL) {
+        Py_INCREF(self);        /* its members, when a row is asked for */
+        p->set = (PyObject *)self;
     }
     return (PyObject *)p;
 }
@@ -1341,6 +1348,7 @@ static int
 partition_traverse(PartitionObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->snap);
+    Py_VISIT(self->set);
     return 0;
 }
 
@@ -1351,6 +1359,7 @@ partition_dealloc(PartitionObject *self)
     PyObject_GC_UnTrack(self);
     hs_partition_free(&self->p);
     hs_rcs_table_free(&self->rcs);
+    Py_XDECREF(self->set);
     Py_XDECREF(self->snap);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
@@ -1395,6 +1404,15 @@ partition_group(PartitionObject *self, PyObject *arg)
     size_t i;
     if (group_index(self, arg, &i) < 0)
         return NULL;
+    if (self->p.member == NULL) {
+        IdSetObject *set = (IdSetObject *)self->set;
+        int r = set != NULL ? hs_partition_members(&self->p, self->snap->g,
+                                                   &set->s)
+                            : -HS_EINVAL;
+        if (r < 0)
+            return raise_hs(r);
+        Py_CLEAR(self->set);
+    }
     size_t a = self->p.start[i], n = self->p.start[i + 1] - a;
     hs_id *ids = malloc((n + 1) * sizeof *ids);
     if (ids == NULL)
@@ -1469,6 +1487,26 @@ static PyType_Spec partition_spec = {
 };
 
 /* ---- module functions ---------------------------------------------------- */
+
+/* How many objects the walk should expect: the interpreter's count of
+ * small-object blocks (about 1.1 per object on a pkgcore-like heap; 0 when
+ * pymalloc is off), or the last walk's count if larger.  The address table
+ * is sized from it, so a first walk rehashes nothing. */
+static size_t
+expected_objects(modstate *st)
+{
+    size_t n = st->last_n + st->last_n / 8;
+    PyObject *f = PySys_GetObject("getallocatedblocks");   /* borrowed */
+    PyObject *r = f != NULL ? PyObject_CallNoArgs(f) : NULL;
+    if (r != NULL) {
+        Py_ssize_t blocks = PyLong_AsSsize_t(r);
+        if (blocks > 0 && (size_t)blocks > n)
+            n = (size_t)blocks;
+        Py_DECREF(r);
+    }
+    PyErr_Clear();
+    return n;
+}
 
 static PyObject *
 mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
@@ -1553,6 +1591,7 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     for (Py_ssize_t i = 0; i < nh; i++)
         hidden[k++] = (PyTypeObject *)PyList_GET_ITEM(st->hidden, i);
     Py_ssize_t ng = PyList_GET_SIZE(st->hidden_globals);
+    size_t expected = expected_objects(st);
     hs_walk_opts o = {
         .hold_refs = hold,
         .gc_objects = gc_objects,
@@ -1562,10 +1601,10 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                   NULL},
         .args = given ? ((PyTupleObject *)given)->ob_item : NULL,
         .nargs = given ? (size_t)PyTuple_GET_SIZE(given) : 0,
-        .nodes_hint = st->last_n + st->last_n / 8,
+        .nodes_hint = expected,
         .heapdefs = &snap->hd,
         .progress = progress,
-        .progress_total = st->last_n,
+        .progress_total = expected,
         .others = st->live,
         .nothers = st->nlive,
         .opaque = st->snapshot_type,

@@ -21,6 +21,7 @@
 #define PREFETCH_AHEAD 8  /* headers prefetched ahead of stage A */
 #define SLOT_PREFETCH 32  /* children whose slots stage A prefetches */
 #define WALK_TICK (1u << 16)  /* objects between progress ticks */
+#define PREFAULT_MIN (1u << 20) /* heaps worth a prefault thread */
 
 /* What stage A learnt about one node, waiting for stage B. */
 typedef struct pending {
@@ -495,6 +496,8 @@ walk(hs_graph **out, const hs_walk_opts *o)
     w.g = hs_graph_new(hint, hint + hint / 2);
     if (w.g == NULL)
         return -HS_ENOMEM;
+    if (hint >= PREFAULT_MIN)
+        hs_graph_prefault(w.g);
     if (hs_images_load(&w.im) < 0) {
         hs_graph_free(w.g);
         return -HS_ENOMEM;

@@ -83,8 +83,8 @@ static void
 test_dense_and_sparse_addresses(void **state)
 {
     (void)state;
-    /* Addresses 8 bytes apart and far apart, through several rehashes:
-     * every one is found under its own id, none is confused. */
+    /* Addresses 8 bytes apart and far apart: every one is found under
+     * its own id, none is confused. */
     hs_graph *g = hs_graph_new(16, 16);
     hs_id root, id;
     int is_new;
@@ -103,6 +103,41 @@ test_dense_and_sparse_addresses(void **state)
     }
     assert_int_equal(hs_graph_find(g, 0x7f0000000000u + 8), 2);
     assert_int_equal(hs_graph_find(g, 0x7f0000000000u + 16), HS_NO_ID);
+    hs_graph_free(g);
+}
+
+static uintptr_t
+mixed_addr(uint32_t i)
+{
+    return (i % 3 == 0)   ? 0x7f0000000000u + (uintptr_t)i * 8
+           : (i % 3 == 1) ? 0x560000000000u + (uintptr_t)i * 4096 * 7
+                          : 0x7ffffffff000u - (uintptr_t)i * 24;
+}
+
+static void
+test_table_of_any_size_through_rehashes(void **state)
+{
+    (void)state;
+    /* A table sized to a hint that is no power of two (1,000,001 entries
+     * at 3/4), then doubled twice: every address keeps its own id. */
+    hs_graph *g = hs_graph_new(1000001, 16);
+    hs_id root, id;
+    int is_new;
+    assert_int_equal(hs_graph_add_virtual(g, &root), 0);
+    uint64_t slots0 = g->tslots;
+    assert_true((slots0 & (slots0 - 1)) != 0);
+    const uint32_t n = 3000000;
+    for (uint32_t i = 0; i < n; i++) {
+        assert_int_equal(hs_graph_intern(g, mixed_addr(i), &id, &is_new), 0);
+        assert_true(is_new);
+        assert_int_equal(id, i + 1);
+    }
+    assert_true(g->tslots >= 4 * slots0 - 4);
+    assert_true(g->tused * 4 <= g->tslots * 3);
+    for (uint32_t i = 0; i < n; i += 5)
+        assert_int_equal(hs_graph_find(g, mixed_addr(i)), i + 1);
+    for (uint32_t i = n; i < n + 1000; i++)
+        assert_int_equal(hs_graph_find(g, mixed_addr(i)), HS_NO_ID);
     hs_graph_free(g);
 }
 
@@ -274,6 +309,13 @@ test_partition_by_type_and_size(void **state)
     assert_int_equal(p.ngroups, 2);
     assert_int_equal(p.total_count, 12);
     assert_int_equal(p.total_size, hs_set_size(g, &s));
+    /* members only when asked for; asking twice is asking once */
+    assert_null(p.member);
+    assert_int_equal(hs_partition_members(&p, g, &s), 0);
+    hs_id *member = p.member;
+    assert_non_null(member);
+    assert_int_equal(hs_partition_members(&p, g, &s), 0);
+    assert_ptr_equal(p.member, member);
     uint64_t sum = 0;
     for (size_t k = 0; k < p.ngroups; k++) {
         assert_int_equal(p.count[k], 6);
@@ -341,6 +383,49 @@ test_partition_with_given_keys(void **state)
     assert_int_equal(hs_partition_new(&p, g, &s, HS_BY_UNITY, keys), 0);
     assert_int_equal(p.ngroups, 3);
     assert_int_equal(p.total_count, 6);
+    /* given keys are not kept: the members are there at once */
+    assert_non_null(p.member);
+    for (size_t k = 0; k < p.ngroups; k++)
+        for (size_t m = p.start[k]; m < p.start[k + 1]; m++)
+            assert_int_equal(keys[p.member[m] - 1], p.key[k]);
+    hs_partition_free(&p);
+    hs_set_free(&s);
+    hs_graph_free(g);
+}
+
+static void
+test_partition_clodo_members_follow_owners(void **state)
+{
+    (void)state;
+    /* nodes 2, 4, 6 are dicts; 4 and 6 the __dict__s of 1 and 3 */
+    hs_graph *g = chain(8);
+    for (hs_id d = 2; d <= 6; d += 2)
+        g->flags[d] |= HS_F_DICT;
+    assert_int_equal(hs_graph_add_owner(g, 6, 3), 0);
+    assert_int_equal(hs_graph_add_owner(g, 4, 1), 0);
+    assert_int_equal(hs_graph_finish(g), 0);
+    hs_id ids[] = {1, 2, 3, 4, 5, 6, 7, 8};
+    hs_set s = mk(ids, 8);
+    hs_partition p;
+    assert_int_equal(hs_partition_new(&p, g, &s, HS_BY_CLODO, NULL), 0);
+    assert_int_equal(hs_partition_members(&p, g, &s), 0);
+    size_t dictof = 0;
+    for (size_t k = 0; k < p.ngroups; k++)
+        for (size_t m = p.start[k]; m < p.start[k + 1]; m++) {
+            hs_id id = p.member[m];
+            assert_int_equal(hs_classify(g, id, HS_BY_CLODO), p.key[k]);
+            if (p.key[k] & HS_KEY_DICTOF)
+                dictof++;
+        }
+    assert_int_equal(dictof, 2);
+    /* a set that is not the partitioned one is refused, not scattered */
+    hs_partition q;
+    assert_int_equal(hs_partition_new(&q, g, &s, HS_BY_TYPE, NULL), 0);
+    hs_id other[] = {1, 2, 3};
+    hs_set t = mk(other, 3);
+    assert_int_equal(hs_partition_members(&q, g, &t), -HS_EINVAL);
+    hs_partition_free(&q);
+    hs_set_free(&t);
     hs_partition_free(&p);
     hs_set_free(&s);
     hs_graph_free(g);
@@ -370,6 +455,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_intern_finds_and_grows),
+        cmocka_unit_test(test_table_of_any_size_through_rehashes),
         cmocka_unit_test(test_odd_addresses),
         cmocka_unit_test(test_dense_and_sparse_addresses),
         cmocka_unit_test(test_csr_edges_and_root_labels),
@@ -382,6 +468,7 @@ main(void)
         cmocka_unit_test(test_partition_by_type_and_size),
         cmocka_unit_test(test_partition_by_id_orders_by_size),
         cmocka_unit_test(test_partition_with_given_keys),
+        cmocka_unit_test(test_partition_clodo_members_follow_owners),
         cmocka_unit_test(test_empty_set),
     };
     return cmocka_run_group_tests_name("graph", tests, NULL, NULL);
