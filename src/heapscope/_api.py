@@ -6,6 +6,7 @@ names kinds, prints tables the way heapy prints them, and keeps the user's
 mark.  Nothing here walks objects one by one: per-object work is in C.
 """
 
+import gc as _gc
 import time as _time
 import types as _types
 
@@ -1088,3 +1089,7 @@ for _t in (Use, IdentitySet, Partition, _Nodes, _AllRows, _RootType, Kind,
     _c.hide(_t)
 del _t
 _c.hide(globals())      # our frames are no roots
+
+# Snapshots sit out the collector's young collections (see gc_phase).
+if _c.gc_phase not in _gc.callbacks:
+    _gc.callbacks.append(_c.gc_phase)
