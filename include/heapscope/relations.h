@@ -38,6 +38,11 @@ typedef struct hs_relations {
      * this many nodes, then floods from the roots (0: a quarter of the
      * graph).  Tests set it to check that both ways agree. */
     size_t domisize_budget;
+    /* hs_domisize's per-node marks, kept zeroed between calls (a fresh
+     * array per call would be a page fault per 4 KiB of the heap); a call
+     * that finds it in use (a worker thread) makes its own. */
+    uint8_t *scratch;
+    pthread_mutex_t scratch_lock;
 } hs_relations;
 
 int hs_relations_new(hs_relations **out, const hs_graph *g);   /* reverse edges */

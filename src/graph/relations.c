@@ -39,6 +39,11 @@ hs_relations_new(hs_relations **out, const hs_graph *g)
         free(r);
         return -HS_ENOMEM;
     }
+    if (pthread_mutex_init(&r->scratch_lock, NULL) != 0) {
+        pthread_mutex_destroy(&r->dom_lock);
+        free(r);
+        return -HS_ENOMEM;
+    }
     size_t n = g->n;
     r->rev_start = hs_big_alloc((n + 1) * sizeof *r->rev_start);
     r->rev = hs_big_alloc((g->nedges + 1) * sizeof *r->rev);
@@ -77,7 +82,9 @@ hs_relations_free(hs_relations *r)
     hs_big_free(r->rev, (r->g->nedges + 1) * sizeof *r->rev);
     hs_big_free(r->idom, (n + 1) * sizeof *r->idom);
     hs_big_free(r->retained, (n + 1) * sizeof *r->retained);
+    hs_big_free(r->scratch, n + 1);
     pthread_mutex_destroy(&r->dom_lock);
+    pthread_mutex_destroy(&r->scratch_lock);
     free(r);
 }
 
@@ -88,6 +95,8 @@ hs_relations_memory(const hs_relations *r)
     m += (n + 1) * sizeof *r->rev_start + (r->g->nedges + 1) * sizeof *r->rev;
     if (r->have_dominators)
         m += (n + 1) * (sizeof *r->idom + sizeof *r->retained);
+    if (r->scratch != NULL)
+        m += n + 1;
     return m;
 }
 
@@ -759,6 +768,47 @@ nomem:
     return -HS_ENOMEM;
 }
 
+/* Zeroed marks for one node each: the kept ones if free (*mine = 1),
+ * else fresh ones. */
+static uint8_t *
+marks_take(hs_relations *r, int *mine)
+{
+    size_t n = r->g->n;
+    *mine = 0;
+    if (pthread_mutex_trylock(&r->scratch_lock) == 0) {
+        if (r->scratch == NULL)
+            r->scratch = hs_big_alloc(n + 1);
+        if (r->scratch != NULL) {
+            *mine = 1;
+            return r->scratch;
+        }
+        pthread_mutex_unlock(&r->scratch_lock);
+    }
+    return hs_big_alloc(n + 1);
+}
+
+/* Give the marks back, zeroed again: the entries of s and c, or all of
+ * them after a flood. */
+static void
+marks_give(hs_relations *r, uint8_t *st, int mine, int all, const hs_set *s,
+           const idlist *c)
+{
+    size_t n = r->g->n;
+    if (!mine) {
+        hs_big_free(st, n + 1);
+        return;
+    }
+    if (all) {
+        memset(st, 0, n + 1);
+    } else {
+        for (size_t k = 0; k < s->n; k++)
+            st[s->ids[k]] = 0;
+        for (size_t k = 0; k < c->n; k++)
+            st[c->a[k]] = 0;
+    }
+    pthread_mutex_unlock(&r->scratch_lock);
+}
+
 int
 hs_domisize(hs_relations *r, const hs_set *s, uint64_t *bytes, hs_set *freed,
             const hs_progress *prog)
@@ -774,7 +824,8 @@ hs_domisize(hs_relations *r, const hs_set *s, uint64_t *bytes, hs_set *freed,
         return 0;
     }
     size_t n = g->n;
-    uint8_t *st = hs_big_alloc(n + 1);
+    int mine;
+    uint8_t *st = marks_take(r, &mine);
     idlist c = {0};
     if (st == NULL)
         return -HS_ENOMEM;
@@ -796,7 +847,8 @@ hs_domisize(hs_relations *r, const hs_set *s, uint64_t *bytes, hs_set *freed,
         flooded = 1;
     }
     if (err < 0) {
-        hs_big_free(st, n + 1);
+        /* (an early stop leaves marks anywhere: clear them all) */
+        marks_give(r, st, mine, 1, s, &c);
         free(c.a);
         return err;
     }
@@ -829,7 +881,7 @@ hs_domisize(hs_relations *r, const hs_set *s, uint64_t *bytes, hs_set *freed,
                 goto nomem;
         }
     }
-    hs_big_free(st, n + 1);
+    marks_give(r, st, mine, flooded, s, &c);
     free(c.a);
     *bytes = total;
     if (freed) {
@@ -839,7 +891,7 @@ hs_domisize(hs_relations *r, const hs_set *s, uint64_t *bytes, hs_set *freed,
     }
     return 0;
 nomem:
-    hs_big_free(st, n + 1);
+    marks_give(r, st, mine, flooded, s, &c);
     free(c.a);
     free(out.a);
     return -HS_ENOMEM;
