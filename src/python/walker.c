@@ -360,6 +360,26 @@ virtual_node(walker *w, hs_id *id, int (*fill)(walker *))
     return 0;
 }
 
+/* One more phase of the walk: a virtual node whose edges fill() gives,
+ * and everything new they lead to; with `hidden`, all of it is
+ * heapscope's own.  *id (if given) is the virtual node. */
+static int
+phase(walker *w, int (*fill)(walker *), int hidden, hs_id *id)
+{
+    hs_id v, next;
+    if (virtual_node(w, &v, fill) < 0)
+        return w->err;
+    if (hidden)
+        w->g->flags[v] |= HS_F_HIDDEN;
+    if (id != NULL)
+        *id = v;
+    w->hiding = hidden;
+    next = v + 1;
+    int r = drain(w, &next);
+    w->hiding = 0;
+    return r;
+}
+
 static int
 fill_hidden(walker *w)
 {
@@ -516,64 +536,29 @@ walk(hs_graph **out, const hs_walk_opts *o)
     /* Objects a query was handed that the root does not reach (a temporary
      * passed to hp.iso()): a root of their own, before heapscope's frames
      * can claim them. */
-    if (o->nargs > 0) {
-        hs_id aroot;
-        if (virtual_node(&w, &aroot, fill_args) < 0)
-            goto error;
-        w.g->arg_root = aroot;
-        next = aroot + 1;
-        if (drain(&w, &next) < 0)
-            goto error;
-    }
+    if (o->nargs > 0 && phase(&w, fill_args, 0, &w.g->arg_root) < 0)
+        goto error;
 
     /* What only heapscope's own objects hold is heapscope's too: walk it
      * from a virtual node, marking everything it finds first as hidden, so
      * neither the heap nor the collector pass below reports it. */
-    if (w.nhidden > 0 || w.nhroots > 0) {
-        hs_id hroot;
-        if (virtual_node(&w, &hroot, fill_hidden) < 0)
-            goto error;
-        w.g->flags[hroot] |= HS_F_HIDDEN;
-        w.hiding = 1;
-        next = hroot + 1;
-        if (drain(&w, &next) < 0)
-            goto error;
-        w.hiding = 0;
-    }
+    if ((w.nhidden > 0 || w.nhroots > 0) &&
+        phase(&w, fill_hidden, 1, NULL) < 0)
+        goto error;
 
     /* Objects the collector tracks that the root does not reach: held only
-     * by C code.  They hang off a second virtual root, after what
+     * by C code.  They hang off a virtual root of their own, after what
      * heapscope's own objects among them hold is hidden. */
-    if (o->gc_objects) {
-        hs_id gcroot;
-        if (collect_gc_unmet(&w) < 0)
-            goto error;
-        if (virtual_node(&w, &gcroot, fill_gc_hidden) < 0)
-            goto error;
-        w.g->flags[gcroot] |= HS_F_HIDDEN;
-        w.hiding = 1;
-        next = gcroot + 1;
-        if (drain(&w, &next) < 0)
-            goto error;
-        w.hiding = 0;
-        if (virtual_node(&w, &gcroot, fill_gc_only) < 0)
-            goto error;
-        w.g->gc_root = gcroot;
-        next = gcroot + 1;
-        if (drain(&w, &next) < 0)
-            goto error;
-    }
+    if (o->gc_objects &&
+        (collect_gc_unmet(&w) < 0 ||
+         phase(&w, fill_gc_hidden, 1, NULL) < 0 ||
+         phase(&w, fill_gc_only, 0, &w.g->gc_root) < 0))
+        goto error;
+
     /* The static types objects have as their type: every one was walked
      * when it was met, but nothing refers to it. */
-    if (w.nstypes > 0) {
-        hs_id troot;
-        if (virtual_node(&w, &troot, fill_static_types) < 0)
-            goto error;
-        w.g->type_root = troot;
-        next = troot + 1;
-        if (drain(&w, &next) < 0)
-            goto error;
-    }
+    if (w.nstypes > 0 && phase(&w, fill_static_types, 0, &w.g->type_root) < 0)
+        goto error;
     if ((w.err = hs_graph_finish(w.g)) < 0)
         goto error;
     walker_free(&w);
