@@ -54,6 +54,53 @@ for line in sys.stdin:
     print('echo', line, flush=True)
 '''
 
+# A program that measures its own heap before and after (see
+# test_a_session_leaves_the_programs_heap_as_it_was).
+NEUTRAL_PROG = '''\
+import gc, os, sys
+from heapscope import demo
+repo = demo.Repository().load(2000)
+pin = []
+before, after = {None: pin}, {None: pin}   # made before either census
+
+
+def census(into):
+    gc.collect()
+    objs = gc.get_objects()
+    into.clear()
+    for o in objs:
+        t = type(o)
+        into[t] = into.get(t, 0) + 1
+
+
+sample, refs = [], []
+print('ready', os.getpid(), flush=True)
+for line in sys.stdin:
+    cmd = line.strip()
+    if cmd == 'before':
+        objs = gc.get_objects()
+        sample[:] = [o for o in objs[::max(1, len(objs) // 6000)]
+                     if not isinstance(o, type)][:6000]
+        del objs
+        sample.extend(v for p in repo.packages for v in p.data.values()
+                      if isinstance(v, str))
+        del sample[10000:]
+        refs[:] = [sys.getrefcount(o) for o in sample]
+        census(before)
+        print('BEFORE', len(sample), flush=True)
+    elif cmd == 'after':
+        census(after)
+        now = [sys.getrefcount(o) for o in sample]
+        types = {t.__name__: (before.get(t, 0), after.get(t, 0))
+                 for t in set(before) | set(after)
+                 if before.get(t, 0) != after.get(t, 0)}
+        changed = sum(1 for a, b in zip(refs, now) if a != b)
+        print('NEUTRAL types=%r refcounts_changed=%d' % (types, changed),
+              flush=True)
+    elif cmd == 'quit':
+        break
+'''
+
 ACTION_MODULE = '''\
 import os
 def act():
@@ -454,6 +501,40 @@ class TestExplorer(E2ECase):
         pane.wait_for(r'^echo still$')
         pane.type_line('quit')
         self.finish(pane, 3)
+
+    def test_a_session_leaves_the_programs_heap_as_it_was(self):
+        # An explorer session opened by the hotkey, walked through with
+        # the keys and closed: the program's collector objects and the
+        # refcounts of a sample are what they were before it.  (A first
+        # session warms up what any first use creates.)
+        self.write('neutral.py', NEUTRAL_PROG)
+        pane = self.start([COMMAND, 'neutral.py'],
+                          unset=['HEAPSCOPE_ACTION'])
+        self.pid(pane)
+        for round_ in ('warm-up', 'measured'):
+            if round_ == 'measured':
+                pane.type_line('before')
+                pane.wait_for(r'^BEFORE \d+$')
+            pane.keys('C-\\')
+            pane.wait_for(TITLE)
+            for key, shows in (('r', r'Referrers by Kind'),
+                               ('Enter', r'h\.byrcs\[0\]'),
+                               ('R', r'\.referrers'),
+                               ('x', r'^ *address +0x'),
+                               ('Left', None),
+                               ('v', r'Referred Via'),
+                               ('t', r'Index.*Type')):
+                pane.keys(key)
+                if shows is None:           # back from the inspector
+                    pane.wait_gone(r'^ *address +0x', timeout=30)
+                else:
+                    pane.wait_for(shows, timeout=30)
+            self.close(pane)
+        pane.type_line('after')
+        line = pane.wait_for(r'^NEUTRAL (.*)$')
+        self.assertEqual(line.group(1), 'types={} refcounts_changed=0')
+        pane.type_line('quit')
+        self.finish(pane, 0)
 
     def test_breakpoint(self):
         self.write('bp.py', '''

@@ -187,6 +187,41 @@ class TestCompleteness(unittest.TestCase):
             gc.enable()
             gc.collect()
 
+    def test_walk_from_inside_generators_and_c_callbacks(self):
+        # pitfall 4: the frames between here and the walk include a
+        # generator's, a coroutine's and ones entered from C (sorted's key,
+        # map, a C-called __eq__ ...); their value stacks are not trusted
+        # and 3.12+'s C-stack entry frames are skipped (ASan checks the
+        # reads).  The locals of every one of them are found.
+        found = []
+
+        def check(*markers):
+            snap = C.snapshot()
+            ids = {snap.find(m) for m in markers}
+            found.append(-1 not in ids)
+            return 0
+
+        def gen(m):
+            held_by_gen = m                 # noqa: F841
+            yield check(m)
+
+        async def coro(m):
+            held_by_coro = m                # noqa: F841
+            return check(m)
+
+        a, b, c, d = Marker(), Marker(), Marker(), Marker()
+        list(gen(a))
+        try:
+            coro(b).send(None)
+        except StopIteration:
+            pass
+        sorted([3, 1, 2], key=lambda x: check(c))
+        list(map(lambda x: check(d), [1]))
+        list(gen(Marker()))
+        # and a generator driven from C inside a C callback
+        sum(sorted([1, 2], key=lambda x: sum(gen(Marker()))))
+        self.assertEqual(found, [True] * 9)     # sorted calls its key per item
+
     def test_long_linked_structure(self):
         # The walk is iterative: a very long chain is just a long queue.
         n = int(1e6)
