@@ -4,9 +4,14 @@
  *
  * tick() runs inside a model call, so it must not call the model: it
  * draws only the status line (and the title from our copies) over the
- * canvas of the last full draw.  It reads the keyboard without waiting;
- * keys other than the cancelling ones are dropped, not queued, so a key
- * pressed in impatience does not act on a view the user has not seen.
+ * canvas of the last full draw.  It reads the keyboard without waiting.
+ * A key typed ahead while no progress line shows (the first 0.2 s) is
+ * kept and replayed after the call, as a terminal would: quick typing
+ * acts in order, even over a call the explorer made of its own (a
+ * Dominated size that came in).  Once the progress line shows, keys
+ * other than the cancelling ones are dropped, so a key pressed in
+ * impatience does not act on a view the user has not seen; a cancel
+ * drops what was typed ahead too.
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,8 +42,23 @@ hs_progress_end(hs_tui *t)
     t->op_active = 0;
     t->dirty = 1;
     if (t->op_cancelled) {
+        t->nahead = 0;
         hs_tui_msg(t, 0, "cancelled");
     }
+}
+
+int
+hs_tui_typed_ahead(hs_tui *t)
+{
+    int key;
+
+    if (t->nahead == 0) {
+        return HS_K_NONE;
+    }
+    key = t->ahead[0];
+    t->nahead--;
+    memmove(t->ahead, t->ahead + 1, (size_t)t->nahead * sizeof(t->ahead[0]));
+    return key;
 }
 
 static void
@@ -124,6 +144,9 @@ hs_tui_progress_tick(void *arg, const char *what, uint64_t done, uint64_t total)
             }
             if (key == HS_K_RESIZE) {
                 t->op_last_draw = 0;    /* redraw the line at once */
+            }
+            else if (t->op_last_draw == 0 && t->nahead < HS_TYPEAHEAD) {
+                t->ahead[t->nahead++] = key;
             }
         }
     }

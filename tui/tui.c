@@ -503,7 +503,10 @@ hs_tui_loop(hs_tui *t)
         }
         /* 100 ms: often enough for the Dominated column to fill in
          * smoothly, rare enough to cost nothing while the user reads. */
-        key = t->io.getkey(t->io.arg, &t->canvas, 100);
+        key = hs_tui_typed_ahead(t);
+        if (key == HS_K_NONE) {
+            key = t->io.getkey(t->io.arg, &t->canvas, 100);
+        }
         if (key == HS_K_NONE) {
             idle(t);
             continue;

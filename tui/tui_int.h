@@ -191,6 +191,8 @@ typedef struct hs_inspect_state {
     size_t nlines;          /* page lines at the last draw */
 } hs_inspect_state;
 
+#define HS_TYPEAHEAD 32
+
 typedef struct hs_tui {
     hs_model *m;
     hs_tui_io io;
@@ -221,6 +223,10 @@ typedef struct hs_tui {
     uint64_t op_start, op_last_draw, op_last_key;
     int op_cancelled;
     int op_active;
+    /* keys typed ahead during a call too quick to show its progress
+     * line, replayed in order by the loop once it is over */
+    int ahead[HS_TYPEAHEAD];
+    int nahead;
 
     int quit;
     int dirty;
@@ -320,6 +326,8 @@ void hs_progress_end(hs_tui *t);
 /* tick() for the TUI's own long loops (search, write). */
 int hs_tui_progress_tick(void *arg, const char *what, uint64_t done,
                      uint64_t total);
+/* The next key typed ahead during a quick call, or HS_K_NONE. */
+int hs_tui_typed_ahead(hs_tui *t);
 
 /* report.c: key w. */
 int hs_report_write(hs_tui *t, hs_frame *f, const char *path);

@@ -247,8 +247,7 @@ class _ByProd(_Classifier):
            'PYTHONTRACEMALLOC=1 or tracemalloc.start()>')
 
     def rows(self, iset):
-        import tracemalloc
-        if not tracemalloc.is_tracing():
+        if not _c.tracemalloc_tracing():
             return iset._s.partition(_c.BY_UNITY), None
         return iset._s.prod_partition()
 

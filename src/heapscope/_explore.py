@@ -314,13 +314,15 @@ def _kind(snap, node):
 
 
 def _traceback(obj):
-    import tracemalloc
-    if not tracemalloc.is_tracing():
+    # Not through the tracemalloc module: importing it in the middle of a
+    # session would add modules to the program's heap, and its file reads
+    # release the GIL (a main thread reading the terminal then takes keys).
+    tb = _c.object_traceback(obj)
+    if not tb:
+        if _c.tracemalloc_tracing():
+            return '(not traced: allocated before tracemalloc started)'
         return None
-    tb = tracemalloc.get_object_traceback(obj)
-    if tb is None:
-        return None
-    return '\n'.join('%s:%d' % (f.filename, f.lineno) for f in tb)
+    return '\n'.join('%s:%d' % (name, line) for name, line in tb)
 
 
 def describe(obj, snap=None, node=None, limit=_REPR_LIMIT):

@@ -34,6 +34,11 @@
 #if PY_VERSION_HEX >= 0x030C0000
 #include "internal/pycore_long.h"
 #endif
+#if PY_VERSION_HEX < 0x030C0000
+#include "internal/pycore_pymem.h"
+#elif PY_VERSION_HEX >= 0x030D0000
+#include "internal/pycore_runtime.h"
+#endif
 #pragma GCC diagnostic pop
 
 #define VISIT(o, label)                                         \
@@ -416,6 +421,21 @@ hs_compat_visit_values(PyObject *op, hs_compat_attr visit, void *arg)
 PyAPI_FUNC(PyObject *) _PyTraceMalloc_GetTraceback(unsigned int domain,
                                                    uintptr_t ptr);
 #endif
+
+int
+hs_compat_tracemalloc_tracing(void)
+{
+    /* The flag tracemalloc.is_tracing() reads, without importing the
+     * tracemalloc module (an import reads files, releasing the GIL, and
+     * adds modules to the program's heap). */
+#if PY_VERSION_HEX < 0x030C0000
+    return _Py_tracemalloc_config.tracing != 0;
+#elif PY_VERSION_HEX < 0x030D0000
+    return _PyTraceMalloc_IsTracing() != 0;
+#else
+    return _PyRuntime.tracemalloc.config.tracing != 0;
+#endif
+}
 
 PyObject *
 hs_compat_object_traceback(PyObject *op)

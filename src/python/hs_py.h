@@ -90,6 +90,8 @@ int hs_compat_visit_values(PyObject *op, hs_compat_attr visit, void *arg);
  * frames, most recent first; None when it was not traced.  Allocates
  * Python objects: not for use during a walk. */
 PyObject *hs_compat_object_traceback(PyObject *op);
+/* Is tracemalloc tracing (tracemalloc.is_tracing(), without its import)? */
+int hs_compat_tracemalloc_tracing(void);
 
 /* Type dict without side effects (3.12+ static builtin types keep theirs in
  * the interpreter).  Borrowed; may be NULL. */

@@ -70,9 +70,11 @@ typedef struct {
     int stop;
     volatile int cancel;       /* stop the job running now */
     int changed;
+    long main_tid;             /* the main thread to keep parked, or 0 */
 } pymodel;
 
 static const hs_model_ops ops;
+static int in_futex(long tid);
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -219,6 +221,11 @@ call(pymodel *m, const char *name, const hs_progress *p, const char *fmt,
     Py_DECREF(args);
     if (r == NULL)
         take_error(m);
+    /* Anything in the call that released the GIL (a read of a file) let
+     * the main thread back into its read of the terminal: park it again
+     * before the TUI reads the next key. */
+    if (m->main_tid > 0 && in_futex(m->main_tid) == 0)
+        hs_py_hotkey_park_main();
     return r;
 }
 
@@ -832,6 +839,7 @@ hs_py_run_explorer(PyObject *pymodel_obj, long main_tid, char *err,
      * would take the explorer's keys: interrupt it into waiting for the
      * GIL, which the explorer holds. */
     park_firmly(main_tid);
+    m.main_tid = main_tid;
     int r = hs_tui_run(&m.base, &o, err, errlen);
     hs_py_hotkey_unpark_main();
     model_close(&m);

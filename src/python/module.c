@@ -1754,6 +1754,20 @@ mod_hide(PyObject *module, PyObject *obj)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+mod_tracemalloc_tracing(PyObject *module, PyObject *unused)
+{
+    return PyBool_FromLong(hs_compat_tracemalloc_tracing());
+}
+
+static PyObject *
+mod_object_traceback(PyObject *module, PyObject *obj)
+{
+    if (!hs_compat_tracemalloc_tracing())
+        Py_RETURN_NONE;
+    return hs_compat_object_traceback(obj);
+}
+
 static PyMethodDef mod_methods[] = {
     {"snapshot", (PyCFunction)(void (*)(void))mod_snapshot,
      METH_FASTCALL | METH_KEYWORDS,
@@ -1775,6 +1789,13 @@ static PyMethodDef mod_methods[] = {
     {"thread_dicts", (PyCFunction)mod_thread_dicts, METH_NOARGS,
      "thread_dicts() -> {thread ident: whether its thread state has a "
      "dict}; creates none (for the tests)."},
+    {"tracemalloc_tracing", mod_tracemalloc_tracing, METH_NOARGS,
+     "tracemalloc_tracing() -> tracemalloc.is_tracing(), without importing "
+     "tracemalloc (an import changes the program's heap)."},
+    {"object_traceback", mod_object_traceback, METH_O,
+     "object_traceback(obj) -> where tracemalloc saw obj allocated: a "
+     "tuple of (filename, lineno), most recent first; None when "
+     "tracemalloc is off or did not trace obj."},
     {"run_explorer", (PyCFunction)mod_run_explorer, METH_VARARGS,
      "run_explorer(model, main_tid=0) -> None when the user closed the "
      "explorer, or a message saying why it could not run.  model: "

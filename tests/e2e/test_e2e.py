@@ -79,8 +79,9 @@ for line in sys.stdin:
     cmd = line.strip()
     if cmd == 'before':
         objs = gc.get_objects()
+        # (not pin: each census's clear() drops a reference to it)
         sample[:] = [o for o in objs[::max(1, len(objs) // 6000)]
-                     if not isinstance(o, type)][:6000]
+                     if not isinstance(o, type) and o is not pin][:6000]
         del objs
         sample.extend(v for p in repo.packages for v in p.data.values()
                       if isinstance(v, str))

@@ -1128,6 +1128,48 @@ test_progress_and_cancel(void **state)
     h_free(h);
 }
 
+/* Keys typed during a call too quick to show progress act afterwards, in
+ * order; once the progress line shows they are dropped. */
+static void
+test_typed_ahead(void **state)
+{
+    harness *h = h_start(24, 100);
+
+    (void)state;
+    h->fm.ticks = 3;        /* 150 ms: no progress line */
+    h->tick_keys[h->ntick++] = 'j';
+    h->tick_keys[h->ntick++] = 'j';
+    press(h, "r");
+    assert_int_equal(h->progress_seen, 0);
+    assert_int_equal(h->t.nahead, 2);
+    assert_int_equal(top(h)->cur, 0);
+    script(h, 1, HS_K_NONE);
+    hs_tui_loop(&h->t);     /* replays j j, then the script is over */
+    assert_string_equal(top(h)->expr, "h.byrcs");
+    assert_int_equal(top(h)->cur, 2);
+    assert_int_equal(h->t.nahead, 0);
+    h->t.quit = 0;
+    /* a slow call: a key once the progress line shows is dropped */
+    h->fm.ticks = 10;
+    for (int i = 0; i < 5; i++) {
+        h->tick_keys[h->ntick++] = HS_K_NONE;
+    }
+    h->tick_keys[h->ntick++] = 'k';
+    press(h, "v");
+    assert_true(h->progress_seen > 0);
+    assert_string_equal(top(h)->expr, "h.byvia");
+    assert_int_equal(h->t.nahead, 0);
+    /* more than fit: the first HS_TYPEAHEAD are kept */
+    h->fm.ticks = 2;
+    h->ntick = h->next_tick = 0;
+    for (int i = 0; i < HS_TYPEAHEAD + 8; i++) {
+        h->tick_keys[h->ntick++] = 'j';
+    }
+    press(h, "t");
+    assert_int_equal(h->t.nahead, HS_TYPEAHEAD);
+    h_free(h);
+}
+
 static void
 test_root_fails(void **state)
 {
@@ -1282,6 +1324,7 @@ main(void)
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_quit_keys),
         cmocka_unit_test(test_progress_and_cancel),
+        cmocka_unit_test(test_typed_ahead),
         cmocka_unit_test(test_root_fails),
         cmocka_unit_test(test_small_sizes),
         cmocka_unit_test(test_resize),
