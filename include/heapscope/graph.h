@@ -124,7 +124,13 @@ void hs_graph_drop_edges(hs_graph *g);
 
 /* ---- reading ------------------------------------------------------------ */
 
-uint64_t hs_graph_size(const hs_graph *g, hs_id id);
+/* Bytes of node id (inline: the sums of partitions read it per member). */
+uint64_t hs_graph_big_size(const hs_graph *g, hs_id id);
+static inline uint64_t hs_graph_size(const hs_graph *g, hs_id id)
+{
+    uint32_t s = g->size[id];
+    return s != UINT32_MAX ? s : hs_graph_big_size(g, id);
+}
 /* The node whose __dict__ `dict` is, or HS_NO_ID. */
 hs_id hs_graph_owner(const hs_graph *g, hs_id dict);
 static inline uint32_t hs_graph_nout(const hs_graph *g, hs_id id)

@@ -554,13 +554,10 @@ find_sorted(const hs_id *a, size_t n, hs_id key)
 }
 
 uint64_t
-hs_graph_size(const hs_graph *g, hs_id id)
+hs_graph_big_size(const hs_graph *g, hs_id id)
 {
-    uint32_t s = g->size[id];
-    if (s != UINT32_MAX)
-        return s;
     size_t k = find_sorted(g->big_id, g->nbig, id);
-    return k == (size_t)-1 ? s : g->big_size[k];
+    return k == (size_t)-1 ? UINT32_MAX : g->big_size[k];
 }
 
 hs_id

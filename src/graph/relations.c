@@ -832,10 +832,18 @@ hs_domisize(hs_relations *r, const hs_set *s, uint64_t *bytes, hs_set *freed,
     for (size_t k = 0; k < s->n; k++)
         st[s->ids[k]] = ST_S;
     /* Work from the set outward unless what it reaches is a good part of
-     * the heap: then one flood from the roots is cheaper. */
-    err = freed_from_set(r, s, st, &c,
-                         r->domisize_budget ? r->domisize_budget
-                                            : n / 4 + 1024, prog);
+     * the heap: then one flood from the roots is cheaper.  A set whose
+     * own edges are most of the heap's (h itself) floods at once: the
+     * flood then only walks what the set leaves out. */
+    uint64_t own_edges = 0;
+    for (size_t k = 0; k < s->n; k++)
+        own_edges += hs_graph_nout(g, s->ids[k]);
+    if (own_edges > g->nedges / 2 && !r->domisize_budget)
+        err = 1;
+    else
+        err = freed_from_set(r, s, st, &c,
+                             r->domisize_budget ? r->domisize_budget
+                                                : n / 4 + 1024, prog);
     int flooded = 0;
     if (err == 1) {
         for (size_t k = 0; k < c.n; k++)

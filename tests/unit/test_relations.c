@@ -420,6 +420,31 @@ test_domisize_random_graphs(void **state)
             hs_set_free(&fb);
             hs_set_free(&s);
         }
+        /* Large sets (most of the heap's edges: the default floods at
+         * once) agree with the walk outward from the set. */
+        for (int t = 0; t < 4; t++) {
+            hs_id *ids = malloc(n * sizeof *ids);
+            size_t m = 0;
+            for (uint32_t v = 1; v < n; v++)
+                if (RND() % 10 < 7 + t)
+                    ids[m++] = v;
+            hs_set s = set_of(ids, m);
+            uint64_t want = brute_freed(g, &s, ok), a, b;
+            hs_set fa, fb;
+            r->domisize_budget = 0;
+            assert_int_equal(hs_domisize(r, &s, &a, &fa, NULL), 0);
+            r->domisize_budget = SIZE_MAX;  /* never floods */
+            assert_int_equal(hs_domisize(r, &s, &b, &fb, NULL), 0);
+            assert_int_equal(a, want);
+            assert_int_equal(b, want);
+            assert_int_equal(fa.n, fb.n);
+            assert_memory_equal(fa.ids, fb.ids, fa.n * sizeof *fa.ids);
+            hs_set_free(&fa);
+            hs_set_free(&fb);
+            hs_set_free(&s);
+            free(ids);
+        }
+        r->domisize_budget = 0;
         free(ok);
         hs_relations_free(r);
         hs_graph_free(g);
