@@ -96,6 +96,9 @@ long long hs_rcs_intern(hs_rcs_table *t, const uint64_t *k, size_t n);
  * once.  Thread-safe: a second caller waits for the first.  0, -HS_ENOMEM,
  * or -HS_ECANCELED (nothing kept; a later call starts again). */
 int hs_dominators(hs_relations *r, const hs_progress *p);
+/* Whether the tree is there already (never waits: 0 while another thread
+ * computes it). */
+int hs_dominators_ready(hs_relations *r);
 /* Bytes freed if every member of s went away (s itself included), and, if
  * `freed` is not NULL, those objects.  Weak references are no edges, so
  * they keep nothing alive; static objects are never freed and count no

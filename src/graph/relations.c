@@ -598,6 +598,17 @@ done:
 }
 
 int
+hs_dominators_ready(hs_relations *r)
+{
+    /* Busy (another thread computing the tree) means not yet. */
+    if (pthread_mutex_trylock(&r->dom_lock) != 0)
+        return 0;
+    int ready = r->have_dominators;
+    pthread_mutex_unlock(&r->dom_lock);
+    return ready;
+}
+
+int
 hs_dominators(hs_relations *r, const hs_progress *prog)
 {
     int err = 0;

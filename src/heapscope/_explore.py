@@ -240,8 +240,12 @@ class Model(object):
         addr, _type, size, _flags = snap.node(node)
         kind = one.byclodo._row(0)[0]
         expr = '%s.byid[%d].theone' % (view.row_expr(row), nth)
+        # The dominator tree takes seconds on a big heap: the page shows
+        # at once, with the dominated size pending (-1) until the tree is
+        # there (the TUI's worker computes it, see model.c).
         try:
-            dominated = snap.retained(node)[0]
+            r = snap.retained(node, False)
+            dominated = -1 if r is None else r[0]
         except Exception:
             dominated = None
         path = _api._Paths(one)

@@ -642,6 +642,24 @@ m_inspect(hs_model *base, hs_view *v, size_t row, size_t nth, hs_object *out,
     PyObject *dom = PyTuple_GET_ITEM(r, 4);
     if (dom == Py_None) {
         o->dominated_state = HS_DOM_NONE;
+    } else if (PyLong_Check(dom) && PyLong_AsLongLong(dom) < 0) {
+        /* The dominator tree is not there yet: the worker builds it with
+         * the row's dominated size; the page is asked for again when that
+         * is done (hs_inspect_poll). */
+        uint64_t bytes;
+        switch (m_dominated(base, v, row, &bytes)) {
+        case HS_DOM_NONE:
+            o->dominated_state = HS_DOM_NONE;
+            break;
+        case HS_DOM_READY:          /* it was, just now: ask again */
+            pthread_mutex_lock(&m->lock);
+            m->changed = 1;
+            pthread_mutex_unlock(&m->lock);
+            /* fall through */
+        default:
+            o->dominated_state = HS_DOM_PENDING;
+        }
+        PyErr_Clear();
     } else {
         o->dominated_state = HS_DOM_READY;
         o->dominated = PyLong_AsUnsignedLongLong(dom);

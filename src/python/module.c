@@ -540,16 +540,19 @@ snapshot_shortest_path(SnapshotObject *self, PyObject *arg)
 }
 
 static PyObject *
-snapshot_retained(SnapshotObject *self, PyObject *arg)
+snapshot_retained(SnapshotObject *self, PyObject *args)
 {
-    long long id = PyLong_AsLongLong(arg);
-    if (id == -1 && PyErr_Occurred())
+    long long id;
+    int wait = 1;
+    if (!PyArg_ParseTuple(args, "L|p:retained", &id, &wait))
         return NULL;
     if (check_id(self, id) < 0)
         return NULL;
     hs_relations *rel = relations(self);
     if (rel == NULL)
         return NULL;
+    if (!wait && !hs_dominators_ready(rel))
+        Py_RETURN_NONE;
     int r = hs_dominators(rel, NULL);
     if (r < 0)
         return raise_hs(r);
@@ -740,8 +743,10 @@ static PyMethodDef snapshot_methods[] = {
      "relate(src, dst) -> the names of the ways node src refers to dst."},
     {"shortest_path", (PyCFunction)snapshot_shortest_path, METH_O,
      "shortest_path(id) -> [ids] from a root down to id ([] if none)."},
-    {"retained", (PyCFunction)snapshot_retained, METH_O,
-     "retained(id) -> (bytes id dominates, immediate dominator or -1)."},
+    {"retained", (PyCFunction)snapshot_retained, METH_VARARGS,
+     "retained(id, wait=True) -> (bytes id dominates, immediate dominator "
+     "or -1), computing the dominator tree first if need be; with "
+     "wait=False, None unless the tree is there already."},
     {"referrer_ids", (PyCFunction)snapshot_referrer_ids, METH_O,
      "referrer_ids(id) -> ids of the nodes referring to id (with roots)."},
     {NULL}

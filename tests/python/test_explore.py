@@ -172,6 +172,39 @@ class TestModel(unittest.TestCase):
         with self.assertRaises(IndexError):
             m.inspect(v, 0, 5, tick)
 
+    def test_inspect_does_not_wait_for_the_dominator_tree(self):
+        m = self.model
+        pk = self.hp.iso(self.repo.packages[3])     # a fresh snapshot
+        v = _explore.View(pk, 'clodo', 'p')
+        self.assertEqual(m.inspect(v, 0, 0, tick)[4], -1)   # pending
+        want = pk.domisize                          # builds the tree
+        self.assertGreater(want, 0)
+        self.assertEqual(m.inspect(v, 0, 0, tick)[4], want)
+
+    def test_allocation_site_from_tracemalloc(self):
+        import tracemalloc
+        from heapscope import _heapscope as _c
+        self.assertFalse(_c.tracemalloc_tracing())
+        tracemalloc.start()
+        try:
+            self.assertTrue(_c.tracemalloc_tracing())
+            obj = demo.Atom('cat/pkg', '0')
+            line = sys._getframe().f_lineno - 1
+            here = sys._getframe().f_code.co_filename
+            self.assertEqual(_c.object_traceback(obj)[0], (here, line))
+            page = self.model.inspect(
+                _explore.View(self.hp.iso(obj), 'clodo', 'a'), 0, 0, tick)
+            self.assertEqual(page[7].splitlines()[0],
+                             '%s:%d' % (here, line))
+            old = self.model.inspect(
+                _explore.View(self.hp.iso(self.repo), 'clodo', 'r'), 0, 0,
+                tick)
+            self.assertIn('not traced', old[7])
+        finally:
+            tracemalloc.stop()
+        self.assertFalse(_c.tracemalloc_tracing())
+        self.assertIsNone(_c.object_traceback(obj))
+
     def test_describe_is_bounded(self):
         big = list(range(100000))
         snap_set = self.hp.iso(big)
