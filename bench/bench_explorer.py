@@ -18,6 +18,9 @@ tests/unit/tui_demo --bench):
     inspect       x: one object's page (repr, path, referrers, referents)
 
 and prints one JSON line with the seconds of each and the worst redraw.
+As in an explorer session (heapscope.explore()), the collector is off
+while the model works: a full collection of a heap this size would
+otherwise land in whichever step allocates past its threshold.
 """
 
 import argparse
@@ -49,6 +52,7 @@ def main(argv):
     res = {'schema': 'heapscope-bench-explorer/1', 'n': args.n,
            'python': sys.version.split()[0], 'seconds': {}}
     model = _explore.Model(hp)
+    gc.disable()
 
     def timed(name, fn):
         t0 = time.perf_counter()

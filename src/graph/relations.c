@@ -849,6 +849,13 @@ hs_domisize(hs_relations *r, const hs_set *s, uint64_t *bytes, hs_set *freed,
     uint64_t own_edges = 0;
     for (size_t k = 0; k < s->n; k++)
         own_edges += hs_graph_nout(g, s->ids[k]);
+    if (own_edges > 1024 && own_edges <= g->nedges / 2) {
+        /* what the set reaches first: room for it at once (no more than
+         * the walk outward may hold before it gives up for the flood) */
+        size_t want = own_edges < n / 4 + 1024 ? own_edges : n / 4 + 1024;
+        c.a = malloc(want * sizeof *c.a);
+        c.cap = c.a != NULL ? want : 0;
+    }
     if (own_edges > g->nedges / 2 && !r->domisize_budget)
         err = 1;
     else
