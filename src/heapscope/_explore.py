@@ -12,7 +12,6 @@ types at the `:` prompt.
 
 import gc
 import re
-import sys
 import threading
 import time
 
@@ -372,16 +371,10 @@ def explore(s=None):
                             'hp.heap()), not %s' % type(s).__name__)
     # The program stays paused while the explorer is open: a main thread
     # blocked reading the terminal is made to wait for the GIL instead (so
-    # it takes none of the explorer's keys), the GIL is not handed to other
-    # threads between bytecodes, and no collection runs the program's
+    # it takes none of the explorer's keys), threads waiting for the GIL
+    # do not ask for it while the explorer waits for a key (the switch
+    # interval, see model.c), and no collection runs the program's
     # finalizers.
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1000.0)
-    # A thread already waiting for the GIL waits with the old interval
-    # and would soon ask for it: let such threads have their turn now,
-    # not in the middle of the explorer.  Then park the main thread: its
-    # wait for the GIL, with the new interval, lasts.
-    time.sleep(0.02)
     _c.hotkey_park_main()
     collecting = gc.isenabled()
     gc.disable()
@@ -395,7 +388,6 @@ def explore(s=None):
     finally:
         if collecting:
             gc.enable()
-        sys.setswitchinterval(interval)
         # The explorer's snapshots go with it: the program's memory is its
         # own again.
         if hp._last is not last:

@@ -36,10 +36,15 @@
 #endif
 #if PY_VERSION_HEX < 0x030C0000
 #include "internal/pycore_pymem.h"
-#elif PY_VERSION_HEX >= 0x030D0000
+#endif
 #include "internal/pycore_runtime.h"
+#include "internal/pycore_gil.h"
+#if PY_VERSION_HEX >= 0x030D0000
+#include "internal/pycore_ceval.h"
 #endif
 #pragma GCC diagnostic pop
+
+#include <pthread.h>
 
 #define VISIT(o, label)                                         \
     do {                                                        \
@@ -421,6 +426,56 @@ hs_compat_visit_values(PyObject *op, hs_compat_attr visit, void *arg)
 PyAPI_FUNC(PyObject *) _PyTraceMalloc_GetTraceback(unsigned int domain,
                                                    uintptr_t ptr);
 #endif
+
+/* ---- the GIL ----------------------------------------------------------- */
+
+static struct _gil_runtime_state *
+gil_state(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyInterpreterState_Get()->ceval.gil;
+#else
+    return &_PyRuntime.ceval.gil;
+#endif
+}
+
+unsigned long
+hs_compat_switch_interval(void)
+{
+    return gil_state()->interval;
+}
+
+void
+hs_compat_set_switch_interval(unsigned long us, int wake)
+{
+    /* what sys.setswitchinterval() writes; a thread waiting for the GIL
+     * reads it each time its timed wait starts over */
+    struct _gil_runtime_state *gil = gil_state();
+    if (!wake) {
+        gil->interval = us;
+        return;
+    }
+    /* Wake the waiting threads (the GIL stays with us): each starts its
+     * wait over with the new interval, without asking for the GIL. */
+    pthread_mutex_lock(&gil->mutex);
+    gil->interval = us;
+    pthread_cond_broadcast(&gil->cond);
+    pthread_mutex_unlock(&gil->mutex);
+}
+
+void
+hs_compat_clear_gil_drop_request(void)
+{
+    /* A waiting thread's request that the holder (this thread) drop the
+     * GIL at its next bytecode.  Before 3.13 the eval breaker stays set:
+     * the loop looks once more, finds nothing to do, and goes on. */
+#if PY_VERSION_HEX >= 0x030D0000
+    _Py_unset_eval_breaker_bit(PyThreadState_Get(), _PY_GIL_DROP_REQUEST_BIT);
+#else
+    _Py_atomic_store_relaxed(&PyInterpreterState_Get()->ceval.gil_drop_request,
+                             0);
+#endif
+}
 
 int
 hs_compat_tracemalloc_tracing(void)

@@ -90,6 +90,14 @@ int hs_compat_visit_values(PyObject *op, hs_compat_attr visit, void *arg);
  * frames, most recent first; None when it was not traced.  Allocates
  * Python objects: not for use during a walk. */
 PyObject *hs_compat_object_traceback(PyObject *op);
+/* The GIL's switch interval (microseconds), as sys.setswitchinterval sees
+ * it; with wake, threads waiting for the GIL start their waits over with
+ * the new one.  Call with the GIL held. */
+unsigned long hs_compat_switch_interval(void);
+void hs_compat_set_switch_interval(unsigned long us, int wake);
+/* Forget a waiting thread's request that this thread (which holds the GIL)
+ * drop it. */
+void hs_compat_clear_gil_drop_request(void);
 /* Is tracemalloc tracing (tracemalloc.is_tracing(), without its import)? */
 int hs_compat_tracemalloc_tracing(void);
 

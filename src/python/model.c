@@ -71,7 +71,16 @@ typedef struct {
     volatile int cancel;       /* stop the job running now */
     int changed;
     long main_tid;             /* the main thread to keep parked, or 0 */
+    /* The switch interval: the program's own while our Python code runs,
+     * HOLD_INTERVAL between calls (see python_begin) */
+    unsigned long interval;    /* the program's, in microseconds */
+    int holding;
+    int in_python;
 } pymodel;
+
+/* Microseconds (11.6 days): a thread waiting for the GIL with this
+ * interval never asks for it. */
+#define HOLD_INTERVAL 1000000000000ul
 
 static const hs_model_ops ops;
 static int in_futex(long tid);
@@ -191,6 +200,34 @@ hs_py_model_progress(PyObject *tick)
     return m != NULL ? m->prog : NULL;
 }
 
+/* Around every run of Python code (the model's, or any method call).
+ *
+ * The program's threads must not run while the explorer is open.  A thread
+ * waiting for the GIL asks the holder to drop it once its timed wait (the
+ * switch interval) runs out, and the holder drops it at its next bytecode.
+ * So for the session the interval is HOLD_INTERVAL and the waiting threads
+ * start their waits over with it (hold_threads): none of them asks again,
+ * and a request made before is forgotten here, before our bytecode could
+ * honour it.  Our Python code itself runs with the program's interval: if
+ * it lets go of the GIL (a file read), it waits to have it back no longer
+ * than the program's threads would (with HOLD_INTERVAL, a thread that runs
+ * Python code without a pause would keep it for good). */
+static void
+python_begin(pymodel *m)
+{
+    if (m->in_python++ == 0 && m->holding) {
+        hs_compat_clear_gil_drop_request();
+        hs_compat_set_switch_interval(m->interval, 0);
+    }
+}
+
+static void
+python_end(pymodel *m)
+{
+    if (--m->in_python == 0 && m->holding)
+        hs_compat_set_switch_interval(HOLD_INTERVAL, 0);
+}
+
 /* Call a method of the Python model; NULL with error() set on failure. */
 static PyObject *
 call(pymodel *m, const char *name, const hs_progress *p, const char *fmt,
@@ -215,7 +252,9 @@ call(pymodel *m, const char *name, const hs_progress *p, const char *fmt,
     PyObject *fn = PyObject_GetAttrString(m->py, name);
     const hs_progress *saved = m->prog;
     m->prog = p;
+    python_begin(m);
     PyObject *r = fn ? PyObject_Call(fn, args, NULL) : NULL;
+    python_end(m);
     m->prog = saved;
     Py_XDECREF(fn);
     Py_DECREF(args);
@@ -427,7 +466,9 @@ job_free(job *j)
 static long long
 heapy_index(pymodel *m, hs_view *v, size_t i)
 {
+    python_begin(m);
     PyObject *r = PyObject_CallMethod(v->py, "index", "n", (Py_ssize_t)i);
+    python_end(m);
     if (r == NULL) {
         take_error(m);
         return -1;
@@ -527,9 +568,11 @@ m_poll(hs_model *base)
         if (j->err == 0) {
             v->dstate[j->index] = DS_READY;
             v->dval[j->index] = j->bytes;
+            python_begin(m);
             PyObject *r = PyObject_CallMethod(m->py, "set_dominated", "OnK",
                                               v->py, (Py_ssize_t)j->index,
                                               (unsigned long long)j->bytes);
+            python_end(m);
             if (r == NULL)
                 PyErr_Clear();
             Py_XDECREF(r);
@@ -820,6 +863,27 @@ park_firmly(long main_tid)
     }
 }
 
+/* The switch interval for the session (python_begin): HOLD_INTERVAL from
+ * now on, the program's own back at the end, each time with the waiting
+ * threads' waits started over (after the session, a wait begun with
+ * HOLD_INTERVAL would keep a thread from the GIL as long as another runs
+ * Python code without a pause). */
+static void
+hold_threads(pymodel *m)
+{
+    m->interval = hs_compat_switch_interval();
+    m->holding = 1;
+    hs_compat_set_switch_interval(HOLD_INTERVAL, 1);
+    hs_compat_clear_gil_drop_request();
+}
+
+static void
+release_threads(pymodel *m)
+{
+    m->holding = 0;
+    hs_compat_set_switch_interval(m->interval, 1);
+}
+
 /* Run the explorer over the Python model.  0 when the user closed it, -1
  * when it could not run (err says why), -2 with a Python exception. */
 int
@@ -856,9 +920,11 @@ hs_py_run_explorer(PyObject *pymodel_obj, long main_tid, char *err,
     /* A main thread blocked reading the terminal (input(), the REPL)
      * would take the explorer's keys: interrupt it into waiting for the
      * GIL, which the explorer holds. */
+    hold_threads(&m);
     park_firmly(main_tid);
     m.main_tid = main_tid;
     int r = hs_tui_run(&m.base, &o, err, errlen);
+    release_threads(&m);
     hs_py_hotkey_unpark_main();
     model_close(&m);
     if (PyErr_Occurred())

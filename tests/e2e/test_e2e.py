@@ -102,6 +102,52 @@ for line in sys.stdin:
         break
 '''
 
+# A program with a thread that runs Python code without a pause and one
+# that sleeps in a loop; each keeps its longest pause between two turns
+# and counts its turns ('report' prints them, 'reset' forgets the pauses).  For
+# test_a_busy_thread_neither_blocks_nor_runs_while_open.
+BUSY_PROG = '''\
+import os, sys, threading, time
+gaps = {'spin': 0.0, 'sleep': 0.0}
+turns = {'spin': 0, 'sleep': 0}
+
+
+def spin():
+    last = time.monotonic()
+    while True:
+        now = time.monotonic()
+        gaps['spin'] = max(gaps['spin'], now - last)
+        turns['spin'] += 1
+        last = now
+        sum(range(100))
+
+
+def nap():
+    last = time.monotonic()
+    while True:
+        time.sleep(0.002)
+        now = time.monotonic()
+        gaps['sleep'] = max(gaps['sleep'], now - last)
+        turns['sleep'] += 1
+        last = now
+
+
+for f in (spin, nap):
+    threading.Thread(target=f, daemon=True).start()
+print('ready', os.getpid(), flush=True)
+for line in sys.stdin:
+    cmd = line.strip()
+    if cmd == 'report':
+        print('GAPS spin=%.3f sleep=%.3f interval=%g turns=%d,%d'
+              % (gaps['spin'], gaps['sleep'], sys.getswitchinterval(),
+                 turns['spin'], turns['sleep']), flush=True)
+    elif cmd == 'reset':
+        gaps['spin'] = gaps['sleep'] = 0.0
+        print('RESET', flush=True)
+    elif cmd == 'quit':
+        break
+'''
+
 ACTION_MODULE = '''\
 import os
 def act():
@@ -544,6 +590,50 @@ class TestExplorer(E2ECase):
         pane.type_line('after')
         line = pane.wait_for(r'^NEUTRAL (.*)$')
         self.assertEqual(line.group(1), 'types={} refcounts_changed=0')
+        pane.type_line('quit')
+        self.finish(pane, 0)
+
+    def test_a_busy_thread_neither_blocks_nor_runs_while_open(self):
+        # A thread that runs Python code without a pause, and one that
+        # sleeps in a loop: the explorer opens all the same (a thread
+        # holding the GIL is asked for it), and neither of them runs while
+        # it is open: each one's longest pause covers the session.
+        self.write('busy.py', BUSY_PROG)
+        pane = self.start([COMMAND, 'busy.py'], unset=['HEAPSCOPE_ACTION'])
+        self.pid(pane)
+        pane.type_line('reset')
+        pane.wait_for(r'^RESET$')
+        t0 = time.monotonic()
+        pane.keys('C-\\')
+        pane.wait_for(TITLE, timeout=10)
+        for key, shows in (('r', r'Referrers by Kind'),
+                           ('Enter', r'h\.byrcs\[0\]'),
+                           ('x', r'^ *address +0x'),
+                           ('Left', None),
+                           ('t', r'h\.byrcs\[0\]\.bytype')):
+            pane.keys(key)
+            if shows is None:
+                pane.wait_gone(r'^ *address +0x')
+            else:
+                pane.wait_for(shows)
+            time.sleep(0.2)
+        t1 = time.monotonic()
+        self.close(pane)
+        pane.type_line('report')
+        m = pane.wait_for(r'^GAPS spin=([\d.]+) sleep=([\d.]+) '
+                          r'interval=(\S+) turns=(\d+),(\d+)$')
+        spin, nap = float(m.group(1)), float(m.group(2))
+        self.assertGreater(spin, (t1 - t0) - 0.5, m.group(0))
+        self.assertGreater(nap, (t1 - t0) - 0.5, m.group(0))
+        self.assertEqual(m.group(3), '0.005')   # the program's own again
+        # and both run again afterwards
+        time.sleep(0.5)
+        pane.type_line('report')
+        m2 = pane.wait_for(r'^GAPS .* turns=(\d+),(\d+)$', count=2)
+        self.assertGreater(int(m2.group(1)), int(m.group(4)) + 100,
+                           m2.group(0))
+        self.assertGreater(int(m2.group(2)), int(m.group(5)) + 20,
+                           m2.group(0))
         pane.type_line('quit')
         self.finish(pane, 0)
 
