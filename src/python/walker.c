@@ -317,8 +317,13 @@ drain(walker *w, hs_id *next)
         /* Stage A runs ahead as far as the queue and the ring allow. */
         while (a < g->n && a < b + DEPTH) {
             if (a + PREFETCH_AHEAD < g->n &&
-                !(g->flags[a + PREFETCH_AHEAD] & HS_F_VIRTUAL))
-                __builtin_prefetch((void *)g->addr[a + PREFETCH_AHEAD]);
+                !(g->flags[a + PREFETCH_AHEAD] & HS_F_VIRTUAL)) {
+                /* the header, and the size fields after it, which are on
+                 * the next cache line for one object in four */
+                const char *h = (const char *)g->addr[a + PREFETCH_AHEAD];
+                __builtin_prefetch(h);
+                __builtin_prefetch(h + 16 + sizeof(Py_ssize_t));
+            }
             w->cur = &w->ring[a % DEPTH];
             if (stage_a(w, a) < 0)
                 return w->err;
