@@ -254,13 +254,6 @@ keyer_group(keyer *c, keymap *m, size_t i, hs_id id)
     return gi;
 }
 
-static inline uint64_t
-node_size(const hs_graph *g, hs_id id)
-{
-    uint32_t sz = g->size[id];
-    return sz != UINT32_MAX ? sz : hs_graph_size(g, id);
-}
-
 /* Scatter the members of s into p->member by group: each key's group
  * (rank) through a key map of the partition's own keys. */
 static int
@@ -332,7 +325,7 @@ hs_partition_new(hs_partition *p, const hs_graph *g, const hs_set *s,
         if (gi < 0)
             goto done;
         m.count[gi]++;
-        m.size[gi] += node_size(g, id);
+        m.size[gi] += hs_graph_size(g, id);
     }
     order = malloc((m.n + 1) * sizeof *order);
     if (order == NULL || alloc_groups(p, m.n, (size_t)-1) < 0)
