@@ -79,6 +79,14 @@ test_odd_addresses(void **state)
     hs_graph_free(g);
 }
 
+/* Addresses 8 bytes apart (odd i) and 28 KiB apart (even i). */
+static uintptr_t
+dense_or_sparse_addr(uint32_t i)
+{
+    return (i % 2) ? 0x7f0000000000u + (uintptr_t)i * 8
+                   : 0x560000000000u + (uintptr_t)i * 4096 * 7;
+}
+
 static void
 test_dense_and_sparse_addresses(void **state)
 {
@@ -90,17 +98,13 @@ test_dense_and_sparse_addresses(void **state)
     int is_new;
     assert_int_equal(hs_graph_add_virtual(g, &root), 0);
     for (uint32_t i = 0; i < 300000; i++) {
-        uintptr_t a = (i % 2) ? 0x7f0000000000u + (uintptr_t)i * 8
-                              : 0x560000000000u + (uintptr_t)i * 4096 * 7;
-        assert_int_equal(hs_graph_intern(g, a, &id, &is_new), 0);
+        assert_int_equal(hs_graph_intern(g, dense_or_sparse_addr(i), &id,
+                                         &is_new), 0);
         assert_true(is_new);
         assert_int_equal(id, i + 1);
     }
-    for (uint32_t i = 0; i < 300000; i += 7) {
-        uintptr_t a = (i % 2) ? 0x7f0000000000u + (uintptr_t)i * 8
-                              : 0x560000000000u + (uintptr_t)i * 4096 * 7;
-        assert_int_equal(hs_graph_find(g, a), i + 1);
-    }
+    for (uint32_t i = 0; i < 300000; i += 7)
+        assert_int_equal(hs_graph_find(g, dense_or_sparse_addr(i)), i + 1);
     assert_int_equal(hs_graph_find(g, 0x7f0000000000u + 8), 2);
     assert_int_equal(hs_graph_find(g, 0x7f0000000000u + 16), HS_NO_ID);
     hs_graph_free(g);
