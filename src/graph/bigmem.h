@@ -18,6 +18,8 @@ void hs_big_trim(void *p, size_t used, size_t bytes);
  * (arrays filled front to back).  Stop it (it joins) before any of them is
  * resized or freed.  NULL when it cannot run: nothing is lost. */
 #define HS_PREFAULT_MAX 8
+/* Below this many bytes of fresh memory a helper thread is not worth it. */
+#define HS_PREFAULT_MIN ((size_t)16 << 20)
 typedef struct hs_prefault hs_prefault;
 hs_prefault *hs_big_prefault_start(void *const *ptr, const size_t *bytes,
                                    size_t n, size_t first_whole);

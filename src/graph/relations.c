@@ -45,29 +45,37 @@ hs_relations_new(hs_relations **out, const hs_graph *g)
         return -HS_ENOMEM;
     }
     size_t n = g->n;
-    r->rev_start = hs_big_alloc((n + 1) * sizeof *r->rev_start);
+    /* n + 2 entries: the counting trick below shifts by one (the last
+     * one is never read afterwards) */
+    r->rev_start = hs_big_alloc((n + 2) * sizeof *r->rev_start);
     r->rev = hs_big_alloc((g->nedges + 1) * sizeof *r->rev);
     if (r->rev_start == NULL || r->rev == NULL) {
         hs_relations_free(r);
         return -HS_ENOMEM;
     }
-    /* Count, prefix-sum, then fill in source order: sorted by source. */
+    /* Both arrays are written at random: the other core faults their
+     * fresh pages in (rev_start first) while this one counts. */
+    void *ptr[] = {r->rev_start, r->rev};
+    size_t bytes[] = {(n + 2) * sizeof *r->rev_start,
+                      (g->nedges + 1) * sizeof *r->rev};
+    hs_prefault *pf = bytes[0] + bytes[1] >= HS_PREFAULT_MIN
+                          ? hs_big_prefault_start(ptr, bytes, 2, 2)
+                          : NULL;
+    /* Counting sort by target with no second array: count target t at
+     * t + 2, prefix-sum, and rev_start[t + 1] is then where t's referrers
+     * begin; filling in source order moves it to where they end, which is
+     * where t + 1's begin.  Sorted by source. */
+    uint32_t *c = r->rev_start;
     for (uint64_t e = 0; e < g->nedges; e++)
-        r->rev_start[g->edges[e] + 1]++;
-    for (size_t i = 0; i < n; i++)
-        r->rev_start[i + 1] += r->rev_start[i];
-    uint32_t *fill = malloc((n + 1) * sizeof *fill);
-    if (fill == NULL) {
-        hs_relations_free(r);
-        return -HS_ENOMEM;
-    }
-    memcpy(fill, r->rev_start, (n + 1) * sizeof *fill);
+        c[g->edges[e] + 2]++;
+    for (size_t i = 2; i < n + 2; i++)
+        c[i] += c[i - 1];
     for (hs_id src = 0; src < n; src++) {
         const hs_id *e = hs_graph_out(g, src);
         for (uint32_t k = 0, m = hs_graph_nout(g, src); k < m; k++)
-            r->rev[fill[e[k]]++] = src;
+            r->rev[c[e[k] + 1]++] = src;
     }
-    free(fill);
+    hs_big_prefault_stop(pf);
     *out = r;
     return 0;
 }
@@ -78,7 +86,7 @@ hs_relations_free(hs_relations *r)
     if (r == NULL)
         return;
     size_t n = r->g->n;
-    hs_big_free(r->rev_start, (n + 1) * sizeof *r->rev_start);
+    hs_big_free(r->rev_start, (n + 2) * sizeof *r->rev_start);
     hs_big_free(r->rev, (r->g->nedges + 1) * sizeof *r->rev);
     hs_big_free(r->idom, (n + 1) * sizeof *r->idom);
     hs_big_free(r->retained, (n + 1) * sizeof *r->retained);
@@ -92,7 +100,7 @@ size_t
 hs_relations_memory(const hs_relations *r)
 {
     size_t n = r->g->n, m = sizeof *r;
-    m += (n + 1) * sizeof *r->rev_start + (r->g->nedges + 1) * sizeof *r->rev;
+    m += (n + 2) * sizeof *r->rev_start + (r->g->nedges + 1) * sizeof *r->rev;
     if (r->have_dominators)
         m += (n + 1) * (sizeof *r->idom + sizeof *r->retained);
     if (r->scratch != NULL)
