@@ -22,6 +22,7 @@
 #define SLOT_PREFETCH 32  /* children whose slots stage A prefetches */
 #define WALK_TICK (1u << 16)  /* objects between progress ticks */
 #define PREFAULT_MIN (1u << 20) /* heaps worth a prefault thread */
+#define TYPE_CACHE 64     /* types whose traits are remembered */
 
 /* What stage A learnt about one node, waiting for stage B. */
 typedef struct pending {
@@ -49,6 +50,8 @@ typedef struct walker {
     size_t nstypes, stypes_cap;
     uintptr_t *gcl;          /* the collector's objects the walk had not */
     size_t ngcl, gcl_cap;    /* met: the gc pass's candidates */
+    PyTypeObject *seen_type[TYPE_CACHE];  /* type_traits()'s answers, */
+    uint8_t seen_traits[TYPE_CACHE];      /* direct-mapped by address */
 } walker;
 
 static int
@@ -136,13 +139,32 @@ visit_gc_object(PyObject *op, const char *label, void *arg)
     return push_addr(w, &w->gcl, &w->ngcl, &w->gcl_cap, (uintptr_t)op);
 }
 
-static int
-is_hidden(const walker *w, PyTypeObject *tp)
+/* What the walk asks of every object's type: whether it is one of
+ * heapscope's own, whether it is a module type.  A heap has few types, so
+ * the answers are cached by the type's address (a module check alone is
+ * a walk along the type's MRO). */
+#define T_HIDDEN 1
+#define T_MODULE 2
+
+static inline unsigned
+type_traits(walker *w, PyTypeObject *tp)
 {
+    size_t slot = ((uintptr_t)tp >> 4) & (TYPE_CACHE - 1);
+    if (w->seen_type[slot] == tp)
+        return w->seen_traits[slot];
+    unsigned t = PyType_IsSubtype(tp, &PyModule_Type) ? T_MODULE : 0;
     for (size_t i = 0; i < w->o->nhidden; i++)
         if (w->o->hidden[i] == tp)
-            return 1;
-    return 0;
+            t |= T_HIDDEN;
+    w->seen_type[slot] = tp;
+    w->seen_traits[slot] = (uint8_t)t;
+    return t;
+}
+
+static inline int
+is_hidden(walker *w, PyTypeObject *tp)
+{
+    return (type_traits(w, tp) & T_HIDDEN) != 0;
 }
 
 static inline int
@@ -237,13 +259,15 @@ stage_a(walker *w, hs_id i)
      * holding a session that holds the snapshot would make a cycle the
      * collector cannot see (a Snapshot does not traverse), keeping both,
      * and everything the snapshot holds, alive for good. */
-    if (w->o->hold_refs && !w->hiding && !is_hidden(w, tp)) {
+    unsigned traits = type_traits(w, tp);
+    int hidden = !w->hiding && (traits & T_HIDDEN);
+    if (w->o->hold_refs && !w->hiding && !hidden) {
         Py_INCREF(op);
         fl |= HS_F_HELD;
     }
     if (w->hiding) {
         fl |= HS_F_HIDDEN;
-    } else if (is_hidden(w, tp)) {
+    } else if (hidden) {
         /* heapscope's own objects: a leaf now; what only they hold is
          * walked in the hidden phase. */
         g->flags[i] = fl | HS_F_HIDDEN;
@@ -255,7 +279,7 @@ stage_a(walker *w, hs_id i)
         return w->err;
 
     /* Which dicts are whose __dict__ (heapy's "dict of X"). */
-    if (PyModule_Check(op))
+    if (traits & T_MODULE)
         p->owned_dict = PyModule_GetDict(op);
     else if (fl & HS_F_TYPE)
         p->owned_dict = hs_compat_type_dict((PyTypeObject *)op);
