@@ -202,12 +202,14 @@ enum hs_classifier {
  * member of s, in s's order) when keys != NULL. */
 int hs_partition_new(hs_partition *p, const hs_graph *g, const hs_set *s,
                      enum hs_classifier by, const uint64_t *keys);
-/* Room for the n keys of a partition (n + 1, as the callers index): fresh
- * memory, whose pages another core faults in while the caller fills it
- * front to back (the first touch of a fresh page costs more than filling
- * it).  NULL on ENOMEM.  Free with hs_keys_free. */
-uint64_t *hs_keys_new(size_t n);
-void hs_keys_free(uint64_t *keys);
+/* Scratch memory for a big temporary (a partition's per-member keys, a
+ * counting sort's arrays): zeroed; when it is big, mapped fresh and its
+ * pages faulted in by another core while the caller fills it (on these
+ * machines the first touch of a fresh page costs more than what the
+ * caller then writes there).  NULL on ENOMEM.  Free with
+ * hs_scratch_free. */
+void *hs_scratch_new(size_t bytes);
+void hs_scratch_free(void *p);
 /* Fill p->member (a no-op when it is there); s and g must be the ones the
  * partition was made from. */
 int hs_partition_members(hs_partition *p, const hs_graph *g,

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bigmem.h"
+#include "heapscope/graph.h"
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
@@ -179,4 +180,46 @@ hs_big_prefault_stop(hs_prefault *pf)
     atomic_store(&pf->stop, 1);
     pthread_join(pf->thread, NULL);
     free(pf);
+}
+
+/* ---- scratch ---------------------------------------------------------------
+ *
+ * A scratch block starts with this header, the caller's bytes after it. */
+typedef struct scratch_head {
+    size_t bytes;              /* the whole block */
+    hs_prefault *pf;
+    char pad[64 - sizeof(size_t) - sizeof(hs_prefault *)];
+} scratch_head;
+
+void *
+hs_scratch_new(size_t bytes)
+{
+    if (bytes > SIZE_MAX - sizeof(scratch_head))
+        return NULL;
+    bytes += sizeof(scratch_head);
+    int big = bytes >= HS_PREFAULT_MIN;      /* else malloc's own memory */
+    scratch_head *h = big ? hs_big_alloc(bytes) : calloc(1, bytes);
+    if (h == NULL)
+        return NULL;
+    h->bytes = bytes;
+    h->pf = NULL;
+    if (big) {
+        void *ptr[] = {h};
+        h->pf = hs_big_prefault_start(ptr, &bytes, 1, 1);
+    }
+    return h + 1;
+}
+
+void
+hs_scratch_free(void *p)
+{
+    if (p == NULL)
+        return;
+    scratch_head *h = (scratch_head *)p - 1;
+    if (h->bytes < HS_PREFAULT_MIN) {
+        free(h);
+        return;
+    }
+    hs_big_prefault_stop(h->pf);
+    hs_big_free(h, h->bytes);
 }

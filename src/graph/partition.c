@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "heapscope/graph.h"
-#include "bigmem.h"
 #include "sort.h"
 
 uint64_t
@@ -34,44 +33,6 @@ hs_classify(const hs_graph *g, hs_id id, enum hs_classifier by)
     default:
         return 0;
     }
-}
-
-/* hs_keys_new's mapping starts with this header; the keys follow it. */
-typedef struct keys_head {
-    size_t bytes;              /* the whole mapping */
-    hs_prefault *pf;
-    char pad[64 - sizeof(size_t) - sizeof(hs_prefault *)];
-} keys_head;
-
-uint64_t *
-hs_keys_new(size_t n)
-{
-    size_t bytes = sizeof(keys_head) + (n + 1) * sizeof(uint64_t);
-    int big = bytes >= HS_PREFAULT_MIN;      /* else malloc's own memory */
-    keys_head *h = big ? hs_big_alloc(bytes) : malloc(bytes);
-    if (h == NULL)
-        return NULL;
-    h->bytes = bytes;
-    h->pf = NULL;
-    if (big) {
-        void *ptr[] = {h};
-        h->pf = hs_big_prefault_start(ptr, &bytes, 1, 1);
-    }
-    return (uint64_t *)(h + 1);
-}
-
-void
-hs_keys_free(uint64_t *keys)
-{
-    if (keys == NULL)
-        return;
-    keys_head *h = (keys_head *)keys - 1;
-    if (h->bytes < HS_PREFAULT_MIN) {
-        free(h);
-        return;
-    }
-    hs_big_prefault_stop(h->pf);
-    hs_big_free(h, h->bytes);
 }
 
 void

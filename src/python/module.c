@@ -1137,18 +1137,18 @@ idset_rcs_partition(IdSetObject *self, PyObject *unused)
     hs_relations *rel = relations(self->snap);
     if (rel == NULL)
         return NULL;
-    uint64_t *keys = hs_keys_new(self->s.n);
+    uint64_t *keys = hs_scratch_new((self->s.n + 1) * sizeof *keys);
     if (keys == NULL)
         return PyErr_NoMemory();
     PartitionObject *p = new_partition(self->snap);
     if (p == NULL) {
-        hs_keys_free(keys);
+        hs_scratch_free(keys);
         return NULL;
     }
     int r = hs_rcs_classify(rel, &self->s, keys, &p->rcs);
     if (r == 0)
         r = hs_partition_new(&p->p, self->snap->g, &self->s, HS_BY_UNITY, keys);
-    hs_keys_free(keys);
+    hs_scratch_free(keys);
     if (r < 0) {
         Py_DECREF(p);
         return raise_hs(r);
@@ -1169,7 +1169,7 @@ idset_via_partition(IdSetObject *self, PyObject *args, PyObject *kw)
         return NULL;
     PyObject *labels = NULL;
     PartitionObject *p = NULL;
-    uint64_t *keys = hs_keys_new(self->s.n);
+    uint64_t *keys = hs_scratch_new((self->s.n + 1) * sizeof *keys);
     if (keys == NULL)
         return PyErr_NoMemory();
     if (hs_py_via_classify(self->snap->g, rel, &self->snap->hd, &self->s,
@@ -1183,10 +1183,10 @@ idset_via_partition(IdSetObject *self, PyObject *args, PyObject *kw)
         raise_hs(r);
         goto error;
     }
-    hs_keys_free(keys);
+    hs_scratch_free(keys);
     return Py_BuildValue("(NN)", (PyObject *)p, labels);
 error:
-    hs_keys_free(keys);
+    hs_scratch_free(keys);
     Py_XDECREF(labels);
     Py_XDECREF(p);
     return NULL;
@@ -1201,7 +1201,7 @@ idset_prod_partition(IdSetObject *self, PyObject *unused)
     hs_graph *g = self->snap->g;
     PyObject *index = PyDict_New(), *labels = PyList_New(0);
     PartitionObject *p = NULL;
-    uint64_t *keys = hs_keys_new(self->s.n);
+    uint64_t *keys = hs_scratch_new((self->s.n + 1) * sizeof *keys);
     if (index == NULL || labels == NULL || keys == NULL) {
         if (keys == NULL)
             PyErr_NoMemory();
@@ -1253,11 +1253,11 @@ idset_prod_partition(IdSetObject *self, PyObject *unused)
         raise_hs(r);
         goto error;
     }
-    hs_keys_free(keys);
+    hs_scratch_free(keys);
     Py_DECREF(index);
     return Py_BuildValue("(NN)", (PyObject *)p, labels);
 error:
-    hs_keys_free(keys);
+    hs_scratch_free(keys);
     Py_XDECREF(index);
     Py_XDECREF(labels);
     Py_XDECREF(p);

@@ -196,12 +196,16 @@ static int
 add_pair(via_ctx *v, uint32_t member, long name)
 {
     if (v->npairs == v->cap) {
+        /* (presized to the set: growing is rare, and a copy) */
         size_t cap = v->cap ? v->cap * 2 : 4096;
-        uint64_t *b = realloc(v->pairs, cap * sizeof *b);
+        uint64_t *b = hs_scratch_new(cap * sizeof *b);
         if (b == NULL) {
             PyErr_NoMemory();
             return -1;
         }
+        if (v->npairs > 0)
+            memcpy(b, v->pairs, v->npairs * sizeof *b);
+        hs_scratch_free(v->pairs);
         v->pairs = b;
         v->cap = cap;
     }
@@ -347,6 +351,14 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
         total += (size_t)__builtin_popcountll(v.inset[w]);
     }
 
+    /* A member is named once by each reference to it: most have one. */
+    v.cap = s->n + s->n / 8 + 4096;
+    v.pairs = hs_scratch_new(v.cap * sizeof *v.pairs);
+    if (v.pairs == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+
     /* The distinct referrers of the members, in id order. */
     size_t nrefs = 0, cap = 1024;
     int by_root = 0;
@@ -414,10 +426,10 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     /* Per member: its distinct names, as a list interned in t.  The pairs
      * are grouped by member with a counting sort (one pass), each
      * member's few names then sorted in place. */
-    uint32_t *start = calloc(s->n + 1, sizeof *start);
-    list = malloc((v.npairs + 1) * sizeof *list);
+    uint32_t *start = hs_scratch_new((s->n + 1) * sizeof *start);
+    list = hs_scratch_new((v.npairs + 1) * sizeof *list);
     if (start == NULL || list == NULL) {
-        free(start);
+        hs_scratch_free(start);
         PyErr_NoMemory();
         goto done;
     }
@@ -443,14 +455,14 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                 names_k[nl++] = names_k[i];
         long long lid = hs_rcs_intern(&t, names_k, nl);
         if (lid < 0) {
-            free(start);
+            hs_scratch_free(start);
             PyErr_NoMemory();
             goto done;
         }
         keys[k] = (uint64_t)lid;
         a = b;
     }
-    free(start);
+    hs_scratch_free(start);
 
     /* Labels: each list's names sorted by text, and distinct by text too
      * (a root label and a frame's may read alike). */
@@ -487,9 +499,9 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
 done:
     Py_XDECREF(labels);
     free(names);
-    free(list);
+    hs_scratch_free(list);
     free(refs);
-    free(v.pairs);
+    hs_scratch_free(v.pairs);
     free(v.tab);
     free(v.inset);
     free(v.rank);

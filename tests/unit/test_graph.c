@@ -397,24 +397,27 @@ test_partition_with_given_keys(void **state)
     hs_graph_free(g);
 }
 
-/* Key buffers: a small one from malloc, a big one mapped and faulted in
- * by a helper thread while it is written; both hold n + 1 keys. */
+/* Scratch: a small block from malloc, a big one mapped and faulted in by
+ * a helper thread while it is written; both zeroed. */
 static void
-test_key_buffers(void **state)
+test_scratch(void **state)
 {
     (void)state;
     size_t sizes[] = {0, 5, (size_t)3 << 20};
     for (size_t t = 0; t < sizeof sizes / sizeof *sizes; t++) {
         size_t n = sizes[t];
-        uint64_t *k = hs_keys_new(n);
+        uint64_t *k = hs_scratch_new((n + 1) * sizeof *k);
         assert_non_null(k);
+        for (size_t i = 0; i <= n; i++)
+            assert_true(k[i] == 0);
         for (size_t i = 0; i <= n; i++)
             k[i] = i * 0x9E3779B97F4A7C15ull;
         for (size_t i = 0; i <= n; i++)
             assert_true(k[i] == i * 0x9E3779B97F4A7C15ull);
-        hs_keys_free(k);
+        hs_scratch_free(k);
     }
-    hs_keys_free(NULL);
+    hs_scratch_free(NULL);
+    assert_null(hs_scratch_new(SIZE_MAX - 8));
 }
 
 static void
@@ -492,7 +495,7 @@ main(void)
         cmocka_unit_test(test_partition_by_type_and_size),
         cmocka_unit_test(test_partition_by_id_orders_by_size),
         cmocka_unit_test(test_partition_with_given_keys),
-        cmocka_unit_test(test_key_buffers),
+        cmocka_unit_test(test_scratch),
         cmocka_unit_test(test_partition_clodo_members_follow_owners),
         cmocka_unit_test(test_empty_set),
     };
