@@ -58,11 +58,16 @@ typedef struct hs_graph {
     uint32_t *edge_start;
     hs_id *edges;
     uint64_t nedges, edge_cap;
-    /* Address -> node: open addressing with linear probing.  A slot holds
-     * (fingerprint, displacement, id), 0 when empty (no object has id 0,
-     * the root); fingerprint and home slot identify the address exactly. */
+    /* Address -> node: open addressing with linear probing, laid out so
+     * that objects near in memory are near in the table (graph.c).  A
+     * slot holds (fingerprint, displacement, id), 0 when empty (no object
+     * has id 0, the root); fingerprint and home slot identify the address
+     * exactly.  The few entries that find no slot near their home are in
+     * a small spill table of (address, id) pairs. */
     uint64_t *table;
     uint64_t tslots, tused;
+    uint64_t *spill;
+    size_t spill_slots, nspill;
     hs_id *odd;            /* nodes at addresses the table cannot key */
     size_t nodd;
     /* Dicts that are the __dict__ of something: sorted by dict after

@@ -10,53 +10,71 @@
 #include "heapscope/graph.h"
 #include "bigmem.h"
 
-/* The address table.  A slot is 64 bits: the node id (32), how far the
- * entry sits from its home slot (DISP_BITS), and the low FP_BITS of the
- * address's hash (the fingerprint).  The hash is a bijection on the 44 bits
- * of an 8-aligned 47-bit address; the home slot is its place in [0, slots)
- * scaled down (h * slots >> 44: no division), and all the hashes with one
- * home lie in a range of at most 2^44 / slots <= 2^FP_BITS values, so home
- * and fingerprint identify the address exactly: a lookup never reads
- * addr[] to confirm a match, which on a multi-million-object heap would be
- * one more cache miss per edge.  Any number of slots works, so the table is
- * sized to the heap, at most 3/4 full, not to the next power of two: it is
- * the one array of the walk touched at random, page by page. */
-#define LOAD_NUM 3
-#define LOAD_DEN 4
-#define KEY_BITS 44
-#define KEY_MASK ((1ull << KEY_BITS) - 1)
+/* The address table.
+ *
+ * The walk looks up every edge's target here, so this table decides how
+ * much of the walk waits on memory.  Objects allocated together sit
+ * together in memory and are walked together (a dict, its keys, its
+ * values), so the table keeps neighbouring addresses in neighbouring slots:
+ * an 8 MiB window of memory (2^20 granules of 8 bytes) maps granule for
+ * granule onto a run of slots that starts at a pseudo-random base for the
+ * window, wrapping around the table.  Windows overlap at random, so the
+ * table is kept at most half full; a run of 2^20 slots at most per window
+ * needs at least 2^20 slots.
+ *
+ * A slot is 64 bits: the window number (FP_BITS: a 47-bit address has 24
+ * bits above its window), how far the entry sits from its home slot
+ * (DISP_BITS) and the node id (32).  Window and home give back the address
+ * (the granule is home - base, modulo the table), so a lookup never reads
+ * addr[] to confirm a match: on a multi-million-object heap that would be
+ * one more cache miss per edge.  An entry that finds no free slot within
+ * DISP_MAX of its home (a dense spot where windows overlap) goes to the
+ * spill table, a plain hash of (address, id) pairs that a lookup reads
+ * only after a full run of DISP_MAX + 1 slots. */
+#define LOAD_NUM 1
+#define LOAD_DEN 2
+#define GRAIN_BITS 3
+#define WIN_BITS 20
+#define WIN_MASK ((1ull << WIN_BITS) - 1)
 #define DISP_BITS 8
 #define DISP_MAX ((1u << DISP_BITS) - 1)
 #define FP_BITS 24
-#define FP_MASK ((1ull << FP_BITS) - 1)
-#define MIN_SLOTS (1ull << (KEY_BITS - FP_BITS))
+#define MIN_SLOTS (1ull << WIN_BITS)
 #define ODD_ADDR(a) (((a) & 7u) != 0 || ((uint64_t)(a) >> 47) != 0)
 
-static uint64_t
-addr_hash(uintptr_t a)
+static inline uint64_t
+window_of(uintptr_t a)
 {
-    uint64_t x = ((uint64_t)a >> 3) & KEY_MASK;
-    x = (x * 0x9E3779B97F4A7C15ull) & KEY_MASK;   /* odd: a bijection */
-    x ^= x >> 23;
-    x = (x * 0xC2B2AE3D27D4EB4Full) & KEY_MASK;
-    x ^= x >> 19;
-    return x;
+    return (uint64_t)a >> (GRAIN_BITS + WIN_BITS);     /* < 2^FP_BITS */
+}
+
+/* Where window w's run starts: in [0, slots), by a multiply-shift of a
+ * mix of w (no division on the lookup path). */
+static inline uint64_t
+window_base(uint64_t slots, uint64_t w)
+{
+    uint64_t x = (w + 1) * 0x9E3779B97F4A7C15ull;
+    x ^= x >> 29;
+    return (uint64_t)(((unsigned __int128)(x >> 32) * slots) >> 32);
 }
 
 static inline uint64_t
-home_of(const hs_graph *g, uint64_t h)
+home_of(const hs_graph *g, uintptr_t a)
 {
-    return (uint64_t)(((unsigned __int128)h * g->tslots) >> KEY_BITS);
+    uint64_t h = (((uint64_t)a >> GRAIN_BITS) & WIN_MASK) +
+                 window_base(g->tslots, window_of(a));
+    return h >= g->tslots ? h - g->tslots : h;
 }
 
-/* The hash whose home is `home` and whose low bits are `fp`: the smallest
- * hash with that home, moved up to the fingerprint (rehashing only). */
-static uint64_t
-hash_of(uint64_t slots, uint64_t home, uint64_t fp)
+/* The address of the entry at slot i (for rehashing). */
+static uintptr_t
+addr_at(uint64_t slots, uint64_t i, uint64_t s)
 {
-    uint64_t lo = (uint64_t)((((unsigned __int128)home << KEY_BITS) +
-                              slots - 1) / slots);
-    return lo + ((fp - lo) & FP_MASK);
+    uint64_t disp = (s >> 32) & DISP_MAX, w = s >> (32 + DISP_BITS);
+    uint64_t home = i >= disp ? i - disp : i + slots - disp;
+    uint64_t base = window_base(slots, w);
+    uint64_t grain = home >= base ? home - base : home + slots - base;
+    return (uintptr_t)(((w << WIN_BITS) | grain) << GRAIN_BITS);
 }
 
 static int
@@ -81,12 +99,14 @@ slots_for(uint64_t n)
     return n * LOAD_DEN / LOAD_NUM + 1;
 }
 
-/* Slot for hash h: where it is (*found = 1) or the empty slot it would go
- * to (*found = 0); -1 if that is further than DISP_MAX from home. */
-static int64_t
-table_probe(const hs_graph *g, uint64_t h, int *found)
+/* Slot for address a: where it is (*found = 1) or the empty slot it would
+ * go to (*found = 0); -1 after DISP_MAX + 1 full slots (then it is in the
+ * spill table, or nowhere). */
+static inline int64_t
+table_probe(const hs_graph *g, uintptr_t a, int *found)
 {
-    uint64_t n = g->tslots, i = home_of(g, h), tag = (h & FP_MASK) << DISP_BITS;
+    uint64_t n = g->tslots, i = home_of(g, a);
+    uint64_t tag = window_of(a) << DISP_BITS;
     for (unsigned d = 0; d <= DISP_MAX; d++) {
         uint64_t s = g->table[i];
         if (s == 0) {
@@ -104,13 +124,79 @@ table_probe(const hs_graph *g, uint64_t h, int *found)
     return -1;
 }
 
-/* Put entry `id` of hash h into slot i, found empty by table_probe. */
+/* Put the entry for a into slot i, found empty by table_probe. */
 static void
-table_put(hs_graph *g, uint64_t h, int64_t i, hs_id id)
+table_put(hs_graph *g, uintptr_t a, int64_t i, hs_id id)
 {
-    uint64_t home = home_of(g, h), at = (uint64_t)i;
+    uint64_t home = home_of(g, a), at = (uint64_t)i;
     uint64_t d = at >= home ? at - home : at + g->tslots - home;
-    g->table[i] = ((((h & FP_MASK) << DISP_BITS) | d) << 32) | id;
+    g->table[i] = (((window_of(a) << DISP_BITS) | d) << 32) | id;
+}
+
+/* ---- the spill table: (address, id) pairs, at most half full -------- */
+
+static inline size_t
+spill_home(const hs_graph *g, uintptr_t a)
+{
+    return (size_t)(((uint64_t)a * 0x9E3779B97F4A7C15ull) >> 17) &
+           (g->spill_slots - 1);
+}
+
+static hs_id
+spill_find(const hs_graph *g, uintptr_t a)
+{
+    if (g->nspill == 0)
+        return HS_NO_ID;
+    for (size_t i = spill_home(g, a);; i = (i + 1) & (g->spill_slots - 1)) {
+        if (g->spill[2 * i] == 0)
+            return HS_NO_ID;
+        if (g->spill[2 * i] == a)
+            return (hs_id)g->spill[2 * i + 1];
+    }
+}
+
+static void
+spill_place(hs_graph *g, uintptr_t a, hs_id id)
+{
+    size_t i = spill_home(g, a);
+    while (g->spill[2 * i] != 0)
+        i = (i + 1) & (g->spill_slots - 1);
+    g->spill[2 * i] = a;
+    g->spill[2 * i + 1] = id;
+}
+
+static int
+spill_add(hs_graph *g, uintptr_t a, hs_id id)
+{
+    if ((g->nspill + 1) * 2 > g->spill_slots) {
+        uint64_t *old = g->spill;
+        size_t oldn = g->spill_slots, n = oldn ? oldn * 2 : 1024;
+        uint64_t *t = calloc(n * 2, sizeof *t);
+        if (t == NULL)
+            return -HS_ENOMEM;
+        g->spill = t;
+        g->spill_slots = n;
+        for (size_t i = 0; i < oldn; i++)
+            if (old[2 * i] != 0)
+                spill_place(g, (uintptr_t)old[2 * i], (hs_id)old[2 * i + 1]);
+        free(old);
+    }
+    spill_place(g, a, id);
+    g->nspill++;
+    return 0;
+}
+
+/* Enter a (known absent) into the table or, failing a slot, the spill. */
+static int
+table_enter(hs_graph *g, uintptr_t a, hs_id id)
+{
+    int found;
+    int64_t i = table_probe(g, a, &found);
+    if (i >= 0) {
+        table_put(g, a, i, id);
+        return 0;
+    }
+    return spill_add(g, a, id);
 }
 
 static void
@@ -125,29 +211,37 @@ table_grow(hs_graph *g)
 {
     prefault_stop(g);
     uint64_t *old = g->table, oldn = g->tslots;
+    uint64_t *old_spill = g->spill;
+    size_t old_spill_slots = g->spill_slots;
     if (table_alloc(g, oldn * 2) < 0) {
         g->table = old;
         g->tslots = oldn;
         return -HS_ENOMEM;
     }
-    for (uint64_t i = 0; i < oldn; i++) {
-        uint64_t s = old[i];
-        if (s == 0)
-            continue;
-        uint64_t disp = (s >> 32) & DISP_MAX;
-        uint64_t home = i >= disp ? i - disp : i + oldn - disp;
-        uint64_t h = hash_of(oldn, home, s >> (32 + DISP_BITS));
-        int found;
-        int64_t j = table_probe(g, h, &found);
-        if (j < 0) {            /* pathological clustering: grow again */
-            hs_big_free(g->table, g->tslots * sizeof(uint64_t));
-            g->table = old;
-            g->tslots = oldn;
-            return -HS_ERANGE;
-        }
-        table_put(g, h, j, (hs_id)s);
+    g->spill = NULL;
+    g->spill_slots = g->nspill = 0;
+    int r = 0;
+    for (uint64_t i = 0; i < oldn && r == 0; i++)
+        if (old[i] != 0)
+            r = table_enter(g, addr_at(oldn, i, old[i]), (hs_id)old[i]);
+    for (size_t i = 0; i < old_spill_slots && r == 0; i++)
+        if (old_spill[2 * i] != 0)
+            r = table_enter(g, (uintptr_t)old_spill[2 * i],
+                            (hs_id)old_spill[2 * i + 1]);
+    if (r < 0) {                /* no memory for the spill: as it was */
+        hs_big_free(g->table, g->tslots * sizeof(uint64_t));
+        free(g->spill);
+        g->table = old;
+        g->tslots = oldn;
+        g->spill = old_spill;
+        g->spill_slots = old_spill_slots;
+        g->nspill = 0;
+        for (size_t i = 0; i < old_spill_slots; i++)
+            g->nspill += old_spill[2 * i] != 0;
+        return r;
     }
     hs_big_free(old, oldn * sizeof(uint64_t));
+    free(old_spill);
     return 0;
 }
 
@@ -238,6 +332,7 @@ hs_graph_free(hs_graph *g)
     hs_big_free(g->edges, g->edge_cap * sizeof *g->edges);
     if (g->table != NULL)
         hs_big_free(g->table, g->tslots * sizeof(uint64_t));
+    free(g->spill);
     free(g->odd);
     free(g->owned_dict);
     free(g->dict_owner);
@@ -281,7 +376,9 @@ hs_graph_find(const hs_graph *g, uintptr_t addr)
     if (ODD_ADDR(addr))
         return odd_find(g, addr);
     int found;
-    int64_t i = table_probe(g, addr_hash(addr), &found);
+    int64_t i = table_probe(g, addr, &found);
+    if (i < 0)
+        return spill_find(g, addr);
     return found ? (hs_id)g->table[i] : HS_NO_ID;
 }
 
@@ -306,21 +403,29 @@ hs_graph_intern(hs_graph *g, uintptr_t addr, hs_id *id, int *is_new)
         *is_new = 1;
         return 0;
     }
-    uint64_t h = addr_hash(addr);
-    int64_t i = table_probe(g, h, &found);
+    int64_t i = table_probe(g, addr, &found);
     if (found) {
         *id = (hs_id)g->table[i];
         *is_new = 0;
         return 0;
     }
-    while (i < 0 || (g->tused + 1) * LOAD_DEN > g->tslots * LOAD_NUM) {
+    if (i < 0 && (*id = spill_find(g, addr)) != HS_NO_ID) {
+        *is_new = 0;
+        return 0;
+    }
+    if ((g->tused + 1) * LOAD_DEN > g->tslots * LOAD_NUM) {
         if ((r = table_grow(g)) < 0)
             return r;
-        i = table_probe(g, h, &found);
+        i = table_probe(g, addr, &found);
     }
     if ((r = new_node(g, addr, 0, &nid)) < 0)
         return r;
-    table_put(g, h, i, nid);
+    if (i >= 0)
+        table_put(g, addr, i, nid);
+    else if ((r = spill_add(g, addr, nid)) < 0) {
+        g->n--;                 /* the node goes with its entry */
+        return r;
+    }
     g->tused++;
     *id = nid;
     *is_new = 1;
@@ -330,7 +435,7 @@ hs_graph_intern(hs_graph *g, uintptr_t addr, hs_id *id, int *is_new)
 void
 hs_graph_prefetch(const hs_graph *g, uintptr_t addr)
 {
-    __builtin_prefetch(&g->table[home_of(g, addr_hash(addr))]);
+    __builtin_prefetch(&g->table[home_of(g, addr)]);
 }
 
 int
@@ -338,7 +443,7 @@ hs_graph_intern_batch(hs_graph *g, const uintptr_t *addrs, size_t n,
                       hs_id *ids)
 {
     for (size_t i = 0; i < n; i++)
-        __builtin_prefetch(&g->table[home_of(g, addr_hash(addrs[i]))]);
+        __builtin_prefetch(&g->table[home_of(g, addrs[i])]);
     for (size_t i = 0; i < n; i++) {
         int is_new;
         int r = hs_graph_intern(g, addrs[i], &ids[i], &is_new);
@@ -577,6 +682,7 @@ hs_graph_memory(const hs_graph *g)
     return sizeof *g + (size_t)g->n * per_node +
            (size_t)g->nedges * sizeof(hs_id) +
            (size_t)g->tslots * sizeof(uint64_t) +
+           g->spill_slots * 2 * sizeof(uint64_t) +
            g->owned_cap * 2 * sizeof(hs_id) +
            g->big_cap * (sizeof(hs_id) + sizeof(uint64_t));
 }
