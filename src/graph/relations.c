@@ -108,40 +108,47 @@ hs_relations_memory(const hs_relations *r)
     return m;
 }
 
-/* Collect ids into a set (sorting and deduplicating). */
+/* The ids in buf (scratch memory, freed here) as a set: sorted and
+ * deduplicated in place, then copied to a block of their own size. */
 static int
 gather(hs_set *out, hs_id *buf, size_t n)
 {
-    int rc = hs_set_from_ids(out, buf, n);
-    free(buf);
+    out->ids = NULL;
+    out->n = 0;
+    int rc = 0;
+    if (n > 0 && (rc = hs_sort_u32(buf, n)) == 0) {
+        size_t w = 1;
+        for (size_t i = 1; i < n; i++)
+            if (buf[i] != buf[w - 1])
+                buf[w++] = buf[i];
+        if ((out->ids = malloc(w * sizeof *out->ids)) == NULL) {
+            rc = -HS_ENOMEM;
+        } else {
+            memcpy(out->ids, buf, w * sizeof *out->ids);
+            out->n = w;
+        }
+    }
+    hs_scratch_free(buf);
     return rc;
 }
 
 int
 hs_referrers(const hs_relations *r, const hs_set *s, hs_set *out)
 {
+    /* Counted first: the buffer is one block of the right size. */
     const hs_graph *g = r->g;
-    size_t cap = 1024, n = 0;
-    hs_id *buf = malloc(cap * sizeof *buf);
+    size_t cap = 0, n = 0;
+    for (size_t k = 0; k < s->n; k++)
+        cap += hs_rel_nin(r, s->ids[k]);
+    hs_id *buf = hs_scratch_new((cap + 1) * sizeof *buf);
     if (buf == NULL)
         return -HS_ENOMEM;
     for (size_t k = 0; k < s->n; k++) {
         hs_id v = s->ids[k];
         const hs_id *in = hs_rel_in(r, v);
-        for (uint32_t j = 0, m = hs_rel_nin(r, v); j < m; j++) {
-            if (!hs_rel_is_object(g, in[j]))
-                continue;
-            if (n == cap) {
-                hs_id *b = realloc(buf, cap * 2 * sizeof *b);
-                if (b == NULL) {
-                    free(buf);
-                    return -HS_ENOMEM;
-                }
-                buf = b;
-                cap *= 2;
-            }
-            buf[n++] = in[j];
-        }
+        for (uint32_t j = 0, m = hs_rel_nin(r, v); j < m; j++)
+            if (hs_rel_is_object(g, in[j]))
+                buf[n++] = in[j];
     }
     return gather(out, buf, n);
 }
@@ -150,27 +157,19 @@ int
 hs_referents(const hs_relations *r, const hs_set *s, hs_set *out)
 {
     const hs_graph *g = r->g;
-    size_t cap = 1024, n = 0;
-    hs_id *buf = malloc(cap * sizeof *buf);
+    size_t cap = 0, n = 0;
+    for (size_t k = 0; k < s->n; k++)
+        cap += hs_graph_nout(g, s->ids[k]);
+    hs_id *buf = hs_scratch_new((cap + 1) * sizeof *buf);
     if (buf == NULL)
         return -HS_ENOMEM;
     for (size_t k = 0; k < s->n; k++) {
         hs_id v = s->ids[k];
         const hs_id *e = hs_graph_out(g, v);
-        for (uint32_t j = 0, m = hs_graph_nout(g, v); j < m; j++) {
-            if (!hs_rel_is_object(g, e[j]) || (g->flags[e[j]] & HS_F_STATIC))
-                continue;
-            if (n == cap) {
-                hs_id *b = realloc(buf, cap * 2 * sizeof *b);
-                if (b == NULL) {
-                    free(buf);
-                    return -HS_ENOMEM;
-                }
-                buf = b;
-                cap *= 2;
-            }
-            buf[n++] = e[j];
-        }
+        for (uint32_t j = 0, m = hs_graph_nout(g, v); j < m; j++)
+            if (hs_rel_is_object(g, e[j]) &&
+                !(g->flags[e[j]] & HS_F_STATIC))
+                buf[n++] = e[j];
     }
     return gather(out, buf, n);
 }

@@ -25,10 +25,10 @@ hs_sort_u32(uint32_t *a, size_t n)
         }
         return 0;
     }
-    uint32_t *tmp = malloc(n * sizeof *tmp);
+    uint32_t *tmp = hs_scratch_new(n * sizeof *tmp);   /* fresh: faulted in aside */
     size_t *cnt = malloc(65536 * sizeof *cnt);
     if (tmp == NULL || cnt == NULL) {
-        free(tmp);
+        hs_scratch_free(tmp);
         free(cnt);
         return -HS_ENOMEM;
     }
@@ -53,7 +53,7 @@ hs_sort_u32(uint32_t *a, size_t n)
     }
     if (src != a)
         memcpy(a, src, n * sizeof *a);
-    free(tmp);
+    hs_scratch_free(tmp);
     free(cnt);
     return 0;
 }
@@ -71,10 +71,10 @@ hs_sort_u64(uint64_t *a, size_t n)
         }
         return 0;
     }
-    uint64_t *tmp = malloc(n * sizeof *tmp);
+    uint64_t *tmp = hs_scratch_new(n * sizeof *tmp);   /* fresh: faulted in aside */
     size_t *cnt = malloc(65536 * sizeof *cnt);
     if (tmp == NULL || cnt == NULL) {
-        free(tmp);
+        hs_scratch_free(tmp);
         free(cnt);
         return -HS_ENOMEM;
     }
@@ -99,7 +99,7 @@ hs_sort_u64(uint64_t *a, size_t n)
     }
     if (src != a)
         memcpy(a, src, n * sizeof *a);
-    free(tmp);
+    hs_scratch_free(tmp);
     free(cnt);
     return 0;
 }
