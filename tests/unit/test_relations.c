@@ -426,7 +426,7 @@ test_domisize_random_graphs(void **state)
             hs_id *ids = malloc(n * sizeof *ids);
             size_t m = 0;
             for (uint32_t v = 1; v < n; v++)
-                if (RND() % 10 < 7 + t)
+                if (RND() % 10 < (unsigned)(7 + t))
                     ids[m++] = v;
             hs_set s = set_of(ids, m);
             uint64_t want = brute_freed(g, &s, ok), a, b;
