@@ -42,7 +42,7 @@ hs_partition_free(hs_partition *p)
     free(p->count);
     free(p->gsize);
     free(p->start);
-    free(p->member);
+    hs_scratch_free(p->member);
     memset(p, 0, sizeof *p);
 }
 
@@ -55,7 +55,7 @@ alloc_groups(hs_partition *p, size_t ngroups, size_t nmembers)
     p->gsize = malloc((ngroups + 1) * sizeof *p->gsize);
     p->start = malloc((ngroups + 1) * sizeof *p->start);
     if (nmembers != (size_t)-1)
-        p->member = malloc((nmembers + 1) * sizeof *p->member);
+        p->member = hs_scratch_new((nmembers + 1) * sizeof *p->member);
     if (!p->key || !p->count || !p->gsize || !p->start ||
         (nmembers != (size_t)-1 && !p->member))
         return -HS_ENOMEM;
@@ -264,7 +264,7 @@ scatter(hs_partition *p, const hs_graph *g, const hs_set *s,
     keyer c;
     int err = -HS_ENOMEM;
     size_t *fill = malloc((p->ngroups + 1) * sizeof *fill);
-    hs_id *member = malloc((s->n + 1) * sizeof *member);
+    hs_id *member = hs_scratch_new((s->n + 1) * sizeof *member);
     if (fill == NULL || member == NULL || keymap_grow(&m) < 0)
         goto done;
     for (size_t r = 0; r < p->ngroups; r++) {
@@ -287,7 +287,7 @@ scatter(hs_partition *p, const hs_graph *g, const hs_set *s,
     member = NULL;
     err = 0;
 done:
-    free(member);
+    hs_scratch_free(member);
     free(fill);
     keymap_free(&m);
     return err;
