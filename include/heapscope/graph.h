@@ -207,6 +207,16 @@ enum hs_classifier {
  * member of s, in s's order) when keys != NULL. */
 int hs_partition_new(hs_partition *p, const hs_graph *g, const hs_set *s,
                      enum hs_classifier by, const uint64_t *keys);
+/* Fill p->member (a no-op when it is there); s and g must be the ones the
+ * partition was made from. */
+int hs_partition_members(hs_partition *p, const hs_graph *g,
+                         const hs_set *s);
+void hs_partition_free(hs_partition *p);
+/* The key a classifier gives one node. */
+uint64_t hs_classify(const hs_graph *g, hs_id id, enum hs_classifier by);
+
+/* ---- scratch memory ------------------------------------------------------ */
+
 /* Scratch memory for a big temporary (a partition's per-member keys, a
  * counting sort's arrays): zeroed; when it is big, mapped fresh and its
  * pages faulted in by another core while the caller fills it (on these
@@ -215,13 +225,6 @@ int hs_partition_new(hs_partition *p, const hs_graph *g, const hs_set *s,
  * hs_scratch_free. */
 void *hs_scratch_new(size_t bytes);
 void hs_scratch_free(void *p);
-/* Fill p->member (a no-op when it is there); s and g must be the ones the
- * partition was made from. */
-int hs_partition_members(hs_partition *p, const hs_graph *g,
-                         const hs_set *s);
-void hs_partition_free(hs_partition *p);
-/* The key a classifier gives one node. */
-uint64_t hs_classify(const hs_graph *g, hs_id id, enum hs_classifier by);
 
 #ifdef __cplusplus
 }

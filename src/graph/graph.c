@@ -186,17 +186,22 @@ spill_add(hs_graph *g, uintptr_t a, hs_id id)
     return 0;
 }
 
-/* Enter a (known absent) into the table or, failing a slot, the spill. */
+/* Enter absent address a at slot i, the empty slot table_probe found,
+ * or, when it found none (-1), in the spill. */
+static int
+table_place(hs_graph *g, uintptr_t a, int64_t i, hs_id id)
+{
+    if (i < 0)
+        return spill_add(g, a, id);
+    table_put(g, a, i, id);
+    return 0;
+}
+
 static int
 table_enter(hs_graph *g, uintptr_t a, hs_id id)
 {
     int found;
-    int64_t i = table_probe(g, a, &found);
-    if (i >= 0) {
-        table_put(g, a, i, id);
-        return 0;
-    }
-    return spill_add(g, a, id);
+    return table_place(g, a, table_probe(g, a, &found), id);
 }
 
 static void
@@ -212,7 +217,7 @@ table_grow(hs_graph *g)
     prefault_stop(g);
     uint64_t *old = g->table, oldn = g->tslots;
     uint64_t *old_spill = g->spill;
-    size_t old_spill_slots = g->spill_slots;
+    size_t old_spill_slots = g->spill_slots, old_nspill = g->nspill;
     if (table_alloc(g, oldn * 2) < 0) {
         g->table = old;
         g->tslots = oldn;
@@ -235,9 +240,7 @@ table_grow(hs_graph *g)
         g->tslots = oldn;
         g->spill = old_spill;
         g->spill_slots = old_spill_slots;
-        g->nspill = 0;
-        for (size_t i = 0; i < old_spill_slots; i++)
-            g->nspill += old_spill[2 * i] != 0;
+        g->nspill = old_nspill;
         return r;
     }
     hs_big_free(old, oldn * sizeof(uint64_t));
@@ -420,9 +423,7 @@ hs_graph_intern(hs_graph *g, uintptr_t addr, hs_id *id, int *is_new)
     }
     if ((r = new_node(g, addr, 0, &nid)) < 0)
         return r;
-    if (i >= 0)
-        table_put(g, addr, i, nid);
-    else if ((r = spill_add(g, addr, nid)) < 0) {
+    if ((r = table_place(g, addr, i, nid)) < 0) {
         g->n--;                 /* the node goes with its entry */
         return r;
     }

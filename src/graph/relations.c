@@ -115,17 +115,13 @@ gather(hs_set *out, hs_id *buf, size_t n)
 {
     out->ids = NULL;
     out->n = 0;
-    int rc = 0;
-    if (n > 0 && (rc = hs_sort_u32(buf, n)) == 0) {
-        size_t w = 1;
-        for (size_t i = 1; i < n; i++)
-            if (buf[i] != buf[w - 1])
-                buf[w++] = buf[i];
-        if ((out->ids = malloc(w * sizeof *out->ids)) == NULL) {
+    int rc = hs_sort_unique_u32(buf, &n);
+    if (rc == 0 && n > 0) {
+        if ((out->ids = malloc(n * sizeof *out->ids)) == NULL) {
             rc = -HS_ENOMEM;
         } else {
-            memcpy(out->ids, buf, w * sizeof *out->ids);
-            out->n = w;
+            memcpy(out->ids, buf, n * sizeof *out->ids);
+            out->n = n;
         }
     }
     hs_scratch_free(buf);

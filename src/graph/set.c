@@ -105,6 +105,27 @@ hs_sort_u64(uint64_t *a, size_t n)
 }
 
 int
+hs_sort_unique_u32(uint32_t *a, size_t *n)
+{
+    size_t m = *n;
+    if (m == 0)
+        return 0;
+    /* Already sorted input (the common case: members of another set) needs
+     * no sort. */
+    size_t i = 1;
+    while (i < m && a[i - 1] < a[i])
+        i++;
+    if (i < m && hs_sort_u32(a, m) < 0)
+        return -HS_ENOMEM;
+    size_t w = 1;
+    for (size_t r = 1; r < m; r++)
+        if (a[r] != a[w - 1])
+            a[w++] = a[r];
+    *n = w;
+    return 0;
+}
+
+int
 hs_set_from_ids(hs_set *out, const hs_id *ids, size_t n)
 {
     out->ids = NULL;
@@ -115,21 +136,12 @@ hs_set_from_ids(hs_set *out, const hs_id *ids, size_t n)
     if (a == NULL)
         return -HS_ENOMEM;
     memcpy(a, ids, n * sizeof *a);
-    /* Already sorted input (the common case: members of another set) needs
-     * no sort. */
-    size_t i = 1;
-    while (i < n && a[i - 1] < a[i])
-        i++;
-    if (i < n && hs_sort_u32(a, n) < 0) {
+    if (hs_sort_unique_u32(a, &n) < 0) {
         free(a);
         return -HS_ENOMEM;
     }
-    size_t w = 1;
-    for (size_t r = 1; r < n; r++)
-        if (a[r] != a[w - 1])
-            a[w++] = a[r];
     out->ids = a;
-    out->n = w;
+    out->n = n;
     return 0;
 }
 
