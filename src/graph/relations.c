@@ -363,30 +363,35 @@ nomem:
 
 /* ---- dominators ------------------------------------------------------------ */
 
-/* Lengauer-Tarjan over the nodes plus a super-root (index n) whose children
- * are the root and the collector-only root.  Arrays are indexed by DFS
- * number (1-based; 0 = not reached). */
-typedef struct lt {
-    size_t n;
+/* Semi-NCA (Georgiadis): the semidominators as Lengauer-Tarjan computes
+ * them, then each immediate dominator as the nearest common ancestor of
+ * its DFS parent and its semidominator in the tree built so far.  It
+ * needs no buckets, and the arrays double up: the DFS number -> node map
+ * holds each semidominator once that vertex is done, and is rebuilt from
+ * the node -> number map at the end.  Five words a node while it runs,
+ * against nine for the textbook version; the result is idom and retained
+ * (12 bytes a node).  Numbers are 1-based DFS numbers over the nodes plus
+ * a super-root (node n, number 1) whose children are the real roots;
+ * 0 is "not reached". */
+typedef struct snca {
+    size_t n;            /* entries of each array */
     uint32_t *dfnum;     /* node -> dfs number */
-    hs_id *vertex;       /* dfs number -> node */
-    uint32_t *parent;    /* dfs numbers from here on */
-    uint32_t *semi, *ancestor, *label, *dom, *bucket, *next;
-} lt;
+    uint32_t *vertex;    /* dfs number -> node; then -> semidominator */
+    uint32_t *anc;       /* dfs number -> parent, path-compressed */
+    uint32_t *idom;      /* dfs number -> parent, then -> immediate dominator */
+    uint32_t *label;     /* dfs number -> least semidominator on its path */
+} snca;
 
 static void
-lt_free(lt *a)
+snca_free(snca *a)
 {
-    size_t b = (a->n + 2) * sizeof(uint32_t);
+    size_t b = a->n * sizeof(uint32_t);
     hs_big_free(a->dfnum, b);
     hs_big_free(a->vertex, b);
-    hs_big_free(a->parent, b);
-    hs_big_free(a->semi, b);
-    hs_big_free(a->ancestor, b);
+    hs_big_free(a->anc, b);
+    hs_big_free(a->idom, b);
     hs_big_free(a->label, b);
-    hs_big_free(a->dom, b);
-    hs_big_free(a->bucket, b);
-    hs_big_free(a->next, b);
+    a->dfnum = a->vertex = a->anc = a->idom = a->label = NULL;
 }
 
 /* Successors in the dominator graph: forward edges, none from heapscope's
@@ -430,12 +435,13 @@ succ(const hs_graph *g, hs_id v, hs_id super, uint32_t k)
     return hs_graph_out(g, v)[k];
 }
 
-/* Iterative DFS numbering from the super-root. */
+/* Iterative DFS numbering from the super-root: dfnum, vertex, and the
+ * parent in both anc and idom. */
 static uint32_t
-lt_dfs(lt *a, const hs_graph *g, hs_id super)
+snca_dfs(snca *a, const hs_graph *g, hs_id super)
 {
-    hs_id *stack = malloc((a->n + 2) * sizeof *stack);
-    uint32_t *pos = malloc((a->n + 2) * sizeof *pos);
+    hs_id *stack = malloc(a->n * sizeof *stack);
+    uint32_t *pos = malloc(a->n * sizeof *pos);
     if (stack == NULL || pos == NULL) {
         free(stack);
         free(pos);
@@ -447,7 +453,7 @@ lt_dfs(lt *a, const hs_graph *g, hs_id super)
     pos[top++] = 0;
     a->dfnum[super] = ++count;
     a->vertex[count] = super;
-    a->parent[count] = 0;
+    a->anc[count] = a->idom[count] = 0;
     while (top > 0) {
         hs_id v = stack[top - 1];
         uint32_t k = pos[top - 1], m = succ_count(g, v, super);
@@ -461,7 +467,7 @@ lt_dfs(lt *a, const hs_graph *g, hs_id super)
             continue;
         a->dfnum[w] = ++count;
         a->vertex[count] = w;
-        a->parent[count] = a->dfnum[v];
+        a->anc[count] = a->idom[count] = a->dfnum[v];
         stack[top] = w;
         pos[top++] = 0;
     }
@@ -470,23 +476,25 @@ lt_dfs(lt *a, const hs_graph *g, hs_id super)
     return count;
 }
 
-/* eval() with iterative path compression (all in dfs numbers). */
+/* The least semidominator on the forest path from v (a dfs number) up to,
+ * not including, its first ancestor not yet done; done means numbered
+ * above `cur`.  Compresses the path iteratively. */
 static uint32_t
-lt_eval(lt *a, uint32_t v, uint32_t *path)
+snca_eval(snca *a, uint32_t v, uint32_t cur, uint32_t *path)
 {
-    if (a->ancestor[v] == 0)
-        return v;
+    if (v <= cur)
+        return v;           /* not done: its own number */
     size_t n = 0;
     uint32_t u = v;
-    while (a->ancestor[a->ancestor[u]] != 0) {
+    while (a->anc[u] > cur) {
         path[n++] = u;
-        u = a->ancestor[u];
+        u = a->anc[u];
     }
     while (n > 0) {
-        uint32_t x = path[--n], anc = a->ancestor[x];
-        if (a->semi[a->label[anc]] < a->semi[a->label[x]])
-            a->label[x] = a->label[anc];
-        a->ancestor[x] = a->ancestor[anc];
+        uint32_t x = path[--n], up = a->anc[x];
+        if (a->label[up] < a->label[x])
+            a->label[x] = a->label[up];
+        a->anc[x] = a->anc[up];
     }
     return a->label[v];
 }
@@ -498,39 +506,32 @@ static int
 compute_dominators(hs_relations *r, const hs_progress *prog)
 {
     const hs_graph *g = r->g;
-    lt a = {0};
-    a.n = g->n + 1;
+    snca a = {0};
+    a.n = (size_t)g->n + 2;
     hs_id super = (hs_id)g->n;
-    size_t b = (a.n + 2) * sizeof(uint32_t);
+    size_t b = a.n * sizeof(uint32_t);
+    size_t ob = ((size_t)g->n + 1) * sizeof(hs_id);
     int err = -HS_ENOMEM;
     uint32_t *path = NULL;
+    hs_id *idom = NULL;
+    uint64_t *retained = NULL;
     a.dfnum = hs_big_alloc(b);
     a.vertex = hs_big_alloc(b);
-    a.parent = hs_big_alloc(b);
-    a.semi = hs_big_alloc(b);
-    a.ancestor = hs_big_alloc(b);
+    a.anc = hs_big_alloc(b);
+    a.idom = hs_big_alloc(b);
     a.label = hs_big_alloc(b);
-    a.dom = hs_big_alloc(b);
-    a.bucket = hs_big_alloc(b);
-    a.next = hs_big_alloc(b);
     path = malloc(b);
-    hs_id *idom = hs_big_alloc((g->n + 1) * sizeof *idom);
-    uint64_t *retained = hs_big_alloc((g->n + 1) * sizeof *retained);
-    if (!a.dfnum || !a.vertex || !a.parent || !a.semi || !a.ancestor ||
-        !a.label || !a.dom || !a.bucket || !a.next || !path || !idom ||
-        !retained)
+    if (!a.dfnum || !a.vertex || !a.anc || !a.idom || !a.label || !path)
         goto done;
     if (hs_progress_tick(prog, "dominator tree", 0, 3 * (uint64_t)g->n)) {
         err = -HS_ECANCELED;
         goto done;
     }
-    uint32_t count = lt_dfs(&a, g, super);
+    uint32_t count = snca_dfs(&a, g, super);
     if (count == 0)
         goto done;
-    for (uint32_t i = 1; i <= count; i++) {
-        a.semi[i] = i;
-        a.label[i] = i;
-    }
+    /* Semidominators, last number first.  The DFS parent is a predecessor,
+     * so the least candidate is at most the parent. */
     for (uint32_t i = count; i >= 2; i--) {
         if ((i & (TICK_EVERY - 1)) == 0 &&
             hs_progress_tick(prog, "dominator tree",
@@ -539,10 +540,10 @@ compute_dominators(hs_relations *r, const hs_progress *prog)
             goto done;
         }
         hs_id w = a.vertex[i];
+        uint32_t semi = a.idom[i];
         /* Predecessors: referrers, and the super-root for the roots. */
         if (hs_graph_is_root(g, w)) {
-            if (a.semi[1] < a.semi[i])
-                a.semi[i] = 1;
+            semi = 1;
         } else {
             const hs_id *in = hs_rel_in(r, w);
             for (uint32_t j = 0, m = hs_rel_nin(r, w); j < m; j++) {
@@ -552,33 +553,47 @@ compute_dominators(hs_relations *r, const hs_progress *prog)
                     continue;
                 if ((g->flags[p] & HS_F_VIRTUAL) && !hs_graph_is_root(g, p))
                     continue;
-                uint32_t u = lt_eval(&a, pv, path);
-                if (a.semi[u] < a.semi[i])
-                    a.semi[i] = a.semi[u];
+                uint32_t s = snca_eval(&a, pv, i, path);
+                if (s < semi)
+                    semi = s;
             }
         }
-        /* add i to the bucket of its semidominator; link to parent */
-        a.next[i] = a.bucket[a.semi[i]];
-        a.bucket[a.semi[i]] = i;
-        uint32_t par = a.parent[i];
-        a.ancestor[i] = par;
-        for (uint32_t v = a.bucket[par]; v != 0; v = a.next[v]) {
-            uint32_t u = lt_eval(&a, v, path);
-            a.dom[v] = a.semi[u] < a.semi[v] ? u : par;
-        }
-        a.bucket[par] = 0;
+        a.label[i] = semi;
+        a.vertex[i] = semi;      /* i's node is no longer needed here */
     }
-    for (uint32_t i = 2; i <= count; i++)
-        if (a.dom[i] != a.semi[i])
-            a.dom[i] = a.dom[a.dom[i]];
+    /* Immediate dominators, first number first: the nearest common
+     * ancestor of the parent and the semidominator. */
+    for (uint32_t i = 2; i <= count; i++) {
+        uint32_t d = a.idom[i], semi = a.vertex[i];
+        while (d > semi)
+            d = a.idom[d];
+        a.idom[i] = d;
+    }
+    /* Back to nodes. */
+    free(path);
+    path = NULL;
+    hs_big_free(a.anc, b);
+    hs_big_free(a.label, b);
+    a.anc = a.label = NULL;
+    for (size_t v = 0; v <= g->n; v++)
+        if (a.dfnum[v] != 0)
+            a.vertex[a.dfnum[v]] = (uint32_t)v;
+    hs_big_free(a.dfnum, b);
+    a.dfnum = NULL;
+    if ((idom = hs_big_alloc(ob)) == NULL)
+        goto done;
     for (size_t i = 0; i <= g->n; i++)
         idom[i] = HS_NO_ID;
     for (uint32_t i = 2; i <= count; i++) {
-        hs_id d = a.vertex[a.dom[i]];
+        hs_id d = a.vertex[a.idom[i]];
         idom[a.vertex[i]] = d == super ? HS_NO_ID : d;
     }
+    hs_big_free(a.idom, b);
+    a.idom = NULL;
     /* Retained sizes: children before parents (reverse dfs order).  Static
      * objects are never freed: they retain nothing of their own size. */
+    if ((retained = hs_big_alloc(((size_t)g->n + 1) * sizeof *retained)) == NULL)
+        goto done;
     for (uint32_t i = count; i >= 2; i--) {
         hs_id v = a.vertex[i];
         if (hs_rel_is_object(g, v) && !(g->flags[v] & HS_F_STATIC))
@@ -594,9 +609,9 @@ compute_dominators(hs_relations *r, const hs_progress *prog)
     err = 0;
 done:
     free(path);
-    lt_free(&a);
-    hs_big_free(idom, (g->n + 1) * sizeof *idom);
-    hs_big_free(retained, (g->n + 1) * sizeof *retained);
+    snca_free(&a);
+    hs_big_free(idom, ob);
+    hs_big_free(retained, ((size_t)g->n + 1) * sizeof *retained);
     return err;
 }
 

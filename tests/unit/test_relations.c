@@ -323,6 +323,35 @@ test_second_root(void **state)
     hs_graph_free(g);
 }
 
+/* Marks in out[v] the nodes the root does not reach once s is gone (a
+ * plain flood the library shares no code with). */
+static void
+unreached(const hs_graph *g, const hs_set *s, char *out)
+{
+    uint32_t n = g->n;
+    char *seen = calloc(n, 1);
+    hs_id *q = malloc(n * sizeof *q);
+    for (size_t k = 0; k < s->n; k++)
+        seen[s->ids[k]] = 2;
+    size_t head = 0, tail = 0;
+    q[tail++] = 0;
+    seen[0] = 1;
+    while (head < tail) {
+        hs_id v = q[head++];
+        for (uint32_t j = 0; j < hs_graph_nout(g, v); j++) {
+            hs_id w = hs_graph_out(g, v)[j];
+            if (!seen[w]) {
+                seen[w] = 1;
+                q[tail++] = w;
+            }
+        }
+    }
+    for (uint32_t v = 0; v < n; v++)
+        out[v] = seen[v] != 1;
+    free(seen);
+    free(q);
+}
+
 /* Reference answer: bytes of the objects no root reaches once s is gone,
  * by a plain flood that the library does not share code with. */
 static uint64_t
@@ -371,7 +400,9 @@ test_domisize_random_graphs(void **state)
         for (uint32_t v = 0; v < n; v++) {
             /* a spanning tree so every node is reachable, plus extras */
             if (v > 0) {
-                e[ne][0] = RND() % v;
+                /* odd rounds: a deep tree (long DFS paths to compress) */
+                uint32_t back = 1 + RND() % 3;
+                e[ne][0] = round % 2 ? (v > back ? v - back : 0) : RND() % v;
                 e[ne++][1] = v;
             }
         }
@@ -396,6 +427,32 @@ test_domisize_random_graphs(void **state)
         uint32_t *ok = calloc(n, sizeof *ok);
         for (uint32_t v = 1; v < n; v++)
             ok[v] = r->idom[v] != HS_NO_ID;
+        /* The tree itself, against dominance by definition: d dominates
+         * v when the root no longer reaches v without d.  The strict
+         * dominators of v form a chain; its last (the one dominating the
+         * fewest nodes) is v's immediate dominator. */
+        char *dom = calloc((size_t)n * n, 1);
+        uint32_t *ndom = calloc(n, sizeof *ndom);
+        for (uint32_t d = 1; d < n; d++) {
+            hs_id one = d;
+            hs_set s1 = set_of(&one, 1);
+            unreached(g, &s1, dom + (size_t)d * n);
+            hs_set_free(&s1);
+            for (uint32_t v = 1; v < n; v++)
+                ndom[d] += dom[(size_t)d * n + v];
+        }
+        for (uint32_t v = 1; v < n; v++) {
+            hs_id want = 0;
+            uint32_t best = UINT32_MAX;
+            for (uint32_t d = 1; d < n; d++)
+                if (d != v && dom[(size_t)d * n + v] && ndom[d] < best) {
+                    best = ndom[d];
+                    want = d;
+                }
+            assert_int_equal(r->idom[v], want);
+        }
+        free(dom);
+        free(ndom);
         for (int t = 0; t < 30; t++) {
             hs_id ids[8];
             size_t m = 1 + RND() % 8;
