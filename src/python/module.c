@@ -433,8 +433,12 @@ snapshot_heap(SnapshotObject *self, PyObject *args)
 }
 
 static PyObject *
-snapshot_idset(SnapshotObject *self, PyObject *iterable)
+snapshot_idset(SnapshotObject *self, PyObject *args)
 {
+    PyObject *iterable;
+    int held_only = 0;
+    if (!PyArg_ParseTuple(args, "O|p", &iterable, &held_only))
+        return NULL;
     PyObject *it = PyObject_GetIter(iterable);
     if (it == NULL)
         return NULL;
@@ -448,7 +452,7 @@ snapshot_idset(SnapshotObject *self, PyObject *iterable)
     while ((o = PyIter_Next(it)) != NULL) {
         long long id = find_object(self, o);
         Py_DECREF(o);
-        if (id < 0) {
+        if (id < 0 || (held_only && !(self->g->flags[id] & HS_F_HELD))) {
             missing++;
             continue;
         }
@@ -730,8 +734,9 @@ static PyMethodDef snapshot_methods[] = {
     {"heap", (PyCFunction)snapshot_heap, METH_VARARGS,
      "heap(mark=None, unreached_only=False) -> IdSet of the objects not "
      "present in mark (heapscope's own and static objects excluded)."},
-    {"idset", (PyCFunction)snapshot_idset, METH_O,
-     "idset(iterable) -> (IdSet, number of objects not in the snapshot)."},
+    {"idset", (PyCFunction)snapshot_idset, METH_VARARGS,
+     "idset(iterable, held_only=False) -> (IdSet, number of objects not in "
+     "the snapshot, or with held_only not held by it)."},
     {"root_edges", (PyCFunction)snapshot_root_edges, METH_NOARGS,
      "root_edges() -> [(label, id)] for the root's edges."},
     {"holds", (PyCFunction)snapshot_holds, METH_VARARGS,

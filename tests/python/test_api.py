@@ -205,6 +205,35 @@ class TestSession(unittest.TestCase):
         self.assertTrue(x <= y)
         self.assertEqual(hp.iso(self.pkgs[3]).theone, self.pkgs[3])
 
+    def test_idset_joins_last_heap(self):
+        hp = self.hp
+        h = hp.heap()
+        snap = h._s.snapshot
+        # Objects the last heap() holds: the set joins its snapshot (no
+        # walk), and combines with h's sets as one of them.
+        x = hp.idset(self.pkgs[:10])
+        self.assertIs(x._s.snapshot, snap)
+        self.assertEqual(x.count, 10)
+        self.assertTrue(x <= h)
+        self.assertEqual((h & x).count, 10)
+        self.assertIs(hp.iso(self.pkgs[3])._s.snapshot, snap)
+        # Its relations are that snapshot's: a referrer made since is not
+        # one of them ...
+        holder = [self.pkgs[3]]
+        old = hp.iso(self.pkgs[3]).referrers
+        self.assertNotIn(holder, old)
+        # ... one object made since means a snapshot of its own, taken
+        # now, where it is.
+        fresh = hp.iso(self.pkgs[3], holder)
+        self.assertIsNot(fresh._s.snapshot, snap)
+        self.assertIn(holder, (fresh - hp.iso(holder)).referrers)
+        # The session still holds its heap() snapshot: sets join it.
+        self.assertIs(hp.iso(self.pkgs[4])._s.snapshot, snap)
+        # A new heap() is the new one to join.
+        h2 = hp.heap()
+        self.assertIs(hp.iso(self.pkgs[3])._s.snapshot, h2._s.snapshot)
+        self.assertIn(holder, hp.iso(self.pkgs[3]).referrers)
+
     def test_more_and_all(self):
         self.blobs = [b'x' * i * 9 for i in range(1, 40)]
         h = self.hp.heap()
