@@ -316,15 +316,35 @@ visit_gc_list(PyGC_Head *head, hs_compat_visit visit, void *arg)
 }
 
 int
-hs_compat_visit_gc_objects(hs_compat_visit visit, void *arg)
+hs_compat_gc_heads(void **heads, int max)
 {
     struct _gc_runtime_state *gcs = &PyInterpreterState_Get()->gc;
-    for (int i = 0; i < NUM_GENERATIONS; i++) {
-        int r = visit_gc_list(&gcs->generations[i].head, visit, arg);
+    int n = 0;
+    for (int i = 0; i < NUM_GENERATIONS && n < max; i++)
+        heads[n++] = &gcs->generations[i].head;
+    if (n < max)
+        heads[n++] = &gcs->permanent_generation.head;
+    return n;
+}
+
+int
+hs_compat_visit_gc_lists(void *const *heads, int n, hs_compat_visit visit,
+                         void *arg)
+{
+    for (int i = 0; i < n; i++) {
+        int r = visit_gc_list(heads[i], visit, arg);
         if (r)
             return r;
     }
-    return visit_gc_list(&gcs->permanent_generation.head, visit, arg);
+    return 0;
+}
+
+int
+hs_compat_visit_gc_objects(hs_compat_visit visit, void *arg)
+{
+    void *heads[HS_GC_LISTS];
+    int n = hs_compat_gc_heads(heads, HS_GC_LISTS);
+    return hs_compat_visit_gc_lists(heads, n, visit, arg);
 }
 
 /* ---- instance dicts ----------------------------------------------------- */

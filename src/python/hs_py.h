@@ -70,6 +70,15 @@ int hs_compat_visit_roots(const hs_roots_opts *o, hs_compat_visit visit,
 /* Every object the cyclic GC tracks, in every generation and the permanent
  * generation (gc.freeze), without creating a list. */
 int hs_compat_visit_gc_objects(hs_compat_visit visit, void *arg);
+/* The same in two steps: the heads of the lists (at most max; needs the
+ * GIL), then the objects on them.  The second touches nothing but the
+ * lists' links and calls no Python API, so it may run on another thread
+ * while the GIL holder runs no Python code (nothing tracks, untracks or
+ * frees an object meanwhile). */
+#define HS_GC_LISTS 8
+int hs_compat_gc_heads(void **heads, int max);
+int hs_compat_visit_gc_lists(void *const *heads, int n, hs_compat_visit visit,
+                             void *arg);
 
 /* The __dict__ of an instance if it exists (borrowed), never creating it.
  * NULL when the object has no dict or it was never materialised. */

@@ -15,6 +15,8 @@
  */
 #include "hs_py.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #define DEPTH 16          /* nodes stage A runs ahead of stage B */
@@ -32,6 +34,21 @@ typedef struct pending {
     PyObject *owned_dict;    /* the __dict__ this node owns, if any */
     int skip;                /* virtual node or hidden leaf: no edges */
 } pending;
+
+/* The collector's lists, read on another core while the root walk runs:
+ * a long chain of dependent loads the walk would otherwise wait for at
+ * the end.  Safe because nothing changes a list meanwhile: the walk holds
+ * the GIL, runs no Python code (its progress is the explorer's, in C) and
+ * frees nothing; it is joined before anything that could. */
+typedef struct gc_lister {
+    pthread_t thread;
+    int running;             /* started, not yet joined */
+    void *heads[HS_GC_LISTS];
+    int nheads;
+    uintptr_t *a;            /* what it found, in list order */
+    size_t n, cap;
+    int err;                 /* -HS_ENOMEM */
+} gc_lister;
 
 typedef struct walker {
     hs_graph *g;
@@ -52,6 +69,7 @@ typedef struct walker {
     size_t ngcl, gcl_cap;    /* met: the gc pass's candidates */
     PyTypeObject *seen_type[TYPE_CACHE];  /* type_traits()'s answers, */
     uint8_t seen_traits[TYPE_CACHE];      /* direct-mapped by address */
+    gc_lister lister;
 } walker;
 
 static int
@@ -462,13 +480,82 @@ held_by_others(const walker *w, uintptr_t addr)
     return 0;
 }
 
+static int
+lister_visit(PyObject *op, const char *label, void *arg)
+{
+    gc_lister *l = arg;
+    (void)label;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4096;
+        uintptr_t *a = realloc(l->a, cap * sizeof *a);
+        if (a == NULL) {
+            l->err = -HS_ENOMEM;
+            return 1;
+        }
+        l->a = a;
+        l->cap = cap;
+    }
+    l->a[l->n++] = (uintptr_t)op;
+    return 0;
+}
+
+static void *
+lister_main(void *arg)
+{
+    gc_lister *l = arg;
+    hs_compat_visit_gc_lists(l->heads, l->nheads, lister_visit, l);
+    return NULL;
+}
+
+/* Start reading the collector's lists on another thread; nothing is lost
+ * when it cannot start (collect_gc_unmet reads them itself). */
+static void
+lister_start(walker *w)
+{
+    gc_lister *l = &w->lister;
+    l->nheads = hs_compat_gc_heads(l->heads, HS_GC_LISTS);
+    sigset_t all, old;
+    sigfillset(&all);
+    /* the program's signals stay with its own threads */
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    l->running = pthread_create(&l->thread, NULL, lister_main, l) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Wait for the lister (before anything can change the lists); what it
+ * found becomes w->gcl.  1 if it ran, 0 if not, < 0 on error. */
+static int
+lister_join(walker *w)
+{
+    gc_lister *l = &w->lister;
+    if (!l->running)
+        return 0;
+    pthread_join(l->thread, NULL);
+    l->running = 0;
+    if (l->err < 0) {
+        free(l->a);
+        l->a = NULL;
+        return w->err = l->err;
+    }
+    free(w->gcl);
+    w->gcl = l->a;
+    w->ngcl = l->n;
+    w->gcl_cap = l->cap;
+    l->a = NULL;
+    return 1;
+}
+
 /* Every collector object the walk has not met, into w->gcl, looked up in
  * prefetched batches; what an earlier snapshot keeps alive is heapscope's,
  * not the program's, and is left out. */
 static int
 collect_gc_unmet(walker *w)
 {
-    hs_compat_visit_gc_objects(visit_gc_object, w);
+    int r = lister_join(w);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        hs_compat_visit_gc_objects(visit_gc_object, w);
     if (w->err)
         return w->err;
     size_t kept = 0;
@@ -529,6 +616,8 @@ walker_free(walker *w)
     free(w->hidden);
     free(w->hroots);
     free(w->stypes);
+    (void)lister_join(w);
+    free(w->lister.a);
     free(w->gcl);
     for (int k = 0; k < DEPTH; k++)
         free(w->ring[k].kids);
@@ -547,6 +636,8 @@ walk(hs_graph **out, const hs_walk_opts *o)
         return -HS_ENOMEM;
     if (hint >= PREFAULT_MIN)
         hs_graph_prefault(w.g);
+    if (o->gc_objects)
+        lister_start(&w);
     if (hs_images_load(&w.im) < 0) {
         hs_graph_free(w.g);
         return -HS_ENOMEM;
@@ -595,6 +686,8 @@ walk(hs_graph **out, const hs_walk_opts *o)
     return 0;
 
 error:
+    /* The lister first: releasing may free objects off its lists. */
+    (void)lister_join(&w);
     /* Nodes interned but not yet read hold no reference. */
     hs_py_release(w.g);
     hs_graph_free(w.g);
