@@ -168,6 +168,11 @@ typedef struct hs_set {
 } hs_set;
 
 int hs_set_from_ids(hs_set *out, const hs_id *ids, size_t n);  /* sorts, dedups */
+/* Room for n ids of a set, the only allocator of hs_set.ids: a big set is
+ * faulted in on another core while it is filled (hs_scratch_new).  Freed
+ * by hs_set_free (or hs_set_ids_free when it never became a set). */
+hs_id *hs_set_alloc(size_t n);
+void hs_set_ids_free(hs_id *ids);
 void hs_set_free(hs_set *s);
 int hs_set_contains(const hs_set *s, hs_id id);
 enum hs_setop { HS_OR, HS_AND, HS_SUB, HS_XOR };

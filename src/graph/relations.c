@@ -117,7 +117,7 @@ gather(hs_set *out, hs_id *buf, size_t n)
     out->n = 0;
     int rc = hs_sort_unique_u32(buf, &n);
     if (rc == 0 && n > 0) {
-        if ((out->ids = malloc(n * sizeof *out->ids)) == NULL) {
+        if ((out->ids = hs_set_alloc(n)) == NULL) {
             rc = -HS_ENOMEM;
         } else {
             memcpy(out->ids, buf, n * sizeof *out->ids);

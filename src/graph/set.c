@@ -132,12 +132,12 @@ hs_set_from_ids(hs_set *out, const hs_id *ids, size_t n)
     out->n = 0;
     if (n == 0)
         return 0;
-    hs_id *a = malloc(n * sizeof *a);
+    hs_id *a = hs_set_alloc(n);
     if (a == NULL)
         return -HS_ENOMEM;
     memcpy(a, ids, n * sizeof *a);
     if (hs_sort_unique_u32(a, &n) < 0) {
-        free(a);
+        hs_set_ids_free(a);
         return -HS_ENOMEM;
     }
     out->ids = a;
@@ -145,10 +145,24 @@ hs_set_from_ids(hs_set *out, const hs_id *ids, size_t n)
     return 0;
 }
 
+hs_id *
+hs_set_alloc(size_t n)
+{
+    if (n > (SIZE_MAX >> 3))
+        return NULL;
+    return hs_scratch_new((n ? n : 1) * sizeof(hs_id));
+}
+
+void
+hs_set_ids_free(hs_id *ids)
+{
+    hs_scratch_free(ids);
+}
+
 void
 hs_set_free(hs_set *s)
 {
-    free(s->ids);
+    hs_set_ids_free(s->ids);
     s->ids = NULL;
     s->n = 0;
 }
@@ -176,7 +190,7 @@ hs_set_op(hs_set *out, const hs_set *a, const hs_set *b, enum hs_setop op)
     out->n = 0;
     if (cap == 0)
         return 0;
-    hs_id *r = malloc(cap * sizeof *r);
+    hs_id *r = hs_set_alloc(cap);
     if (r == NULL)
         return -HS_ENOMEM;
     size_t i = 0, j = 0, w = 0;
@@ -206,7 +220,7 @@ hs_set_op(hs_set *out, const hs_set *a, const hs_set *b, enum hs_setop op)
         while (j < b->n)
             r[w++] = b->ids[j++];
     if (w == 0) {
-        free(r);
+        hs_set_ids_free(r);
         return 0;
     }
     out->ids = r;

@@ -329,7 +329,7 @@ idset_from_sorted(SnapshotObject *snap, hs_id *ids, size_t n)
 {
     hs_set s = {ids, n};
     if (n == 0) {
-        free(ids);
+        hs_set_ids_free(ids);
         s.ids = NULL;
     }
     return new_idset(snap, &s);
@@ -411,7 +411,7 @@ snapshot_heap(SnapshotObject *self, PyObject *args)
     }
     hs_graph *g = self->g;
     const hs_graph *m = mark == Py_None ? NULL : ((SnapshotObject *)mark)->g;
-    hs_id *ids = malloc(((size_t)g->n + 1) * sizeof *ids);
+    hs_id *ids = hs_set_alloc((size_t)g->n + 1);
     if (ids == NULL)
         return PyErr_NoMemory();
     size_t n = 0;
@@ -1021,7 +1021,7 @@ idset_select(IdSetObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "unknown classifier");
         return NULL;
     }
-    hs_id *ids = malloc((self->s.n + 1) * sizeof *ids);
+    hs_id *ids = hs_set_alloc(self->s.n + 1);
     if (ids == NULL)
         return PyErr_NoMemory();
     size_t n = 0;
@@ -1056,7 +1056,7 @@ idset_complement(IdSetObject *self, PyObject *unused)
 {
     /* Everything reportable in the snapshot that is not in self. */
     hs_graph *g = self->snap->g;
-    hs_id *ids = malloc(((size_t)g->n + 1) * sizeof *ids);
+    hs_id *ids = hs_set_alloc((size_t)g->n + 1);
     if (ids == NULL)
         return PyErr_NoMemory();
     size_t n = 0, k = 0;
@@ -1474,7 +1474,7 @@ partition_group(PartitionObject *self, PyObject *arg)
         Py_CLEAR(self->set);
     }
     size_t a = self->p.start[i], n = self->p.start[i + 1] - a;
-    hs_id *ids = malloc((n + 1) * sizeof *ids);
+    hs_id *ids = hs_set_alloc(n + 1);
     if (ids == NULL)
         return PyErr_NoMemory();
     memcpy(ids, self->p.member + a, n * sizeof *ids);

@@ -328,7 +328,8 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     memset(&v, 0, sizeof v);
     v.g = g;
     v.s = s;
-    hs_id *refs = NULL;
+    hs_id *refs = NULL;         /* malloc'd, then distinct's */
+    hs_set distinct = {NULL, 0};
     hs_rcs_table t = {0};
     uint64_t *list = NULL;
     PyObject **names = NULL;
@@ -391,13 +392,12 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
             refs[nrefs++] = p;
         }
     }
-    hs_set distinct;
     if (hs_set_from_ids(&distinct, refs, nrefs) < 0) {
         PyErr_NoMemory();
         goto done;
     }
     free(refs);
-    refs = distinct.ids;
+    refs = distinct.ids;        /* distinct owns them */
     nrefs = distinct.n;
 
     /* Each referrer once: every reference it holds to a member. */
@@ -500,7 +500,9 @@ done:
     Py_XDECREF(labels);
     free(names);
     hs_scratch_free(list);
-    free(refs);
+    if (refs != distinct.ids)
+        free(refs);
+    hs_set_free(&distinct);
     hs_scratch_free(v.pairs);
     free(v.tab);
     free(v.inset);
