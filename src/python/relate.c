@@ -406,6 +406,23 @@ hs_py_relate_all(PyObject *src, const hs_heapdefs *hd, hs_relvisit visit,
     rel_ctx ctx = {visit, arg}, *c = &ctx;
     int r;
 
+    /* The commonest holders, exactly of their builtin types: no instance
+     * attributes, slots or class reference to look for after the items
+     * (only what an NyHeapDef for the type may add). */
+    if (tp == &PyDict_Type || tp == &PyTuple_Type || tp == &PyList_Type) {
+        r = tp == &PyDict_Type ? relate_dict(src, c)
+            : tp == &PyTuple_Type
+                ? relate_seq(((PyTupleObject *)src)->ob_item,
+                             PyTuple_GET_SIZE(src), c)
+                : relate_seq(((PyListObject *)src)->ob_item,
+                             PyList_GET_SIZE(src), c);
+        if (r != 0)
+            return r;
+        const NyHeapDef *def = hs_heapdefs_find(hd, tp);
+        return def != NULL && def->relate != NULL
+                   ? heapdef_relate(src, def, c) : 0;
+    }
+
     if (PyDict_Check(src) && (r = relate_dict(src, c)) != 0)
         return r;
     if (PyList_Check(src) &&

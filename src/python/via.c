@@ -158,7 +158,7 @@ cache_name(name_cache *c, const hs_relname *n)
     return idx;
 }
 
-/* ---- collecting (member, name) pairs ----------------------------------- */
+/* ---- collecting each member's names ------------------------------------- */
 
 /* The members one referrer holds, by address: from the referrer's edges
  * in the snapshot (its targets that are members), so matching what
@@ -175,8 +175,10 @@ typedef struct {
     uint64_t *inset;        /* bitmap of the set's node ids */
     uint32_t *rank;         /* members in the words before each word */
     name_cache cache;
-    uint64_t *pairs;        /* member index << 32 | name index */
-    size_t npairs, cap;
+    uint64_t *first;        /* per member: its first name + 1 (0: none), */
+                            /* | MORE when it has others, in `more` */
+    uint64_t *more;         /* member index << 32 | name index */
+    size_t nmore, cap;
     target *tab;            /* the current referrer's member targets */
     size_t tmask, tcap, nt;
     int err;
@@ -192,24 +194,32 @@ member_of(const via_ctx *v, hs_id id)
     return v->rank[id >> 6] + (uint32_t)__builtin_popcountll(below);
 }
 
+#define MORE (1ull << 63)
+
+/* Member `member` is named `name`: most members have one name, written in
+ * place; the rare others are kept aside, in pairs. */
 static int
-add_pair(via_ctx *v, uint32_t member, long name)
+add_name_of(via_ctx *v, uint32_t member, long name)
 {
-    if (v->npairs == v->cap) {
-        /* (presized to the set: growing is rare, and a copy) */
+    uint64_t *f = &v->first[member], nm = (uint64_t)name + 1;
+    if (*f == 0) {
+        *f = nm;
+        return 0;
+    }
+    if ((*f & ~MORE) == nm)
+        return 0;               /* the first name again */
+    if (v->nmore == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 4096;
-        uint64_t *b = hs_scratch_new(cap * sizeof *b);
+        uint64_t *b = realloc(v->more, cap * sizeof *b);
         if (b == NULL) {
             PyErr_NoMemory();
             return -1;
         }
-        if (v->npairs > 0)
-            memcpy(b, v->pairs, v->npairs * sizeof *b);
-        hs_scratch_free(v->pairs);
-        v->pairs = b;
+        v->more = b;
         v->cap = cap;
     }
-    v->pairs[v->npairs++] = ((uint64_t)member << 32) | (uint32_t)name;
+    v->more[v->nmore++] = ((uint64_t)member << 32) | (uint32_t)name;
+    *f |= MORE;
     return 0;
 }
 
@@ -271,7 +281,7 @@ visit_held(PyObject *dst, const hs_relname *n, void *arg)
     if (v->tab[i].addr == 0)
         return 0;               /* not a member */
     long name = cache_name(&v->cache, n);
-    if (name < 0 || add_pair(v, member_of(v, v->tab[i].id), name) < 0) {
+    if (name < 0 || add_name_of(v, member_of(v, v->tab[i].id), name) < 0) {
         v->err = -1;
         return 1;
     }
@@ -298,7 +308,7 @@ root_names(via_ctx *v)
         hs_relname n = {HS_RN_TEXT, NULL, text, 0};
         long name = cache_name(&v->cache, &n);
         Py_DECREF(text);
-        if (name < 0 || add_pair(v, member_of(v, id), name) < 0)
+        if (name < 0 || add_name_of(v, member_of(v, id), name) < 0)
             return -1;
     }
     return 0;
@@ -328,10 +338,11 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     memset(&v, 0, sizeof v);
     v.g = g;
     v.s = s;
-    hs_id *refs = NULL;         /* malloc'd, then distinct's */
-    hs_set distinct = {NULL, 0};
+    v.first = keys;             /* zeroed by the caller, reused below */
+    hs_id *refs = NULL;
+    uint64_t *isref = NULL;
+    int64_t *single = NULL;
     hs_rcs_table t = {0};
-    uint64_t *list = NULL;
     PyObject **names = NULL;
     PyObject *labels = NULL;
     int ret = -1;
@@ -339,8 +350,9 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     size_t words = ((size_t)g->n + 64) / 64;
     v.inset = calloc(words, sizeof *v.inset);
     v.rank = malloc(words * sizeof *v.rank);
-    if (v.inset == NULL || v.rank == NULL || cache_init(&v.cache) < 0 ||
-        hs_rcs_table_init(&t) < 0) {
+    isref = calloc(words, sizeof *isref);
+    if (v.inset == NULL || v.rank == NULL || isref == NULL ||
+        cache_init(&v.cache) < 0 || hs_rcs_table_init(&t) < 0) {
         if (!PyErr_Occurred())
             PyErr_NoMemory();
         goto done;
@@ -352,22 +364,10 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
         total += (size_t)__builtin_popcountll(v.inset[w]);
     }
 
-    /* A member is named once by each reference to it: most have one. */
-    v.cap = s->n + s->n / 8 + 4096;
-    v.pairs = hs_scratch_new(v.cap * sizeof *v.pairs);
-    if (v.pairs == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-
-    /* The distinct referrers of the members, in id order. */
-    size_t nrefs = 0, cap = 1024;
+    /* The distinct referrers of the members, in id order: marked in a
+     * bitmap (no sort of every reference), then read out of it. */
+    size_t nrefs = 0;
     int by_root = 0;
-    refs = malloc(cap * sizeof *refs);
-    if (refs == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
     for (size_t k = 0; k < s->n; k++) {
         const hs_id *in = hs_rel_in(r, s->ids[k]);
         for (uint32_t j = 0, m = hs_rel_nin(r, s->ids[k]); j < m; j++) {
@@ -376,29 +376,24 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                 by_root = 1;
                 continue;
             }
-            if (!hs_rel_is_object(g, p) || !(g->flags[p] & HS_F_HELD))
+            uint64_t bit = 1ull << (p & 63);
+            if ((isref[p >> 6] & bit) || !hs_rel_is_object(g, p) ||
+                !(g->flags[p] & HS_F_HELD))
                 continue;
-            if (nrefs > 0 && refs[nrefs - 1] == p)
-                continue;       /* the same referrer again: common */
-            if (nrefs == cap) {
-                hs_id *b = realloc(refs, cap * 2 * sizeof *b);
-                if (b == NULL) {
-                    PyErr_NoMemory();
-                    goto done;
-                }
-                refs = b;
-                cap *= 2;
-            }
-            refs[nrefs++] = p;
+            isref[p >> 6] |= bit;
+            nrefs++;
         }
     }
-    if (hs_set_from_ids(&distinct, refs, nrefs) < 0) {
+    refs = malloc((nrefs + 1) * sizeof *refs);
+    if (refs == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    free(refs);
-    refs = distinct.ids;        /* distinct owns them */
-    nrefs = distinct.n;
+    for (size_t w = 0, n = 0; w < words; w++)
+        for (uint64_t b = isref[w]; b != 0; b &= b - 1)
+            refs[n++] = (hs_id)(w * 64 + (size_t)__builtin_ctzll(b));
+    free(isref);
+    isref = NULL;
 
     /* Each referrer once: every reference it holds to a member. */
     double last = now();
@@ -423,61 +418,73 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     if (by_root && root_names(&v) < 0)
         goto done;
 
-    /* Per member: its distinct names, as a list interned in t.  The pairs
-     * are grouped by member with a counting sort (one pass), each
-     * member's few names then sorted in place. */
-    uint32_t *start = hs_scratch_new((s->n + 1) * sizeof *start);
-    list = hs_scratch_new((v.npairs + 1) * sizeof *list);
-    if (start == NULL || list == NULL) {
-        hs_scratch_free(start);
+    /* Per member: its distinct names, as a list interned in t, in member
+     * order.  A member of one name (most) finds its list by that name;
+     * the others' names are `more`, sorted by member and name. */
+    size_t nnames = (size_t)PyList_GET_SIZE(v.cache.names);
+    single = malloc((nnames + 1) * sizeof *single);
+    names = malloc((v.nmore + 2) * sizeof *names);
+    uint64_t *buf = malloc((v.nmore + 2) * sizeof *buf);
+    if (single == NULL || names == NULL || buf == NULL ||
+        hs_sort_u64(v.more, v.nmore) < 0) {
+        free(buf);
         PyErr_NoMemory();
         goto done;
     }
-    for (size_t p = 0; p < v.npairs; p++)
-        start[(v.pairs[p] >> 32) + 1]++;
-    for (size_t k = 0; k < s->n; k++)
-        start[k + 1] += start[k];
-    for (size_t p = 0; p < v.npairs; p++)
-        list[start[v.pairs[p] >> 32]++] = (uint32_t)v.pairs[p];
-    /* start[k] is now the end of member k's names */
-    for (size_t k = 0, a = 0; k < s->n; k++) {
-        size_t b = start[k], nl = 0;
-        uint64_t *names_k = list + a;
-        for (size_t i = 1; i < b - a; i++) {            /* insertion */
-            uint64_t x = names_k[i];
-            size_t j = i;
-            for (; j > 0 && names_k[j - 1] > x; j--)
-                names_k[j] = names_k[j - 1];
-            names_k[j] = x;
+    for (size_t i = 0; i < nnames; i++)
+        single[i] = -1;
+    long long none = -1;
+    for (size_t k = 0, e = 0; k < s->n; k++) {
+        uint64_t f = keys[k];
+        long long lid;
+        if (f == 0) {
+            uint64_t nothing = 0;
+            if (none < 0)
+                none = hs_rcs_intern(&t, &nothing, 0);
+            lid = none;
+        } else if (!(f & MORE)) {
+            uint64_t name = f - 1;
+            if (single[name] < 0)
+                single[name] = hs_rcs_intern(&t, &name, 1);
+            lid = single[name];
+        } else {
+            size_t nl = 0;
+            buf[nl++] = (f & ~MORE) - 1;
+            for (; e < v.nmore && (v.more[e] >> 32) == k; e++)
+                buf[nl++] = (uint32_t)v.more[e];
+            for (size_t i = 1; i < nl; i++) {           /* insertion */
+                uint64_t x = buf[i];
+                size_t j = i;
+                for (; j > 0 && buf[j - 1] > x; j--)
+                    buf[j] = buf[j - 1];
+                buf[j] = x;
+            }
+            size_t w = 0;
+            for (size_t i = 0; i < nl; i++)
+                if (w == 0 || buf[w - 1] != buf[i])
+                    buf[w++] = buf[i];
+            lid = hs_rcs_intern(&t, buf, w);
         }
-        for (size_t i = 0; i < b - a; i++)
-            if (nl == 0 || names_k[nl - 1] != names_k[i])
-                names_k[nl++] = names_k[i];
-        long long lid = hs_rcs_intern(&t, names_k, nl);
         if (lid < 0) {
-            hs_scratch_free(start);
+            free(buf);
             PyErr_NoMemory();
             goto done;
         }
         keys[k] = (uint64_t)lid;
-        a = b;
     }
-    hs_scratch_free(start);
+    free(buf);
 
     /* Labels: each list's names sorted by text, and distinct by text too
      * (a root label and a frame's may read alike). */
     labels = PyList_New((Py_ssize_t)t.n);
-    names = malloc((v.npairs + 1) * sizeof *names);
-    if (labels == NULL || names == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_NoMemory();
+    if (labels == NULL)
         goto done;
-    }
     for (size_t id = 0; id < t.n; id++) {
         size_t a = t.start[id], n = t.start[id + 1] - a;
         for (size_t i = 0; i < n; i++)
             names[i] = PyList_GET_ITEM(v.cache.names, (Py_ssize_t)t.key[a + i]);
-        qsort(names, n, sizeof *names, text_cmp);
+        if (n > 1)
+            qsort(names, n, sizeof *names, text_cmp);
         if (PyErr_Occurred())
             goto done;
         size_t w = 0;
@@ -499,11 +506,10 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
 done:
     Py_XDECREF(labels);
     free(names);
-    hs_scratch_free(list);
-    if (refs != distinct.ids)
-        free(refs);
-    hs_set_free(&distinct);
-    hs_scratch_free(v.pairs);
+    free(single);
+    free(refs);
+    free(isref);
+    free(v.more);
     free(v.tab);
     free(v.inset);
     free(v.rank);
