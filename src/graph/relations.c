@@ -3,8 +3,9 @@
  * Reverse edges are built once per snapshot by a counting pass over the
  * forward edges, so each node's referrers come out sorted by id, and, the
  * walk being breadth-first from the root, a node's smallest referrer is its
- * parent on a shortest path.  The dominator tree is Lengauer-Tarjan with
- * path compression, iterative throughout (a 10-million-long chain is fine).
+ * parent on a shortest path.  The dominator tree is semi-NCA (Lengauer-
+ * Tarjan's semidominators, then nearest common ancestors), iterative
+ * throughout (a 10-million-long chain is fine).
  * Pure C, no Python.h.
  */
 #include <pthread.h>
