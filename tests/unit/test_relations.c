@@ -352,36 +352,18 @@ unreached(const hs_graph *g, const hs_set *s, char *out)
     free(q);
 }
 
-/* Reference answer: bytes of the objects no root reaches once s is gone,
- * by a plain flood that the library does not share code with. */
+/* Reference answer: bytes of the objects no root reaches once s is gone
+ * (of those the tree gives a dominator: what a root reaches at all). */
 static uint64_t
 brute_freed(const hs_graph *g, const hs_set *s, const uint32_t *idom_ok)
 {
-    uint32_t n = g->n;
-    char *seen = calloc(n, 1), *in_s = calloc(n, 1);
-    hs_id *q = malloc(n * sizeof *q);
-    for (size_t k = 0; k < s->n; k++)
-        in_s[s->ids[k]] = 1;
-    size_t head = 0, tail = 0;
-    q[tail++] = 0;
-    seen[0] = 1;
-    while (head < tail) {
-        hs_id v = q[head++];
-        for (uint32_t j = 0; j < hs_graph_nout(g, v); j++) {
-            hs_id w = hs_graph_out(g, v)[j];
-            if (!seen[w] && !in_s[w]) {
-                seen[w] = 1;
-                q[tail++] = w;
-            }
-        }
-    }
+    char *gone = malloc(g->n);
+    unreached(g, s, gone);
     uint64_t total = 0;
-    for (uint32_t v = 1; v < n; v++)
-        if (!seen[v] && idom_ok[v])
+    for (uint32_t v = 1; v < g->n; v++)
+        if (gone[v] && idom_ok[v])
             total += hs_graph_size(g, v);
-    free(seen);
-    free(in_s);
-    free(q);
+    free(gone);
     return total;
 }
 
