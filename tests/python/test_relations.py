@@ -51,6 +51,27 @@ class TestVia(unittest.TestCase):
         part, names = s._s.via_partition()
         return set(names[part.row(0)[0]])
 
+    def test_an_object_held_in_several_ways(self):
+        # Several names for one member, from one holder and from several,
+        # repeats counted once; members named alike share a row.
+        x, y, z, w = ['x'], ['y'], ['z'], ['w']
+        lst = [x, x, z]
+        d = {'a': x, 'b': y, 'c': y, 'd': w}
+        del x, y, z, w          # only lst and d hold them
+        s = self.hp.iso(lst[0], d['b'], lst[2], d['d'])
+        part, names = s._s.via_partition()
+        rows = {}
+        for i in range(len(part)):
+            key, count = part.row(i)[:2]
+            rows[tuple(sorted(names[key]))] = count
+        self.assertEqual(rows, {
+            ("['a']", '[0]', '[1]'): 1,
+            ("['b']", "['c']"): 1,
+            ('[2]',): 1,
+            ("['d']",): 1,
+        })
+        del lst, d
+
     def test_dict_value_and_key(self):
         k = ''.join(['a-key-', str(id(self))])
         v = ['value']
