@@ -636,12 +636,13 @@ walk(hs_graph **out, const hs_walk_opts *o)
         return -HS_ENOMEM;
     if (hint >= PREFAULT_MIN)
         hs_graph_prefault(w.g);
-    if (o->gc_objects)
-        lister_start(&w);
     if (hs_images_load(&w.im) < 0) {
         hs_graph_free(w.g);
         return -HS_ENOMEM;
     }
+    /* From here every way out joins it (walker_free). */
+    if (o->gc_objects)
+        lister_start(&w);
     if ((w.err = hs_graph_add_virtual(w.g, &root)) < 0)
         goto error;
     hs_roots_opts ro = o->roots;
