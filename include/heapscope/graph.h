@@ -186,7 +186,10 @@ uint64_t hs_set_size(const hs_graph *g, const hs_set *s);
  * total size (largest first), then by count, then by key; each group's
  * members are sorted ids.  A partition by a classifier computes its members
  * only when asked (hs_partition_members): printing a table needs the
- * groups' counts and sizes alone, not a copy of the whole set. */
+ * groups' counts and sizes alone, not a copy of the whole set.  Read a
+ * group through the hs_partition_key/count/gsize/start functions below:
+ * a partition of one member per group (byid) keeps only the members (4
+ * bytes a row, not 36), and its other arrays are NULL. */
 typedef struct hs_partition {
     size_t ngroups;
     uint64_t *key;         /* per group */
@@ -196,6 +199,7 @@ typedef struct hs_partition {
     hs_id *member;         /* NULL until hs_partition_members */
     uint64_t total_count, total_size;
     int by;                /* the classifier, for the members later */
+    int unit;              /* one member per group: key = the member */
 } hs_partition;
 
 /* Classifiers computed from the graph alone. */
@@ -217,6 +221,25 @@ int hs_partition_new(hs_partition *p, const hs_graph *g, const hs_set *s,
 int hs_partition_members(hs_partition *p, const hs_graph *g,
                          const hs_set *s);
 void hs_partition_free(hs_partition *p);
+/* Group i's key, member count, bytes and first member's index (i <=
+ * ngroups for the start); g is the partition's graph. */
+static inline uint64_t hs_partition_key(const hs_partition *p, size_t i)
+{
+    return p->unit ? p->member[i] : p->key[i];
+}
+static inline uint64_t hs_partition_count(const hs_partition *p, size_t i)
+{
+    return p->unit ? 1 : p->count[i];
+}
+static inline uint64_t hs_partition_gsize(const hs_partition *p,
+                                          const hs_graph *g, size_t i)
+{
+    return p->unit ? hs_graph_size(g, p->member[i]) : p->gsize[i];
+}
+static inline size_t hs_partition_start(const hs_partition *p, size_t i)
+{
+    return p->unit ? i : p->start[i];
+}
 /* The key a classifier gives one node. */
 uint64_t hs_classify(const hs_graph *g, hs_id id, enum hs_classifier by);
 

@@ -62,38 +62,35 @@ alloc_groups(hs_partition *p, size_t ngroups, size_t nmembers)
     return 0;
 }
 
-/* One group per object, ordered by size (largest first), then id. */
+/* One group per object, ordered by size (largest first), then id: only
+ * the members are kept (p->unit), in that order. */
 static int
 partition_by_id(hs_partition *p, const hs_graph *g, const hs_set *s)
 {
     size_t n = s->n;
-    uint64_t *order = malloc((n + 1) * sizeof *order);
-    if (order == NULL || alloc_groups(p, n, n) < 0) {
-        free(order);
+    uint64_t *order = hs_scratch_new((n + 1) * sizeof *order);
+    p->member = hs_scratch_new((n + 1) * sizeof *p->member);
+    if (order == NULL || p->member == NULL) {
+        hs_scratch_free(order);
         return -HS_ENOMEM;
     }
+    p->unit = 1;
+    p->ngroups = n;
     for (size_t i = 0; i < n; i++) {
         uint64_t sz = hs_graph_size(g, s->ids[i]);
+        p->total_size += sz;
         if (sz > UINT32_MAX - 1)
             sz = UINT32_MAX - 1;
         order[i] = ((uint64_t)(UINT32_MAX - 1 - sz) << 32) | s->ids[i];
     }
     if (hs_sort_u64(order, n) < 0) {
-        free(order);
+        hs_scratch_free(order);
         return -HS_ENOMEM;
     }
-    for (size_t i = 0; i < n; i++) {
-        hs_id id = (hs_id)order[i];
-        p->key[i] = id;
-        p->count[i] = 1;
-        p->gsize[i] = hs_graph_size(g, id);
-        p->start[i] = i;
-        p->member[i] = id;
-        p->total_size += p->gsize[i];
-    }
-    p->start[n] = n;
+    for (size_t i = 0; i < n; i++)
+        p->member[i] = (hs_id)order[i];
     p->total_count = n;
-    free(order);
+    hs_scratch_free(order);
     return 0;
 }
 

@@ -836,6 +836,8 @@ class Partition(object):
 
     def __getitem__(self, i):
         if isinstance(i, slice):
+            if self._cpart is not None:
+                return IdentitySet(self._cpart.rows(*i.indices(len(self))))
             out = None
             for k in range(*i.indices(len(self))):
                 s = self._rowset(k)

@@ -1453,32 +1453,88 @@ partition_row(PartitionObject *self, PyObject *arg)
     size_t i;
     if (group_index(self, arg, &i) < 0)
         return NULL;
-    return Py_BuildValue("(KKK)", (unsigned long long)self->p.key[i],
-                         (unsigned long long)self->p.count[i],
-                         (unsigned long long)self->p.gsize[i]);
+    const hs_partition *p = &self->p;
+    return Py_BuildValue("(KKK)",
+                         (unsigned long long)hs_partition_key(p, i),
+                         (unsigned long long)hs_partition_count(p, i),
+                         (unsigned long long)hs_partition_gsize(
+                             p, self->snap->g, i));
+}
+
+/* The partition's members, computed on first use. */
+static int
+partition_members(PartitionObject *self)
+{
+    if (self->p.member != NULL)
+        return 0;
+    IdSetObject *set = (IdSetObject *)self->set;
+    int r = set != NULL ? hs_partition_members(&self->p, self->snap->g,
+                                               &set->s)
+                        : -HS_EINVAL;
+    if (r < 0) {
+        raise_hs(r);
+        return -1;
+    }
+    Py_CLEAR(self->set);
+    return 0;
 }
 
 static PyObject *
 partition_group(PartitionObject *self, PyObject *arg)
 {
     size_t i;
-    if (group_index(self, arg, &i) < 0)
+    if (group_index(self, arg, &i) < 0 || partition_members(self) < 0)
         return NULL;
-    if (self->p.member == NULL) {
-        IdSetObject *set = (IdSetObject *)self->set;
-        int r = set != NULL ? hs_partition_members(&self->p, self->snap->g,
-                                                   &set->s)
-                            : -HS_EINVAL;
-        if (r < 0)
-            return raise_hs(r);
-        Py_CLEAR(self->set);
-    }
-    size_t a = self->p.start[i], n = self->p.start[i + 1] - a;
+    size_t a = hs_partition_start(&self->p, i),
+           n = hs_partition_start(&self->p, i + 1) - a;
     hs_id *ids = hs_set_alloc(n + 1);
     if (ids == NULL)
         return PyErr_NoMemory();
     memcpy(ids, self->p.member + a, n * sizeof *ids);
     return idset_from_sorted(self->snap, ids, n);
+}
+
+/* The union of rows start, start+step, ... before stop (a slice already
+ * clipped by slice.indices): one sort of their members, not a union per
+ * row (h.byid[0:100000] would be quadratic). */
+static PyObject *
+partition_rows(PartitionObject *self, PyObject *args)
+{
+    Py_ssize_t start, stop, step = 1;
+    if (!PyArg_ParseTuple(args, "nn|n", &start, &stop, &step))
+        return NULL;
+    Py_ssize_t ng = (Py_ssize_t)self->p.ngroups;
+    if (step == 0 || start < -1 || stop < -1 || start > ng || stop > ng) {
+        PyErr_SetString(PyExc_ValueError, "rows: a slice's indices() of "
+                        "the partition");
+        return NULL;
+    }
+    if (partition_members(self) < 0)
+        return NULL;
+    const hs_partition *p = &self->p;
+    size_t n = 0;
+    for (Py_ssize_t r = start; step > 0 ? r < stop : r > stop; r += step)
+        if (r >= 0 && r < ng)
+            n += hs_partition_start(p, (size_t)r + 1) -
+                 hs_partition_start(p, (size_t)r);
+    hs_id *ids = malloc((n + 1) * sizeof *ids);
+    if (ids == NULL)
+        return PyErr_NoMemory();
+    size_t w = 0;
+    for (Py_ssize_t r = start; step > 0 ? r < stop : r > stop; r += step) {
+        if (r < 0 || r >= ng)
+            continue;
+        size_t a = hs_partition_start(p, (size_t)r),
+               b = hs_partition_start(p, (size_t)r + 1);
+        memcpy(ids + w, p->member + a, (b - a) * sizeof *ids);
+        w += b - a;
+    }
+    hs_set out;
+    int rc = hs_set_from_ids(&out, ids, w);
+    free(ids);
+    if (rc < 0)
+        return raise_hs(rc);
+    return new_idset(self->snap, &out);
 }
 
 static PyObject *
@@ -1520,6 +1576,9 @@ static PyMethodDef partition_methods[] = {
      "row(i) -> (key, count, size) of group i (largest first)."},
     {"group", (PyCFunction)partition_group, METH_O,
      "group(i) -> IdSet of group i."},
+    {"rows", (PyCFunction)partition_rows, METH_VARARGS,
+     "rows(start, stop, step=1) -> IdSet of those groups together (the "
+     "numbers slice.indices() gives)."},
     {"rcs_keys", (PyCFunction)partition_rcs_keys, METH_O,
      "rcs_keys(key) -> the clodo keys of a byrcs row's referrers."},
     {NULL}

@@ -115,6 +115,26 @@ class TestSession(unittest.TestCase):
             h[len(p)]
         self.assertEqual(h[-1], p.sets[-1])
 
+    def test_slices_of_partitions(self):
+        h = self.hp.heap()
+        for p in (h.byclodo, h.bysize, h.byid):
+            n = len(p)
+            for sl in (slice(0, 3), slice(1, n, 2), slice(None, None, -3),
+                       slice(n - 2, 0, -1), slice(5, 5), slice(-4, None)):
+                want = self.hp.Nothing
+                for k in range(*sl.indices(n)):
+                    want = want | p[k]
+                got = p[sl]
+                self.assertEqual(got, want, (p, sl))
+                self.assertEqual(got.count, want.count)
+        # byid: a row per object, largest first; a slice of it is quick
+        b = h.byid
+        self.assertEqual(len(b), h.count)
+        self.assertEqual(b[0].count, 1)
+        self.assertEqual(b[0].size, max(b[k].size for k in range(50)))
+        self.assertEqual(b[0:len(b)], h)
+        self.assertEqual(b[0:1000].count, min(1000, h.count))
+
     def test_bytype_bysize_byunity(self):
         h = self.hp.heap()
         t = str(h.bytype).splitlines()

@@ -425,12 +425,33 @@ test_partition_by_id_orders_by_size(void **state)
     hs_partition p;
     assert_int_equal(hs_partition_new(&p, g, &s, HS_BY_ID, NULL), 0);
     assert_int_equal(p.ngroups, 9);
-    for (size_t k = 1; k < p.ngroups; k++) {
-        assert_true(p.gsize[k - 1] >= p.gsize[k]);
-        if (p.gsize[k - 1] == p.gsize[k])
-            assert_true(p.key[k - 1] < p.key[k]);
+    /* one member a row: only the members are kept, read through the
+     * accessors */
+    assert_true(p.unit);
+    assert_null(p.key);
+    assert_null(p.start);
+    uint64_t sum = 0;
+    for (size_t k = 0; k < p.ngroups; k++) {
+        assert_int_equal(hs_partition_count(&p, k), 1);
+        assert_int_equal(hs_partition_start(&p, k), k);
+        assert_int_equal(hs_partition_key(&p, k), p.member[k]);
+        assert_int_equal(hs_partition_gsize(&p, g, k),
+                         hs_graph_size(g, p.member[k]));
+        sum += hs_partition_gsize(&p, g, k);
+        if (k == 0)
+            continue;
+        assert_true(hs_partition_gsize(&p, g, k - 1) >=
+                    hs_partition_gsize(&p, g, k));
+        if (hs_partition_gsize(&p, g, k - 1) == hs_partition_gsize(&p, g, k))
+            assert_true(hs_partition_key(&p, k - 1) < hs_partition_key(&p, k));
     }
-    assert_int_equal(p.member[0], p.key[0]);
+    assert_int_equal(hs_partition_start(&p, p.ngroups), 9);
+    assert_int_equal(sum, p.total_size);
+    assert_int_equal(p.total_count, 9);
+    /* members are there already: asking is a no-op */
+    hs_id *member = p.member;
+    assert_int_equal(hs_partition_members(&p, g, &s), 0);
+    assert_ptr_equal(p.member, member);
     hs_partition_free(&p);
     hs_set_free(&s);
     hs_graph_free(g);
