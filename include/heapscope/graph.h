@@ -172,6 +172,8 @@ int hs_set_from_ids(hs_set *out, const hs_id *ids, size_t n);  /* sorts, dedups 
  * faulted in on another core while it is filled (hs_scratch_new).  Freed
  * by hs_set_free (or hs_set_ids_free when it never became a set). */
 hs_id *hs_set_alloc(size_t n);
+/* Only the first n of them are used (the room was for the worst case). */
+void hs_set_ids_trim(hs_id *ids, size_t n);
 void hs_set_ids_free(hs_id *ids);
 void hs_set_free(hs_set *s);
 int hs_set_contains(const hs_set *s, hs_id id);
@@ -252,6 +254,9 @@ uint64_t hs_classify(const hs_graph *g, hs_id id, enum hs_classifier by);
  * caller then writes there).  NULL on ENOMEM.  Free with
  * hs_scratch_free. */
 void *hs_scratch_new(size_t bytes);
+/* Only the first `used` bytes are needed from now on: the pages past them
+ * go back to the system (a block sized for the worst case). */
+void hs_scratch_trim(void *p, size_t used);
 void hs_scratch_free(void *p);
 
 #ifdef __cplusplus

@@ -211,6 +211,20 @@ hs_scratch_new(size_t bytes)
 }
 
 void
+hs_scratch_trim(void *p, size_t used)
+{
+    if (p == NULL)
+        return;
+    scratch_head *h = (scratch_head *)p - 1;
+    if (h->bytes < HS_PREFAULT_MIN)
+        return;
+    /* what is not faulted in yet never needs to be */
+    hs_big_prefault_stop(h->pf);
+    h->pf = NULL;
+    hs_big_trim(h, sizeof *h + used, h->bytes);
+}
+
+void
 hs_scratch_free(void *p)
 {
     if (p == NULL)

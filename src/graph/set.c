@@ -140,6 +140,7 @@ hs_set_from_ids(hs_set *out, const hs_id *ids, size_t n)
         hs_set_ids_free(a);
         return -HS_ENOMEM;
     }
+    hs_set_ids_trim(a, n);
     out->ids = a;
     out->n = n;
     return 0;
@@ -151,6 +152,12 @@ hs_set_alloc(size_t n)
     if (n > (SIZE_MAX >> 3))
         return NULL;
     return hs_scratch_new((n ? n : 1) * sizeof(hs_id));
+}
+
+void
+hs_set_ids_trim(hs_id *ids, size_t n)
+{
+    hs_scratch_trim(ids, n * sizeof *ids);
 }
 
 void
@@ -223,6 +230,7 @@ hs_set_op(hs_set *out, const hs_set *a, const hs_set *b, enum hs_setop op)
         hs_set_ids_free(r);
         return 0;
     }
+    hs_set_ids_trim(r, w);
     out->ids = r;
     out->n = w;
     return 0;

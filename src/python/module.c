@@ -331,6 +331,8 @@ idset_from_sorted(SnapshotObject *snap, hs_id *ids, size_t n)
     if (n == 0) {
         hs_set_ids_free(ids);
         s.ids = NULL;
+    } else {
+        hs_set_ids_trim(ids, n);
     }
     return new_idset(snap, &s);
 }
