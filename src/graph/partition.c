@@ -300,6 +300,81 @@ hs_partition_members(hs_partition *p, const hs_graph *g, const hs_set *s)
     return scatter(p, g, s, NULL);
 }
 
+/* Groups by count and size, indexed by a dense key. */
+typedef struct {
+    const uint64_t *count, *size;
+} dense_groups;
+
+static int
+dense_cmp(const void *a, const void *b, void *ctx)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    const dense_groups *d = ctx;
+    if (d->size[x] != d->size[y])
+        return d->size[x] > d->size[y] ? -1 : 1;
+    if (d->count[x] != d->count[y])
+        return d->count[x] > d->count[y] ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
+/* Caller-given keys that are small numbers (the list ids of byrcs and
+ * byvia: 0 .. groups-1): counted in arrays indexed by key, no hashing,
+ * members scattered by a key -> rank array.  Same order as the hashed
+ * way (group_cmp: the key breaks ties). */
+static int
+partition_dense(hs_partition *p, const hs_graph *g, const hs_set *s,
+                const uint64_t *keys, size_t nkeys)
+{
+    int err = -HS_ENOMEM;
+    uint64_t *count = calloc(nkeys, sizeof *count);
+    uint64_t *size = calloc(nkeys, sizeof *size);
+    uint32_t *order = NULL, *rank = NULL;
+    size_t *fill = NULL;
+    if (count == NULL || size == NULL)
+        goto done;
+    for (size_t i = 0; i < s->n; i++) {
+        count[keys[i]]++;
+        size[keys[i]] += hs_graph_size(g, s->ids[i]);
+    }
+    size_t ng = 0;
+    for (size_t k = 0; k < nkeys; k++)
+        ng += count[k] != 0;
+    order = malloc((ng + 1) * sizeof *order);
+    rank = malloc(nkeys * sizeof *rank);
+    fill = malloc((ng + 1) * sizeof *fill);
+    if (order == NULL || rank == NULL || fill == NULL ||
+        alloc_groups(p, ng, s->n) < 0)
+        goto done;
+    for (size_t k = 0, r = 0; k < nkeys; k++)
+        if (count[k] != 0)
+            order[r++] = (uint32_t)k;
+    dense_groups d = {count, size};
+    qsort_r(order, ng, sizeof *order, dense_cmp, &d);
+    size_t at = 0;
+    for (size_t r = 0; r < ng; r++) {
+        uint32_t k = order[r];
+        rank[k] = (uint32_t)r;
+        p->key[r] = k;
+        p->count[r] = count[k];
+        p->gsize[r] = size[k];
+        p->start[r] = fill[r] = at;
+        at += count[k];
+        p->total_size += size[k];
+    }
+    p->start[ng] = at;
+    p->total_count = s->n;
+    for (size_t i = 0; i < s->n; i++)
+        p->member[fill[rank[keys[i]]]++] = s->ids[i];
+    err = 0;
+done:
+    free(count);
+    free(size);
+    free(order);
+    free(rank);
+    free(fill);
+    return err;
+}
+
 int
 hs_partition_new(hs_partition *p, const hs_graph *g, const hs_set *s,
                  enum hs_classifier by, const uint64_t *keys)
@@ -309,6 +384,18 @@ hs_partition_new(hs_partition *p, const hs_graph *g, const hs_set *s,
     if (keys == NULL && by == HS_BY_ID)
         return partition_by_id(p, g, s) < 0
                    ? (hs_partition_free(p), -HS_ENOMEM) : 0;
+    if (keys != NULL && s->n > 0) {
+        uint64_t top = 0;
+        for (size_t i = 0; i < s->n; i++)
+            if (keys[i] > top)
+                top = keys[i];
+        if (top < (uint64_t)s->n + 4096 && top < UINT32_MAX) {
+            int err = partition_dense(p, g, s, keys, (size_t)top + 1);
+            if (err < 0)
+                hs_partition_free(p);
+            return err;
+        }
+    }
     int err = -HS_ENOMEM;
     keymap m = {0};
     keyer c;

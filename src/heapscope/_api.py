@@ -229,12 +229,42 @@ class _ByRcs(_Classifier):
         return ', '.join(names)
 
 
+class _ViaNames(object):
+    """A byvia partition's row names, by key: a tuple of str.  A row of
+    one name like '.keys()[3]' or '[3]' is a number until it is shown (a
+    row of a big set can have half a million of them)."""
+
+    def __init__(self, raw):
+        codes, self._others = raw
+        self._codes = memoryview(codes).cast('Q')
+        self._n = len(self._codes) - 1
+
+    def __len__(self):
+        return self._n
+
+    def __getitem__(self, key):
+        if not 0 <= key < self._n:
+            raise IndexError('no via row %r' % (key,))
+        code = self._codes[key]
+        if code:
+            return (_c.via_name(code),)
+        return self._others[key]
+
+
+def via_partition(iset_s, progress=None):
+    """(Partition, names) of a low-level set by via; names[key] is a row's
+    tuple of names."""
+    part, raw = (iset_s.via_partition() if progress is None
+                 else iset_s.via_partition(progress=progress))
+    return part, _ViaNames(raw)
+
+
 class _ByVia(_Classifier):
     """By how the referrers refer to an object: ['key'], .attr, [3]..."""
     name, header, by = 'via', 'Referred Via:', None
 
     def rows(self, iset):
-        return iset._s.via_partition()
+        return via_partition(iset._s)
 
     def label(self, labels, key, names=None):
         return ', '.join(repr(n) for n in names[key]) or '<Nothing>'
@@ -348,7 +378,7 @@ class ViaKind(object):
         return ViaKind(self._names, self._op, not self._neg)
 
     def _filter(self, iset):
-        part, names = iset._s.via_partition()
+        part, names = via_partition(iset._s)
         test = self._OPS[self._op]
         keep = None
         for i in range(len(part)):

@@ -108,7 +108,7 @@ class Model(object):
     def _view(self, iset, rel, set_expr, tick):
         if rel == 'via' and 'via' not in iset._parts and iset.count:
             # byvia can be long: give it the progress callback
-            part, names = iset._s.via_partition(progress=tick)
+            part, names = _api.via_partition(iset._s, progress=tick)
             p = _api.Partition.__new__(_api.Partition)
             p._set, p._cls = iset, _api.CLASSIFIERS['via']
             p._cpart, p._rows, p._extra = part, None, names

@@ -1313,8 +1313,11 @@ static PyMethodDef idset_methods[] = {
      "away."},
     {"via_partition", (PyCFunction)(void (*)(void))idset_via_partition,
      METH_VARARGS | METH_KEYWORDS,
-     "via_partition() -> (Partition, labels): members grouped by how their "
-     "referrers refer to them; labels[key] is a row's tuple of names."},
+     "via_partition() -> (Partition, (codes, others)): members grouped by "
+     "how their referrers refer to them; a row's names are "
+     "(via_name(code),) for its non-zero uint64 code in the bytes codes, "
+     "else the tuple others[key] (heapscope._api.via_partition wraps "
+     "this)."},
     {"prod_partition", (PyCFunction)idset_prod_partition, METH_NOARGS,
      "prod_partition() -> (Partition, labels): members grouped by where "
      "tracemalloc saw them allocated ('file:line'); labels[key] names a "
@@ -1747,6 +1750,15 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
 }
 
 static PyObject *
+mod_via_name(PyObject *module, PyObject *arg)
+{
+    unsigned long long code = PyLong_AsUnsignedLongLong(arg);
+    if (code == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    return hs_py_via_code_name(code);
+}
+
+static PyObject *
 mod_sizeof(PyObject *module, PyObject *o)
 {
     return PyLong_FromSize_t(hs_py_size(o));
@@ -1849,6 +1861,9 @@ static PyMethodDef mod_methods[] = {
      "callable, which shows the walk and can cancel it (KeyboardInterrupt); "
      "any other callable is not called, since the walk runs no Python "
      "code."},
+    {"via_name", (PyCFunction)mod_via_name, METH_O,
+     "via_name(code) -> the name a code of via_partition()'s labels "
+     "stands for ('.keys()[3]', '[3]')."},
     {"sizeof", (PyCFunction)mod_sizeof, METH_O,
      "sizeof(obj) -> bytes heapscope attributes to obj (no __sizeof__)."},
     {"instance_dict", (PyCFunction)mod_instance_dict, METH_O,

@@ -26,9 +26,35 @@ typedef struct {
 typedef struct {
     name_slot *slot;
     size_t mask, used;
-    PyObject *names;         /* index -> str */
+    PyObject *names;         /* index -> str, or None until made (below) */
     PyObject *texts;         /* HS_RN_TEXT names, by value: text -> index */
+    uint64_t *code;          /* index -> its code when made lazily, else 0 */
+    size_t ncode, code_cap;
 } name_cache;
+
+/* Names that are a kind and a number (".keys()[3]", "[3]") are made only
+ * when a label shows them: a row of half a million dict keys would
+ * otherwise format half a million strings for a table of ten.  Their code
+ * is kind << 56 | number, never 0 (those kinds are not 0). */
+#define CODE_SHIFT 56
+static int
+lazy_kind(int kind)
+{
+    return kind == HS_RN_INDEXKEY || kind == HS_RN_ITEM ||
+           kind == HS_RN_INSET || kind == HS_RN_STACK;
+}
+
+PyObject *
+hs_py_via_code_name(uint64_t code)
+{
+    hs_relname n = {(int)(code >> CODE_SHIFT), NULL, NULL,
+                    (Py_ssize_t)(code & ((1ull << CODE_SHIFT) - 1))};
+    if (code == 0 || !lazy_kind(n.kind)) {
+        PyErr_SetString(PyExc_ValueError, "not a via name code");
+        return NULL;
+    }
+    return hs_py_relname(&n);
+}
 
 static uint64_t
 mix(uint64_t a, uint64_t b)
@@ -55,6 +81,8 @@ cache_free(name_cache *c)
 {
     free(c->slot);
     c->slot = NULL;
+    free(c->code);
+    c->code = NULL;
     Py_CLEAR(c->names);
     Py_CLEAR(c->texts);
 }
@@ -81,18 +109,51 @@ cache_grow(name_cache *c)
     return 0;
 }
 
-/* Append a new name; its index, or -1 with an exception set. */
+/* Append a new name (None and its code when made lazily); its index, or
+ * -1 with an exception set. */
 static long
-add_name(name_cache *c, PyObject *name)
+add_name_code(name_cache *c, PyObject *name, uint64_t code)
 {
     Py_ssize_t i = PyList_GET_SIZE(c->names);
     if (i >= (Py_ssize_t)UINT32_MAX) {
         PyErr_SetString(PyExc_OverflowError, "too many distinct names");
         return -1;
     }
+    if (c->ncode == c->code_cap) {
+        size_t cap = c->code_cap ? c->code_cap * 2 : 256;
+        uint64_t *b = realloc(c->code, cap * sizeof *b);
+        if (b == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        c->code = b;
+        c->code_cap = cap;
+    }
     if (PyList_Append(c->names, name) < 0)
         return -1;
+    c->code[c->ncode++] = code;
     return (long)i;
+}
+
+static long
+add_name(name_cache *c, PyObject *name)
+{
+    return add_name_code(c, name, 0);
+}
+
+/* Name i as a str (borrowed), made now if it was left for later. */
+static PyObject *
+name_at(name_cache *c, size_t i)
+{
+    PyObject *name = PyList_GET_ITEM(c->names, (Py_ssize_t)i);
+    if (name != Py_None)
+        return name;
+    if ((name = hs_py_via_code_name(c->code[i])) == NULL)
+        return NULL;
+    /* (steals name, releases the None) */
+    if (PyList_SetItem(c->names, (Py_ssize_t)i, name) < 0)
+        return NULL;
+    return name;
 }
 
 /* The index of the one name for this way of referring, made on first use;
@@ -140,11 +201,18 @@ cache_name(name_cache *c, const hs_relname *n)
     for (; c->slot[i].used; i = (i + 1) & c->mask)
         if (c->slot[i].kind == (uint64_t)n->kind && c->slot[i].key == key)
             return c->slot[i].index;
-    PyObject *name = hs_py_relname(n);
-    if (name == NULL)
-        return -1;
-    long idx = add_name(c, name);
-    Py_DECREF(name);
+    long idx;
+    if (lazy_kind(n->kind) && n->index >= 0 &&
+        (uint64_t)n->index < (1ull << CODE_SHIFT)) {
+        idx = add_name_code(c, Py_None,
+                            (uint64_t)n->kind << CODE_SHIFT | (uint64_t)n->index);
+    } else {
+        PyObject *name = hs_py_relname(n);
+        if (name == NULL)
+            return -1;
+        idx = add_name(c, name);
+        Py_DECREF(name);
+    }
     if (idx < 0)
         return -1;
     c->slot[i].kind = (uint64_t)n->kind;
@@ -344,7 +412,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     int64_t *single = NULL;
     hs_rcs_table t = {0};
     PyObject **names = NULL;
-    PyObject *labels = NULL;
+    PyObject *labels = NULL, *codes = NULL, *others = NULL;
     int ret = -1;
     *labels_out = NULL;
     size_t words = ((size_t)g->n + 64) / 64;
@@ -474,15 +542,25 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     }
     free(buf);
 
-    /* Labels: each list's names sorted by text, and distinct by text too
-     * (a root label and a frame's may read alike). */
-    labels = PyList_New((Py_ssize_t)t.n);
-    if (labels == NULL)
+    /* Labels: a list of one lazily made name is its code (codes[id]); any
+     * other is a tuple in `others` (id -> tuple), its names sorted by text
+     * and distinct by text too (a root label and a frame's may read
+     * alike). */
+    codes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((t.n + 1) * 8));
+    others = PyDict_New();
+    if (codes == NULL || others == NULL)
         goto done;
+    uint64_t *code = (uint64_t *)PyBytes_AS_STRING(codes);
     for (size_t id = 0; id < t.n; id++) {
         size_t a = t.start[id], n = t.start[id + 1] - a;
+        if (n == 1 && v.cache.code[t.key[a]] != 0) {
+            code[id] = v.cache.code[t.key[a]];
+            continue;
+        }
+        code[id] = 0;
         for (size_t i = 0; i < n; i++)
-            names[i] = PyList_GET_ITEM(v.cache.names, (Py_ssize_t)t.key[a + i]);
+            if ((names[i] = name_at(&v.cache, t.key[a + i])) == NULL)
+                goto done;
         if (n > 1)
             qsort(names, n, sizeof *names, text_cmp);
         if (PyErr_Occurred())
@@ -498,13 +576,23 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
             Py_INCREF(names[i]);
             PyTuple_SET_ITEM(tup, (Py_ssize_t)i, names[i]);
         }
-        PyList_SET_ITEM(labels, (Py_ssize_t)id, tup);
+        PyObject *key = PyLong_FromSize_t(id);
+        int bad = key == NULL || PyDict_SetItem(others, key, tup) < 0;
+        Py_XDECREF(key);
+        Py_DECREF(tup);
+        if (bad)
+            goto done;
     }
+    code[t.n] = 0;
+    if ((labels = PyTuple_Pack(2, codes, others)) == NULL)
+        goto done;
     *labels_out = labels;
     labels = NULL;
     ret = 0;
 done:
     Py_XDECREF(labels);
+    Py_XDECREF(codes);
+    Py_XDECREF(others);
     free(names);
     free(single);
     free(refs);

@@ -9,6 +9,7 @@ import threading
 import unittest
 
 import heapscope
+from heapscope import _api
 
 PY311 = sys.version_info >= (3, 11)
 
@@ -48,7 +49,7 @@ class TestVia(unittest.TestCase):
 
     def names(self, obj):
         s = self.hp.iso(obj)
-        part, names = s._s.via_partition()
+        part, names = _api.via_partition(s._s)
         return set(names[part.row(0)[0]])
 
     def test_an_object_held_in_several_ways(self):
@@ -59,7 +60,7 @@ class TestVia(unittest.TestCase):
         d = {'a': x, 'b': y, 'c': y, 'd': w}
         del x, y, z, w          # only lst and d hold them
         s = self.hp.iso(lst[0], d['b'], lst[2], d['d'])
-        part, names = s._s.via_partition()
+        part, names = _api.via_partition(s._s)
         rows = {}
         for i in range(len(part)):
             key, count = part.row(i)[:2]
@@ -158,7 +159,7 @@ class TestVia(unittest.TestCase):
             h = hp.heap()
             found = [o for o in h & hp.Type(list) if id(o) == box['id']]
             self.assertEqual(len(found), 1)
-            part, names = hp.iso(found[0])._s.via_partition()
+            part, names = _api.via_partition(hp.iso(found[0])._s)
             self.assertIn(".f_locals['marker']", names[part.row(0)[0]])
         finally:
             done.set()

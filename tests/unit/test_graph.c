@@ -474,6 +474,22 @@ test_partition_with_given_keys(void **state)
     for (size_t k = 0; k < p.ngroups; k++)
         for (size_t m = p.start[k]; m < p.start[k + 1]; m++)
             assert_int_equal(keys[p.member[m] - 1], p.key[k]);
+    /* Small keys are counted in arrays, big ones hashed: the same groups
+     * in the same order either way (ties go to the smaller key). */
+    uint64_t big[6];
+    for (int i = 0; i < 6; i++)
+        big[i] = keys[i] * 1000003u + ((uint64_t)1 << 40);
+    hs_partition q;
+    assert_int_equal(hs_partition_new(&q, g, &s, HS_BY_UNITY, big), 0);
+    assert_int_equal(q.ngroups, p.ngroups);
+    for (size_t k = 0; k < p.ngroups; k++) {
+        assert_int_equal(q.key[k], p.key[k] * 1000003u + ((uint64_t)1 << 40));
+        assert_int_equal(q.count[k], p.count[k]);
+        assert_int_equal(q.gsize[k], p.gsize[k]);
+        assert_int_equal(q.start[k + 1], p.start[k + 1]);
+    }
+    assert_memory_equal(q.member, p.member, 6 * sizeof *p.member);
+    hs_partition_free(&q);
     hs_partition_free(&p);
     hs_set_free(&s);
     hs_graph_free(g);
