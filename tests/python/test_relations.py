@@ -317,6 +317,15 @@ class TestMorePartitions(unittest.TestCase):
         text = str(p.all)
         self.assertIn("'[12345]'", text)
         self.assertIn("'[0]'", text)
+        # one-name rows like these are codes until shown
+        part, names = _api.via_partition(s._s)
+        self.assertEqual(len(names), 20000)
+        shown = sorted(names[part.row(i)[0]][0] for i in range(len(part)))
+        self.assertEqual(shown, sorted('[%d]' % i for i in range(20000)))
+        with self.assertRaises(IndexError):
+            names[20000]
+        with self.assertRaises(ValueError):
+            heapscope._heapscope.via_name(0)
         del holder
 
     def test_byprod_when_not_tracing(self):
