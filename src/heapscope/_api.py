@@ -230,25 +230,34 @@ class _ByRcs(_Classifier):
 
 
 class _ViaNames(object):
-    """A byvia partition's row names, by key: a tuple of str.  A row of
-    one name like '.keys()[3]' or '[3]' is a number until it is shown (a
-    row of a big set can have half a million of them)."""
+    """A byvia partition's row names, by key: a tuple of str, sorted and
+    distinct.  Made when asked for: a row of a big set can have half a
+    million distinct names ('.keys()[3]'), and a table shows ten."""
 
     def __init__(self, raw):
-        codes, self._others = raw
+        starts, keys, self._names, codes = raw
+        self._starts = memoryview(starts).cast('Q')
+        self._keys = memoryview(keys).cast('Q')
         self._codes = memoryview(codes).cast('Q')
-        self._n = len(self._codes) - 1
+        self._made = {}
 
     def __len__(self):
-        return self._n
+        return len(self._starts) - 1
+
+    def _name(self, k):
+        n = self._names[k]
+        if n is None:
+            n = self._names[k] = _c.via_name(self._codes[k])
+        return n
 
     def __getitem__(self, key):
-        if not 0 <= key < self._n:
-            raise IndexError('no via row %r' % (key,))
-        code = self._codes[key]
-        if code:
-            return (_c.via_name(code),)
-        return self._others[key]
+        t = self._made.get(key)
+        if t is None:
+            if not 0 <= key < len(self):
+                raise IndexError('no via row %r' % (key,))
+            ks = self._keys[self._starts[key]:self._starts[key + 1]]
+            t = self._made[key] = tuple(sorted(set(map(self._name, ks))))
+        return t
 
 
 def via_partition(iset_s, progress=None):

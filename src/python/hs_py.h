@@ -188,11 +188,12 @@ PyObject *hs_py_safe_repr(PyObject *o);
 /* ---- via.c -------------------------------------------------------------- */
 
 /* byvia: keys[k] for member k of s is the id of its list of names;
- * *labels_out a new (codes, others) pair: list id's names are
- * (hs_py_via_code_name(code),) when its code in the bytes `codes` (native
- * uint64 per id) is not 0, else the tuple others[id] (sorted, distinct
- * str).  0, or -1 with an exception set (KeyboardInterrupt when prog
- * cancelled). */
+ * *labels_out a new tuple (starts, keys, names, codes) from which a row's
+ * label is made when shown: list id's names are names[keys[j]] for j in
+ * starts[id] .. starts[id+1]-1, where a None stands for
+ * hs_py_via_code_name(codes[keys[j]]); starts, keys and codes are bytes of
+ * native uint64.  0, or -1 with an exception set (KeyboardInterrupt when
+ * prog cancelled). */
 PyObject *hs_py_via_code_name(uint64_t code);
 int hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                        const hs_heapdefs *hd, const hs_set *s, uint64_t *keys,

@@ -1313,11 +1313,11 @@ static PyMethodDef idset_methods[] = {
      "away."},
     {"via_partition", (PyCFunction)(void (*)(void))idset_via_partition,
      METH_VARARGS | METH_KEYWORDS,
-     "via_partition() -> (Partition, (codes, others)): members grouped by "
-     "how their referrers refer to them; a row's names are "
-     "(via_name(code),) for its non-zero uint64 code in the bytes codes, "
-     "else the tuple others[key] (heapscope._api.via_partition wraps "
-     "this)."},
+     "via_partition() -> (Partition, (starts, keys, names, codes)): "
+     "members grouped by how their referrers refer to them; row key's "
+     "names are names[keys[j]] for j in starts[key]..starts[key+1]-1, a None "
+     "there being via_name(codes[keys[j]]) (uint64 bytes; "
+     "heapscope._api.via_partition wraps this)."},
     {"prod_partition", (PyCFunction)idset_prod_partition, METH_NOARGS,
      "prod_partition() -> (Partition, labels): members grouped by where "
      "tracemalloc saw them allocated ('file:line'); labels[key] names a "

@@ -141,21 +141,6 @@ add_name(name_cache *c, PyObject *name)
     return add_name_code(c, name, 0);
 }
 
-/* Name i as a str (borrowed), made now if it was left for later. */
-static PyObject *
-name_at(name_cache *c, size_t i)
-{
-    PyObject *name = PyList_GET_ITEM(c->names, (Py_ssize_t)i);
-    if (name != Py_None)
-        return name;
-    if ((name = hs_py_via_code_name(c->code[i])) == NULL)
-        return NULL;
-    /* (steals name, releases the None) */
-    if (PyList_SetItem(c->names, (Py_ssize_t)i, name) < 0)
-        return NULL;
-    return name;
-}
-
 /* The index of the one name for this way of referring, made on first use;
  * -1 with an exception set on failure. */
 static long
@@ -382,13 +367,6 @@ root_names(via_ctx *v)
     return 0;
 }
 
-static int
-text_cmp(const void *a, const void *b)
-{
-    PyObject *x = *(PyObject *const *)a, *y = *(PyObject *const *)b;
-    return PyUnicode_Compare(x, y);
-}
-
 static double
 now(void)
 {
@@ -411,8 +389,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     uint64_t *isref = NULL;
     int64_t *single = NULL;
     hs_rcs_table t = {0};
-    PyObject **names = NULL;
-    PyObject *labels = NULL, *codes = NULL, *others = NULL;
+    PyObject *labels = NULL, *starts = NULL, *lkeys = NULL, *ncodes = NULL;
     int ret = -1;
     *labels_out = NULL;
     size_t words = ((size_t)g->n + 64) / 64;
@@ -491,9 +468,8 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
      * the others' names are `more`, sorted by member and name. */
     size_t nnames = (size_t)PyList_GET_SIZE(v.cache.names);
     single = malloc((nnames + 1) * sizeof *single);
-    names = malloc((v.nmore + 2) * sizeof *names);
     uint64_t *buf = malloc((v.nmore + 2) * sizeof *buf);
-    if (single == NULL || names == NULL || buf == NULL ||
+    if (single == NULL || buf == NULL ||
         hs_sort_u64(v.more, v.nmore) < 0) {
         free(buf);
         PyErr_NoMemory();
@@ -542,58 +518,39 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     }
     free(buf);
 
-    /* Labels: a list of one lazily made name is its code (codes[id]); any
-     * other is a tuple in `others` (id -> tuple), its names sorted by text
-     * and distinct by text too (a root label and a frame's may read
-     * alike). */
-    codes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((t.n + 1) * 8));
-    others = PyDict_New();
-    if (codes == NULL || others == NULL)
+    /* Labels are made when a row is shown (heapscope._api._ViaNames):
+     * list id's names are names[keys[starts[id]] .. keys[starts[id+1]-1]],
+     * a None among them made from its code; then sorted and distinct by
+     * text.  A row of half a million members named ".keys()[n]" would
+     * otherwise make half a million strings and tuples for a table of
+     * ten. */
+    starts = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((t.n + 1) * 8));
+    lkeys = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((t.nkeys + 1) * 8));
+    ncodes = PyBytes_FromStringAndSize(NULL,
+                                       (Py_ssize_t)((v.cache.ncode + 1) * 8));
+    if (starts == NULL || lkeys == NULL || ncodes == NULL)
         goto done;
-    uint64_t *code = (uint64_t *)PyBytes_AS_STRING(codes);
-    for (size_t id = 0; id < t.n; id++) {
-        size_t a = t.start[id], n = t.start[id + 1] - a;
-        if (n == 1 && v.cache.code[t.key[a]] != 0) {
-            code[id] = v.cache.code[t.key[a]];
-            continue;
-        }
-        code[id] = 0;
-        for (size_t i = 0; i < n; i++)
-            if ((names[i] = name_at(&v.cache, t.key[a + i])) == NULL)
-                goto done;
-        if (n > 1)
-            qsort(names, n, sizeof *names, text_cmp);
-        if (PyErr_Occurred())
-            goto done;
-        size_t w = 0;
-        for (size_t i = 0; i < n; i++)
-            if (w == 0 || PyUnicode_Compare(names[w - 1], names[i]) != 0)
-                names[w++] = names[i];
-        PyObject *tup = PyTuple_New((Py_ssize_t)w);
-        if (tup == NULL)
-            goto done;
-        for (size_t i = 0; i < w; i++) {
-            Py_INCREF(names[i]);
-            PyTuple_SET_ITEM(tup, (Py_ssize_t)i, names[i]);
-        }
-        PyObject *key = PyLong_FromSize_t(id);
-        int bad = key == NULL || PyDict_SetItem(others, key, tup) < 0;
-        Py_XDECREF(key);
-        Py_DECREF(tup);
-        if (bad)
-            goto done;
-    }
-    code[t.n] = 0;
-    if ((labels = PyTuple_Pack(2, codes, others)) == NULL)
+    uint64_t *st = (uint64_t *)PyBytes_AS_STRING(starts);
+    for (size_t id = 0; id <= t.n; id++)
+        st[id] = t.start[id];
+    uint64_t *ks = (uint64_t *)PyBytes_AS_STRING(lkeys);
+    if (t.nkeys > 0)
+        memcpy(ks, t.key, t.nkeys * sizeof *ks);
+    ks[t.nkeys] = 0;
+    uint64_t *nc = (uint64_t *)PyBytes_AS_STRING(ncodes);
+    if (v.cache.ncode > 0)
+        memcpy(nc, v.cache.code, v.cache.ncode * sizeof *nc);
+    nc[v.cache.ncode] = 0;
+    if ((labels = PyTuple_Pack(4, starts, lkeys, v.cache.names, ncodes)) == NULL)
         goto done;
     *labels_out = labels;
     labels = NULL;
     ret = 0;
 done:
     Py_XDECREF(labels);
-    Py_XDECREF(codes);
-    Py_XDECREF(others);
-    free(names);
+    Py_XDECREF(starts);
+    Py_XDECREF(lkeys);
+    Py_XDECREF(ncodes);
     free(single);
     free(refs);
     free(isref);
