@@ -5,8 +5,9 @@
  * (hs_py_relate_all), and every reference it holds to a member names that
  * member; a million-item list holding a million members costs one pass.
  * Names are made once per distinct way (a cache keyed by kind and key),
- * so a set of a million dict values under one key makes one string.  No
- * user code runs: keys are named by a safe repr.
+ * so a set of a million dict values under one key makes one string, and
+ * the names that are a kind and a number, and every row's label, only
+ * when a row is shown.  No user code runs: keys are named by a safe repr.
  */
 #include "hs_py.h"
 #include "heapscope/relations.h"
