@@ -272,6 +272,23 @@ class TestSession(unittest.TestCase):
         self.assertTrue(heapscope.IdentitySet.theone.__doc__)
         self.assertEqual(repr(hp.Root), 'hp.Root')
 
+    def test_man_page_documents_the_api(self):
+        # heapscope.3 names every public attribute of the session, of sets
+        # and of partitions (the tests run from the source tree).
+        import os
+        here = os.path.dirname(os.path.abspath(__file__))
+        path = os.path.join(here, '..', '..', 'man', 'heapscope.3')
+        with open(path) as f:
+            text = re.sub(r'\\f[BIRP]|\\', '', f.read())
+        from heapscope import _api
+        names = {n for n in dir(self.hp) if not n.startswith('_')}
+        for cls in (_api.IdentitySet, _api.Partition):
+            names |= {n for n in dir(cls) if not n.startswith('_')}
+        self.assertGreater(len(names), 30)
+        missing = sorted(n for n in names
+                         if not re.search(r'\b%s\b' % re.escape(n), text))
+        self.assertEqual(missing, [])
+
     def test_set_survives_program_freeing_objects(self):
         h = self.hp.heap()
         pk = h & self.hp.Type(Pkg)
