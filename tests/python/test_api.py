@@ -274,7 +274,8 @@ class TestSession(unittest.TestCase):
 
     def test_man_page_documents_the_api(self):
         # heapscope.3 names every public attribute of the session, of sets
-        # and of partitions (the tests run from the source tree).
+        # and of partitions, and uses each in its EXAMPLES (the tests run
+        # from the source tree).
         import os
         here = os.path.dirname(os.path.abspath(__file__))
         path = os.path.join(here, '..', '..', 'man', 'heapscope.3')
@@ -285,9 +286,11 @@ class TestSession(unittest.TestCase):
         for cls in (_api.IdentitySet, _api.Partition):
             names |= {n for n in dir(cls) if not n.startswith('_')}
         self.assertGreater(len(names), 30)
-        missing = sorted(n for n in names
-                         if not re.search(r'\b%s\b' % re.escape(n), text))
-        self.assertEqual(missing, [])
+        examples = text[text.index('.SH EXAMPLES'):text.index('.SH SEE ALSO')]
+        for where in (text, examples):
+            missing = sorted(n for n in names
+                             if not re.search(r'\b%s\b' % re.escape(n), where))
+            self.assertEqual(missing, [], where[:12])
 
     def test_set_survives_program_freeing_objects(self):
         h = self.hp.heap()
