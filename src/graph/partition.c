@@ -291,6 +291,37 @@ done:
 }
 
 int
+hs_partition_select(const hs_partition *p, const hs_graph *g,
+                    const hs_set *s, size_t i, hs_set *out)
+{
+    out->ids = NULL;
+    out->n = 0;
+    if (i >= p->ngroups || s->n != p->total_count)
+        return -HS_EINVAL;
+    size_t want = hs_partition_count(p, i), n = 0;
+    uint64_t key = hs_partition_key(p, i);
+    if (p->member != NULL) {
+        size_t a = hs_partition_start(p, i);
+        return hs_set_from_ids(out, p->member + a, want);
+    }
+    hs_id *ids = hs_set_alloc(want + 1);
+    if (ids == NULL)
+        return -HS_ENOMEM;
+    keyer c;
+    keyer_init(&c, g, (enum hs_classifier)p->by, NULL);
+    for (size_t k = 0; k < s->n && n < want; k++)
+        if (keyer_key(&c, k, s->ids[k]) == key)
+            ids[n++] = s->ids[k];
+    if (n != want) {
+        hs_set_ids_free(ids);
+        return -HS_EINVAL;      /* not the set the partition was made of */
+    }
+    out->ids = ids;
+    out->n = n;
+    return 0;
+}
+
+int
 hs_partition_members(hs_partition *p, const hs_graph *g, const hs_set *s)
 {
     if (p->member != NULL)

@@ -52,6 +52,7 @@ typedef struct {
     hs_rcs_table rcs;          /* referrer-kind lists of a byrcs partition */
     PyObject *set;             /* the IdSet partitioned, while the members
                                   are still to be computed (or NULL) */
+    int selected;              /* a group was already cut by one pass */
 } PartitionObject;
 
 typedef struct {
@@ -980,6 +981,7 @@ new_partition(SnapshotObject *snap)
     memset(&p->p, 0, sizeof p->p);
     memset(&p->rcs, 0, sizeof p->rcs);
     p->set = NULL;
+    p->selected = 0;
     PyObject_GC_Track(p);
     return p;
 }
@@ -1488,7 +1490,20 @@ static PyObject *
 partition_group(PartitionObject *self, PyObject *arg)
 {
     size_t i;
-    if (group_index(self, arg, &i) < 0 || partition_members(self) < 0)
+    if (group_index(self, arg, &i) < 0)
+        return NULL;
+    /* The first row asked for (often the only one: h[0]) is one pass over
+     * the set; a second means more will come: all the members then. */
+    if (self->p.member == NULL && !self->selected && self->set != NULL) {
+        hs_set out;
+        int r = hs_partition_select(&self->p, self->snap->g,
+                                    &((IdSetObject *)self->set)->s, i, &out);
+        if (r < 0)
+            return raise_hs(r);
+        self->selected = 1;
+        return new_idset(self->snap, &out);
+    }
+    if (partition_members(self) < 0)
         return NULL;
     size_t a = hs_partition_start(&self->p, i),
            n = hs_partition_start(&self->p, i + 1) - a;

@@ -533,7 +533,29 @@ test_partition_clodo_members_follow_owners(void **state)
     hs_set s = mk(ids, 8);
     hs_partition p;
     assert_int_equal(hs_partition_new(&p, g, &s, HS_BY_CLODO, NULL), 0);
+    /* One group cut by one pass, before the members exist, is the group
+     * the members give later (and after they exist, a copy of it). */
+    hs_set one[8];
+    assert_true(p.ngroups <= 8);
+    for (size_t k = 0; k < p.ngroups; k++) {
+        assert_int_equal(hs_partition_select(&p, g, &s, k, &one[k]), 0);
+        assert_int_equal(one[k].n, p.count[k]);
+    }
+    assert_null(p.member);
+    hs_set none;
+    assert_int_equal(hs_partition_select(&p, g, &s, p.ngroups, &none),
+                     -HS_EINVAL);
     assert_int_equal(hs_partition_members(&p, g, &s), 0);
+    for (size_t k = 0; k < p.ngroups; k++) {
+        assert_memory_equal(one[k].ids, p.member + p.start[k],
+                            one[k].n * sizeof *one[k].ids);
+        hs_set again;
+        assert_int_equal(hs_partition_select(&p, g, &s, k, &again), 0);
+        assert_int_equal(again.n, one[k].n);
+        assert_memory_equal(again.ids, one[k].ids, again.n * sizeof *again.ids);
+        hs_set_free(&again);
+        hs_set_free(&one[k]);
+    }
     size_t dictof = 0;
     for (size_t k = 0; k < p.ngroups; k++)
         for (size_t m = p.start[k]; m < p.start[k + 1]; m++) {
@@ -549,6 +571,8 @@ test_partition_clodo_members_follow_owners(void **state)
     hs_id other[] = {1, 2, 3};
     hs_set t = mk(other, 3);
     assert_int_equal(hs_partition_members(&q, g, &t), -HS_EINVAL);
+    hs_set cut;
+    assert_int_equal(hs_partition_select(&q, g, &t, 0, &cut), -HS_EINVAL);
     hs_partition_free(&q);
     hs_set_free(&t);
     hs_partition_free(&p);
