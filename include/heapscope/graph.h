@@ -222,11 +222,16 @@ int hs_partition_new(hs_partition *p, const hs_graph *g, const hs_set *s,
  * partition was made from. */
 int hs_partition_members(hs_partition *p, const hs_graph *g,
                          const hs_set *s);
-/* Group i's members as a set, without the partition's members: one pass
- * over s (which must be the set partitioned) for a partition that has
- * none yet, a copy when it has. */
+/* Group i's members as a set: a copy when the partition has its members,
+ * else one pass over s (which must be the set partitioned; it may be NULL
+ * when the members are there), without making them. */
 int hs_partition_select(const hs_partition *p, const hs_graph *g,
                         const hs_set *s, size_t i, hs_set *out);
+/* Groups start, start + step, ... before stop (step may be negative, as
+ * a Python slice's indices(); numbers out of range are skipped) as one
+ * set.  The partition must have its members. */
+int hs_partition_rows(const hs_partition *p, ptrdiff_t start, ptrdiff_t stop,
+                      ptrdiff_t step, hs_set *out);
 void hs_partition_free(hs_partition *p);
 /* Group i's key, member count, bytes and first member's index (i <=
  * ngroups for the start); g is the partition's graph. */

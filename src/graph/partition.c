@@ -296,14 +296,14 @@ hs_partition_select(const hs_partition *p, const hs_graph *g,
 {
     out->ids = NULL;
     out->n = 0;
-    if (i >= p->ngroups || s->n != p->total_count)
+    if (i >= p->ngroups)
+        return -HS_EINVAL;
+    if (p->member != NULL)
+        return hs_partition_rows(p, (ptrdiff_t)i, (ptrdiff_t)i + 1, 1, out);
+    if (s == NULL || s->n != p->total_count)
         return -HS_EINVAL;
     size_t want = hs_partition_count(p, i), n = 0;
     uint64_t key = hs_partition_key(p, i);
-    if (p->member != NULL) {
-        size_t a = hs_partition_start(p, i);
-        return hs_set_from_ids(out, p->member + a, want);
-    }
     hs_id *ids = hs_set_alloc(want + 1);
     if (ids == NULL)
         return -HS_ENOMEM;
@@ -318,6 +318,47 @@ hs_partition_select(const hs_partition *p, const hs_graph *g,
     }
     out->ids = ids;
     out->n = n;
+    return 0;
+}
+
+int
+hs_partition_rows(const hs_partition *p, ptrdiff_t start, ptrdiff_t stop,
+                  ptrdiff_t step, hs_set *out)
+{
+    out->ids = NULL;
+    out->n = 0;
+    ptrdiff_t ng = (ptrdiff_t)p->ngroups;
+    if (p->member == NULL || step == 0)
+        return -HS_EINVAL;
+    size_t n = 0;
+    for (ptrdiff_t r = start; step > 0 ? r < stop : r > stop; r += step)
+        if (r >= 0 && r < ng)
+            n += hs_partition_start(p, (size_t)r + 1) -
+                 hs_partition_start(p, (size_t)r);
+    hs_id *ids = hs_set_alloc(n + 1);
+    if (ids == NULL)
+        return -HS_ENOMEM;
+    size_t w = 0;
+    for (ptrdiff_t r = start; step > 0 ? r < stop : r > stop; r += step) {
+        if (r < 0 || r >= ng)
+            continue;
+        size_t a = hs_partition_start(p, (size_t)r),
+               b = hs_partition_start(p, (size_t)r + 1);
+        memcpy(ids + w, p->member + a, (b - a) * sizeof *ids);
+        w += b - a;
+    }
+    /* one row is sorted already; rows together are sorted here */
+    if (hs_sort_unique_u32(ids, &w) < 0) {
+        hs_set_ids_free(ids);
+        return -HS_ENOMEM;
+    }
+    if (w == 0) {
+        hs_set_ids_free(ids);
+        return 0;
+    }
+    hs_set_ids_trim(ids, w);
+    out->ids = ids;
+    out->n = w;
     return 0;
 }
 

@@ -109,24 +109,22 @@ hs_relations_memory(const hs_relations *r)
     return m;
 }
 
-/* The ids in buf (scratch memory, freed here) as a set: sorted and
- * deduplicated in place, then copied to a block of their own size. */
+/* The ids in buf (from hs_set_alloc; taken over) as a set: sorted and
+ * deduplicated in place, the room past them given back. */
 static int
 gather(hs_set *out, hs_id *buf, size_t n)
 {
     out->ids = NULL;
     out->n = 0;
     int rc = hs_sort_unique_u32(buf, &n);
-    if (rc == 0 && n > 0) {
-        if ((out->ids = hs_set_alloc(n)) == NULL) {
-            rc = -HS_ENOMEM;
-        } else {
-            memcpy(out->ids, buf, n * sizeof *out->ids);
-            out->n = n;
-        }
+    if (rc < 0 || n == 0) {
+        hs_set_ids_free(buf);
+        return rc;
     }
-    hs_scratch_free(buf);
-    return rc;
+    hs_set_ids_trim(buf, n);
+    out->ids = buf;
+    out->n = n;
+    return 0;
 }
 
 int
@@ -137,7 +135,7 @@ hs_referrers(const hs_relations *r, const hs_set *s, hs_set *out)
     size_t cap = 0, n = 0;
     for (size_t k = 0; k < s->n; k++)
         cap += hs_rel_nin(r, s->ids[k]);
-    hs_id *buf = hs_scratch_new((cap + 1) * sizeof *buf);
+    hs_id *buf = hs_set_alloc(cap + 1);
     if (buf == NULL)
         return -HS_ENOMEM;
     for (size_t k = 0; k < s->n; k++) {
@@ -157,7 +155,7 @@ hs_referents(const hs_relations *r, const hs_set *s, hs_set *out)
     size_t cap = 0, n = 0;
     for (size_t k = 0; k < s->n; k++)
         cap += hs_graph_nout(g, s->ids[k]);
-    hs_id *buf = hs_scratch_new((cap + 1) * sizeof *buf);
+    hs_id *buf = hs_set_alloc(cap + 1);
     if (buf == NULL)
         return -HS_ENOMEM;
     for (size_t k = 0; k < s->n; k++) {

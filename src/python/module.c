@@ -1494,24 +1494,16 @@ partition_group(PartitionObject *self, PyObject *arg)
         return NULL;
     /* The first row asked for (often the only one: h[0]) is one pass over
      * the set; a second means more will come: all the members then. */
-    if (self->p.member == NULL && !self->selected && self->set != NULL) {
-        hs_set out;
-        int r = hs_partition_select(&self->p, self->snap->g,
-                                    &((IdSetObject *)self->set)->s, i, &out);
-        if (r < 0)
-            return raise_hs(r);
-        self->selected = 1;
-        return new_idset(self->snap, &out);
-    }
-    if (partition_members(self) < 0)
+    if (self->selected && partition_members(self) < 0)
         return NULL;
-    size_t a = hs_partition_start(&self->p, i),
-           n = hs_partition_start(&self->p, i + 1) - a;
-    hs_id *ids = hs_set_alloc(n + 1);
-    if (ids == NULL)
-        return PyErr_NoMemory();
-    memcpy(ids, self->p.member + a, n * sizeof *ids);
-    return idset_from_sorted(self->snap, ids, n);
+    IdSetObject *set = (IdSetObject *)self->set;
+    hs_set out;
+    int r = hs_partition_select(&self->p, self->snap->g,
+                                set != NULL ? &set->s : NULL, i, &out);
+    if (r < 0)
+        return raise_hs(r);
+    self->selected = 1;
+    return new_idset(self->snap, &out);
 }
 
 /* The union of rows start, start+step, ... before stop (a slice already
@@ -1531,29 +1523,10 @@ partition_rows(PartitionObject *self, PyObject *args)
     }
     if (partition_members(self) < 0)
         return NULL;
-    const hs_partition *p = &self->p;
-    size_t n = 0;
-    for (Py_ssize_t r = start; step > 0 ? r < stop : r > stop; r += step)
-        if (r >= 0 && r < ng)
-            n += hs_partition_start(p, (size_t)r + 1) -
-                 hs_partition_start(p, (size_t)r);
-    hs_id *ids = malloc((n + 1) * sizeof *ids);
-    if (ids == NULL)
-        return PyErr_NoMemory();
-    size_t w = 0;
-    for (Py_ssize_t r = start; step > 0 ? r < stop : r > stop; r += step) {
-        if (r < 0 || r >= ng)
-            continue;
-        size_t a = hs_partition_start(p, (size_t)r),
-               b = hs_partition_start(p, (size_t)r + 1);
-        memcpy(ids + w, p->member + a, (b - a) * sizeof *ids);
-        w += b - a;
-    }
     hs_set out;
-    int rc = hs_set_from_ids(&out, ids, w);
-    free(ids);
-    if (rc < 0)
-        return raise_hs(rc);
+    int r = hs_partition_rows(&self->p, start, stop, step, &out);
+    if (r < 0)
+        return raise_hs(r);
     return new_idset(self->snap, &out);
 }
 
