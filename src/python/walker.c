@@ -72,22 +72,37 @@ typedef struct walker {
     gc_lister lister;
 } walker;
 
+/* Append to a growing address list: 0, or -HS_ENOMEM (list unchanged). */
+static inline int
+addr_push(uintptr_t **list, size_t *n, size_t *cap, uintptr_t a)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        uintptr_t *b = realloc(*list, c * sizeof *b);
+        if (b == NULL)
+            return -HS_ENOMEM;
+        *list = b;
+        *cap = c;
+    }
+    (*list)[(*n)++] = a;
+    return 0;
+}
+
+/* The same for the walk's lists: 1 (with w->err set) on ENOMEM. */
+static int
+push_addr(walker *w, uintptr_t **list, size_t *n, size_t *cap, uintptr_t a)
+{
+    int r = addr_push(list, n, cap, a);
+    if (r < 0)
+        w->err = r;
+    return r < 0;
+}
+
 static int
 push_kid(walker *w, PyObject *op)
 {
     pending *p = w->cur;
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 16;
-        uintptr_t *k = realloc(p->kids, cap * sizeof *k);
-        if (k == NULL) {
-            w->err = -HS_ENOMEM;
-            return 1;
-        }
-        p->kids = k;
-        p->cap = cap;
-    }
-    p->kids[p->n++] = (uintptr_t)op;
-    return 0;
+    return push_addr(w, &p->kids, &p->n, &p->cap, (uintptr_t)op);
 }
 
 /* tp_traverse's visitproc. */
@@ -117,24 +132,6 @@ visit_root(PyObject *op, const char *label, void *arg)
         w->err = r;
         return 1;
     }
-    return 0;
-}
-
-/* Append to a growing address list; 1 (with w->err set) on ENOMEM. */
-static int
-push_addr(walker *w, uintptr_t **list, size_t *n, size_t *cap, uintptr_t a)
-{
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 64;
-        uintptr_t *b = realloc(*list, c * sizeof *b);
-        if (b == NULL) {
-            w->err = -HS_ENOMEM;
-            return 1;
-        }
-        *list = b;
-        *cap = c;
-    }
-    (*list)[(*n)++] = a;
     return 0;
 }
 
@@ -485,18 +482,8 @@ lister_visit(PyObject *op, const char *label, void *arg)
 {
     gc_lister *l = arg;
     (void)label;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 4096;
-        uintptr_t *a = realloc(l->a, cap * sizeof *a);
-        if (a == NULL) {
-            l->err = -HS_ENOMEM;
-            return 1;
-        }
-        l->a = a;
-        l->cap = cap;
-    }
-    l->a[l->n++] = (uintptr_t)op;
-    return 0;
+    l->err = addr_push(&l->a, &l->n, &l->cap, (uintptr_t)op);
+    return l->err < 0;
 }
 
 static void *
