@@ -263,8 +263,7 @@ class _ViaNames(object):
 def via_partition(iset_s, progress=None):
     """(Partition, names) of a low-level set by via; names[key] is a row's
     tuple of names."""
-    part, raw = (iset_s.via_partition() if progress is None
-                 else iset_s.via_partition(progress=progress))
+    part, raw = iset_s.via_partition(progress=progress)
     return part, _ViaNames(raw)
 
 
@@ -1059,10 +1058,10 @@ class Use(object):
         self._mark = mark
         self._mark_time = _time.time()
 
-    def _snapshot(self, args=None, progress=None):
+    def _snapshot(self, progress=None):
         # The session keeps its last heap() (or heapu()) snapshot: sets
         # made from objects it holds join it.
-        snap = _c.snapshot(args=args or None, progress=progress)
+        snap = _c.snapshot(progress=progress)
         self._last = snap
         return snap
 

@@ -30,7 +30,7 @@ typedef struct {
     PyObject *names;         /* index -> str, or None until made (below) */
     PyObject *texts;         /* HS_RN_TEXT names, by value: text -> index */
     uint64_t *code;          /* index -> its code when made lazily, else 0 */
-    size_t ncode, code_cap;
+    size_t code_cap;         /* (as many in use as names has items) */
 } name_cache;
 
 /* Names that are a kind and a number (".keys()[3]", "[3]") are made only
@@ -120,7 +120,7 @@ add_name_code(name_cache *c, PyObject *name, uint64_t code)
         PyErr_SetString(PyExc_OverflowError, "too many distinct names");
         return -1;
     }
-    if (c->ncode == c->code_cap) {
+    if ((size_t)i == c->code_cap) {
         size_t cap = c->code_cap ? c->code_cap * 2 : 256;
         uint64_t *b = realloc(c->code, cap * sizeof *b);
         if (b == NULL) {
@@ -132,7 +132,7 @@ add_name_code(name_cache *c, PyObject *name, uint64_t code)
     }
     if (PyList_Append(c->names, name) < 0)
         return -1;
-    c->code[c->ncode++] = code;
+    c->code[i] = code;
     return (long)i;
 }
 
@@ -527,8 +527,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
      * ten. */
     starts = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((t.n + 1) * 8));
     lkeys = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((t.nkeys + 1) * 8));
-    ncodes = PyBytes_FromStringAndSize(NULL,
-                                       (Py_ssize_t)((v.cache.ncode + 1) * 8));
+    ncodes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((nnames + 1) * 8));
     if (starts == NULL || lkeys == NULL || ncodes == NULL)
         goto done;
     uint64_t *st = (uint64_t *)PyBytes_AS_STRING(starts);
@@ -539,9 +538,9 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
         memcpy(ks, t.key, t.nkeys * sizeof *ks);
     ks[t.nkeys] = 0;
     uint64_t *nc = (uint64_t *)PyBytes_AS_STRING(ncodes);
-    if (v.cache.ncode > 0)
-        memcpy(nc, v.cache.code, v.cache.ncode * sizeof *nc);
-    nc[v.cache.ncode] = 0;
+    if (nnames > 0)
+        memcpy(nc, v.cache.code, nnames * sizeof *nc);
+    nc[nnames] = 0;
     if ((labels = PyTuple_Pack(4, starts, lkeys, v.cache.names, ncodes)) == NULL)
         goto done;
     *labels_out = labels;
