@@ -444,7 +444,7 @@ hs_graph_intern_batch(hs_graph *g, const uintptr_t *addrs, size_t n,
                       hs_id *ids)
 {
     for (size_t i = 0; i < n; i++)
-        __builtin_prefetch(&g->table[home_of(g, addrs[i])]);
+        hs_graph_prefetch(g, addrs[i]);
     for (size_t i = 0; i < n; i++) {
         int is_new;
         int r = hs_graph_intern(g, addrs[i], &ids[i], &is_new);
