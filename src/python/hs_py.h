@@ -257,6 +257,7 @@ typedef struct hs_walk_opts {
     PyObject *const *args;      /* objects the query was handed: in the */
     size_t nargs;               /* snapshot even if no root reaches them */
     size_t nodes_hint;          /* expected objects (presizes the arrays) */
+    size_t edges_hint;          /* expected edges (0: from nodes_hint) */
     const hs_heapdefs *heapdefs;  /* types with their own size/traverse */
     /* Ticked every WALK_TICK objects, out of progress_total (the objects
      * expected, 0 if unknown); cancels the walk when it returns non-zero.

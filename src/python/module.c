@@ -20,7 +20,9 @@ typedef struct {
     PyTypeObject *iter_type;
     PyObject *hidden;          /* list of types whose instances are ours */
     PyObject *hidden_globals;  /* list of dicts: globals of our frames */
-    size_t last_n;             /* nodes in the last snapshot: next hint */
+    /* The last walk's nodes and edges, and the blocks allocated before
+     * it (sys.getallocatedblocks()): the next walk's estimate. */
+    size_t last_n, last_edges, last_blocks, walk_blocks;
     /* The graphs of the live snapshots that hold references: what only
      * they hold is heapscope's, never the program's (see hs_walk_opts). */
     const hs_graph **live;
@@ -1600,24 +1602,48 @@ static PyType_Spec partition_spec = {
 
 /* ---- module functions ---------------------------------------------------- */
 
-/* How many objects the walk should expect: the interpreter's count of
- * small-object blocks (about 1.1 per object on a pkgcore-like heap; 0 when
- * pymalloc is off), or the last walk's count if larger.  The address table
- * is sized from it, so a first walk rehashes nothing. */
+/* The interpreter's count of small-object blocks (0 when unknown). */
 static size_t
-expected_objects(modstate *st)
+allocated_blocks(void)
 {
-    size_t n = st->last_n + st->last_n / 8;
+    size_t n = 0;
     PyObject *f = PySys_GetObject("getallocatedblocks");   /* borrowed */
     PyObject *r = f != NULL ? PyObject_CallNoArgs(f) : NULL;
     if (r != NULL) {
         Py_ssize_t blocks = PyLong_AsSsize_t(r);
-        if (blocks > 0 && (size_t)blocks > n)
+        if (blocks > 0)
             n = (size_t)blocks;
         Py_DECREF(r);
     }
     PyErr_Clear();
     return n;
+}
+
+/* How many objects and edges the walk should expect: the arrays and the
+ * address table are sized from it and faulted in before the walk fills
+ * them, and on these machines a page touched for nothing costs as much as
+ * the walk's work on it, so the guess should be close.  While the heap is
+ * about the size of the last walk's (the interpreter's count of
+ * small-object blocks within a factor of 2), that walk's counts scaled by
+ * how the blocks have grown since, plus 3%; else (a first walk, or one
+ * after a small mark) the blocks themselves, about 1.1 per object on a
+ * pkgcore-like heap, so such a walk rehashes nothing. */
+static void
+expected_size(modstate *st, size_t *nodes, size_t *edges)
+{
+    size_t blocks = allocated_blocks();
+    *edges = 0;
+    if (st->last_n > 0 && st->last_blocks > 0 && blocks > 0 &&
+        blocks / 2 <= st->last_blocks && st->last_blocks / 2 <= blocks) {
+        double grow = (double)blocks / (double)st->last_blocks * 1.03;
+        *nodes = (size_t)((double)st->last_n * grow) + 1024;
+        *edges = (size_t)((double)st->last_edges * grow) + 1024;
+    } else {
+        *nodes = st->last_n + st->last_n / 8;
+        if (blocks > *nodes)
+            *nodes = blocks;
+    }
+    st->walk_blocks = blocks;
 }
 
 static PyObject *
@@ -1704,7 +1730,8 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     for (Py_ssize_t i = 0; i < nh; i++)
         hidden[k++] = (PyTypeObject *)PyList_GET_ITEM(st->hidden, i);
     Py_ssize_t ng = PyList_GET_SIZE(st->hidden_globals);
-    size_t expected = expected_objects(st);
+    size_t expected, expected_edges;
+    expected_size(st, &expected, &expected_edges);
     hs_walk_opts o = {
         .hold_refs = hold,
         .gc_objects = gc_objects,
@@ -1715,6 +1742,7 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
         .args = given ? ((PyTupleObject *)given)->ob_item : NULL,
         .nargs = given ? (size_t)PyTuple_GET_SIZE(given) : 0,
         .nodes_hint = expected,
+        .edges_hint = expected_edges,
         .heapdefs = &snap->hd,
         .progress = progress,
         .progress_total = expected,
@@ -1734,6 +1762,8 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     }
     PyObject_GC_Track(snap);
     st->last_n = snap->g->n;
+    st->last_edges = (size_t)snap->g->nedges;
+    st->last_blocks = st->walk_blocks;
     return (PyObject *)snap;
 }
 

@@ -618,7 +618,7 @@ walk(hs_graph **out, const hs_walk_opts *o)
     size_t hint = o->nodes_hint ? o->nodes_hint : (1u << 18);
 
     w.o = o;
-    w.g = hs_graph_new(hint, hint + hint / 2);
+    w.g = hs_graph_new(hint, o->edges_hint ? o->edges_hint : hint + hint / 2);
     if (w.g == NULL)
         return -HS_ENOMEM;
     if (hint >= PREFAULT_MIN)
