@@ -830,10 +830,15 @@ class Partition(object):
     p[i] is row i as a set; p[a:b] the union of those rows; p.sets every
     row; printing shows ten rows, p.more the next ten, p.all every row."""
 
-    def __init__(self, iset, classifier, start=0):
-        self._set = iset
+    def __init__(self, iset, classifier, start=0, rows=None):
+        # Its own handle on the set: iset caches this partition, and a
+        # reference back would make a cycle that only a full collection
+        # frees, keeping the whole snapshot alive after h = hp.heap().
+        self._set = IdentitySet(iset._s)
         self._cls = classifier
-        self._cpart, extra = classifier.rows(iset)
+        if rows is None:
+            rows = classifier.rows(iset)
+        self._cpart, extra = rows
         if self._cpart is None:
             self._rows, self._extra = extra, None
         else:

@@ -108,13 +108,9 @@ class Model(object):
     def _view(self, iset, rel, set_expr, tick):
         if rel == 'via' and 'via' not in iset._parts and iset.count:
             # byvia can be long: give it the progress callback
-            part, names = _api.via_partition(iset._s, progress=tick)
-            p = _api.Partition.__new__(_api.Partition)
-            p._set, p._cls = iset, _api.CLASSIFIERS['via']
-            p._cpart, p._rows, p._extra = part, None, names
-            p._start, p._dominated, p._dom_cache = 0, False, {}
-            p._names = _api._labels(iset._s.snapshot)
-            iset._parts['via'] = p
+            rows = _api.via_partition(iset._s, progress=tick)
+            iset._parts['via'] = _api.Partition(iset, _api.CLASSIFIERS['via'],
+                                                rows=rows)
         return View(iset, rel, set_expr)
 
     def step(self, view, row, how, tick):

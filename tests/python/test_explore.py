@@ -50,7 +50,7 @@ class TestModel(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        del cls.root, cls.model, cls.repo, cls.hostile
+        del cls.root, cls.model, cls.repo, cls.hostile, cls.hp
 
     def info(self, view):
         expr, summary, column, rel, sort, count, size, nrows = \

@@ -405,6 +405,39 @@ class TestLifetime(unittest.TestCase):
         self.assertEqual(died, [1])
         self.assertIsNone(ref())
 
+    def test_a_set_dropped_is_freed_without_a_collection(self):
+        # h = hp.heap() again, after partitions of every kind were asked
+        # of the last h: the last snapshot (and what only it holds) goes at
+        # once, not at the next full collection, which on a big heap may be
+        # a long way off.
+        class Marker3(object):
+            pass
+        hp = heapscope.hpy()
+        hp.setrelheap()
+        x = Marker3()
+        ref = weakref.ref(x)
+        keep = [x]
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            h = hp.heap()
+            for p in (h.byclodo, h.bytype, h.byrcs, h.byvia, h.bymodule,
+                      h.byid, h.bysize, h.byunity, h.byprod,
+                      h[0].byrcs, h.byrcs[0].referrers.byvia):
+                str(p)
+            str(h.byrcs.more) + str(h.byrcs.all) + str(h.byrcs.dominated)
+            self.assertGreater(h.byrcs[0:2].count, 0)
+            self.assertGreater(h.domisize, 0)
+            h.byid[0].theone
+            del keep, x, p
+            self.assertIsNotNone(ref())     # the snapshot holds it
+            h = hp.heap()
+            self.assertIsNone(ref())
+            self.assertGreater(h.count, 0)
+        finally:
+            if was:
+                gc.enable()
+
     def test_heapscope_objects_hidden(self):
         snap = C.snapshot()
         h = snap.heap()
