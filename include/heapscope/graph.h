@@ -269,6 +269,16 @@ void *hs_scratch_new(size_t bytes);
 void hs_scratch_trim(void *p, size_t used);
 void hs_scratch_free(void *p);
 
+/* The big arrays of graphs and relations freed are kept for the next big
+ * blocks (a new snapshot's arrays, scratch), up to `bytes` in all (0, the
+ * default: none, and what is kept goes back to the system now).  Here a
+ * page the system must find afresh costs 10 to 20 times what reusing a
+ * kept one costs: a virtual machine's host takes back within a second or
+ * two what its guest frees.  Thread-safe; hs_memory_kept() is how many
+ * bytes are kept now. */
+void hs_memory_keep(size_t bytes);
+size_t hs_memory_kept(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,6 +5,11 @@
  * one fault brings in 2 MiB.  So the arrays are mapped directly, advised as
  * huge-page candidates from the start, and grown with mremap, which moves
  * page tables instead of copying and keeps the pages already touched.
+ *
+ * A snapshot's arrays given back are kept for the next ones while a limit
+ * allows (the pool, below): a page the system has to find afresh costs 10
+ * to 20 times what reusing a kept one costs here, since a virtual
+ * machine's host takes back what its guest frees within a second or two.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -43,10 +48,9 @@ advise(void *p, size_t bytes)
 #endif
 }
 
-void *
-hs_big_alloc(size_t bytes)
+static void *
+map_fresh(size_t len)
 {
-    size_t len = round_pages(bytes);
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
@@ -55,11 +59,155 @@ hs_big_alloc(size_t bytes)
     return p;
 }
 
+/* ---- the pool -------------------------------------------------------------
+ *
+ * A snapshot's arrays (graph and relations: hs_big_alloc_kept and
+ * hs_big_free_kept) of POOL_MIN bytes or more, kept whole when freed
+ * (their pages stay the process's) up to `limit` bytes in all; 0 keeps
+ * nothing.  Only those: a user who asks for a new heap() at the prompt
+ * frees the last one after the walk, and the next walk, seconds or
+ * minutes later, finds its arrays ready.  Scratch is freed and asked for
+ * again within moments, while the system still has its pages at hand; it
+ * neither takes nor gives here.
+ *
+ * A block is served from the smallest kept mapping that holds it (the rest
+ * of that mapping stays kept), or else from the largest, grown with
+ * mremap.  Its pages are dropped first (MADV_DONTNEED), so they read as
+ * zeros and come back on first touch as pages the system has just had
+ * back, not as fresh ones.  One lock: blocks are freed from worker threads
+ * too. */
+#define POOL_MIN HUGE_PAGE
+#define POOL_SLOTS 64
+
+static struct {
+    pthread_mutex_t lock;
+    size_t limit, bytes, n;
+    char *ptr[POOL_SLOTS];
+    size_t len[POOL_SLOTS];
+} pool = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, {NULL}, {0}};
+
+static void
+pool_drop(size_t k)
+{
+    pool.bytes -= pool.len[k];
+    pool.n--;
+    pool.ptr[k] = pool.ptr[pool.n];
+    pool.len[k] = pool.len[pool.n];
+}
+
+/* Unmap kept mappings, the smallest first (a big one can serve several
+ * blocks), until at most `keep` bytes in at most `slots` mappings are
+ * kept.  Called with the lock held. */
+static void
+pool_shrink(size_t keep, size_t slots)
+{
+    while ((pool.bytes > keep || pool.n > slots) && pool.n > 0) {
+        size_t small = 0;
+        for (size_t k = 1; k < pool.n; k++)
+            if (pool.len[k] < pool.len[small])
+                small = k;
+        (void)munmap(pool.ptr[small], pool.len[small]);
+        pool_drop(small);
+    }
+}
+
+/* A zeroed mapping of len bytes from the pool, or NULL. */
+static void *
+pool_take(size_t len)
+{
+    char *p = NULL;
+    pthread_mutex_lock(&pool.lock);
+    size_t best = pool.n, big = pool.n;
+    for (size_t k = 0; k < pool.n; k++) {
+        if (pool.len[k] >= len &&
+            (best == pool.n || pool.len[k] < pool.len[best]))
+            best = k;
+        if (big == pool.n || pool.len[k] > pool.len[big])
+            big = k;
+    }
+    if (best < pool.n) {
+        p = pool.ptr[best];
+        size_t have = pool.len[best];
+        pool_drop(best);
+        if (have - len >= POOL_MIN && pool.n < POOL_SLOTS) {
+            pool.ptr[pool.n] = p + len;      /* the rest stays kept */
+            pool.len[pool.n++] = have - len;
+            pool.bytes += have - len;
+        } else if (have > len) {
+            (void)munmap(p + len, have - len);
+        }
+        (void)madvise(p, len, MADV_DONTNEED);
+    } else if (big < pool.n) {
+        char *old = pool.ptr[big];
+        size_t have = pool.len[big];
+        pool_drop(big);
+        (void)madvise(old, have, MADV_DONTNEED);
+        void *q = mremap(old, have, len, MREMAP_MAYMOVE);
+        if (q == MAP_FAILED)
+            (void)munmap(old, have);
+        else
+            p = q;
+    }
+    pthread_mutex_unlock(&pool.lock);
+    if (p != NULL)
+        advise(p, len);
+    return p;
+}
+
+/* Keep mapping [p, p + len) if the limit allows; 1 if kept. */
+static int
+pool_keep(void *p, size_t len)
+{
+    int kept = 0;
+    pthread_mutex_lock(&pool.lock);
+    if (len >= POOL_MIN && len <= pool.limit) {
+        pool_shrink(pool.limit - len, POOL_SLOTS - 1);     /* make room */
+        pool.ptr[pool.n] = p;
+        pool.len[pool.n++] = len;
+        pool.bytes += len;
+        kept = 1;
+    }
+    pthread_mutex_unlock(&pool.lock);
+    return kept;
+}
+
+void
+hs_memory_keep(size_t bytes)
+{
+    pthread_mutex_lock(&pool.lock);
+    pool.limit = bytes;
+    pool_shrink(bytes, POOL_SLOTS);
+    pthread_mutex_unlock(&pool.lock);
+}
+
+size_t
+hs_memory_kept(void)
+{
+    pthread_mutex_lock(&pool.lock);
+    size_t b = pool.bytes;
+    pthread_mutex_unlock(&pool.lock);
+    return b;
+}
+
+void *
+hs_big_alloc(size_t bytes)
+{
+    return map_fresh(round_pages(bytes));
+}
+
+void *
+hs_big_alloc_kept(size_t bytes)
+{
+    size_t len = round_pages(bytes);
+    void *p = len >= POOL_MIN ? pool_take(len) : NULL;
+    return p != NULL ? p : map_fresh(len);
+}
+
 void *
 hs_big_resize(void *p, size_t old_bytes, size_t new_bytes)
 {
     if (p == NULL)
-        return hs_big_alloc(new_bytes);
+        return hs_big_alloc_kept(new_bytes);
     size_t olen = round_pages(old_bytes), nlen = round_pages(new_bytes);
     if (olen == nlen)
         return p;
@@ -83,6 +231,14 @@ hs_big_free(void *p, size_t bytes)
 {
     if (p != NULL)
         (void)munmap(p, round_pages(bytes));
+}
+
+void
+hs_big_free_kept(void *p, size_t bytes)
+{
+    size_t len = round_pages(bytes);
+    if (p != NULL && !pool_keep(p, len))
+        (void)munmap(p, len);
 }
 
 /* ---- prefaulting ---------------------------------------------------------

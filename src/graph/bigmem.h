@@ -5,8 +5,13 @@
 #include <stddef.h>
 
 void *hs_big_alloc(size_t bytes);             /* zeroed; NULL on failure */
+/* Resizing NULL allocates as hs_big_alloc_kept does. */
 void *hs_big_resize(void *p, size_t old_bytes, size_t new_bytes);
 void hs_big_free(void *p, size_t bytes);
+/* A snapshot's arrays: allocated from what hs_memory_keep() keeps when it
+ * can, and kept when freed if the limit allows (else unmapped). */
+void *hs_big_alloc_kept(size_t bytes);
+void hs_big_free_kept(void *p, size_t bytes);
 /* Give the pages past `used` bytes back to the system; the mapping keeps
  * its size (they read as zeros if touched again). */
 void hs_big_trim(void *p, size_t used, size_t bytes);

@@ -84,7 +84,7 @@ table_alloc(hs_graph *g, uint64_t slots)
         slots = MIN_SLOTS;
     if (slots > UINT32_MAX)
         return -HS_ERANGE;
-    uint64_t *t = hs_big_alloc(slots * sizeof(uint64_t));
+    uint64_t *t = hs_big_alloc_kept(slots * sizeof(uint64_t));
     if (t == NULL)
         return -HS_ENOMEM;
     g->table = t;
@@ -310,7 +310,7 @@ hs_graph_new(size_t nodes_hint, size_t edges_hint)
     if (nodes_reserve(g, nodes_hint) < 0 ||
         table_alloc(g, slots_for(nodes_hint)) < 0)
         goto error;
-    g->edges = hs_big_alloc(edges_hint * sizeof *g->edges);
+    g->edges = hs_big_alloc_kept(edges_hint * sizeof *g->edges);
     if (g->edges == NULL)
         goto error;
     g->edge_cap = edges_hint;
@@ -327,14 +327,14 @@ hs_graph_free(hs_graph *g)
     if (g == NULL)
         return;
     prefault_stop(g);
-    hs_big_free(g->addr, g->cap * sizeof *g->addr);
-    hs_big_free(g->type, g->cap * sizeof *g->type);
-    hs_big_free(g->size, g->cap * sizeof *g->size);
-    hs_big_free(g->flags, g->cap * sizeof *g->flags);
-    hs_big_free(g->edge_start, (g->cap + 1) * sizeof *g->edge_start);
-    hs_big_free(g->edges, g->edge_cap * sizeof *g->edges);
+    hs_big_free_kept(g->addr, g->cap * sizeof *g->addr);
+    hs_big_free_kept(g->type, g->cap * sizeof *g->type);
+    hs_big_free_kept(g->size, g->cap * sizeof *g->size);
+    hs_big_free_kept(g->flags, g->cap * sizeof *g->flags);
+    hs_big_free_kept(g->edge_start, (g->cap + 1) * sizeof *g->edge_start);
+    hs_big_free_kept(g->edges, g->edge_cap * sizeof *g->edges);
     if (g->table != NULL)
-        hs_big_free(g->table, g->tslots * sizeof(uint64_t));
+        hs_big_free_kept(g->table, g->tslots * sizeof(uint64_t));
     free(g->spill);
     free(g->odd);
     free(g->owned_dict);
@@ -629,8 +629,8 @@ void
 hs_graph_drop_edges(hs_graph *g)
 {
     prefault_stop(g);
-    hs_big_free(g->edges, g->edge_cap * sizeof *g->edges);
-    hs_big_free(g->edge_start, (g->cap + 1) * sizeof *g->edge_start);
+    hs_big_free_kept(g->edges, g->edge_cap * sizeof *g->edges);
+    hs_big_free_kept(g->edge_start, (g->cap + 1) * sizeof *g->edge_start);
     free(g->owned_dict);
     free(g->dict_owner);
     g->edges = NULL;

@@ -48,8 +48,8 @@ hs_relations_new(hs_relations **out, const hs_graph *g)
     size_t n = g->n;
     /* n + 2 entries: the counting trick below shifts by one (the last
      * one is never read afterwards) */
-    r->rev_start = hs_big_alloc((n + 2) * sizeof *r->rev_start);
-    r->rev = hs_big_alloc((g->nedges + 1) * sizeof *r->rev);
+    r->rev_start = hs_big_alloc_kept((n + 2) * sizeof *r->rev_start);
+    r->rev = hs_big_alloc_kept((g->nedges + 1) * sizeof *r->rev);
     if (r->rev_start == NULL || r->rev == NULL) {
         hs_relations_free(r);
         return -HS_ENOMEM;
@@ -87,11 +87,11 @@ hs_relations_free(hs_relations *r)
     if (r == NULL)
         return;
     size_t n = r->g->n;
-    hs_big_free(r->rev_start, (n + 2) * sizeof *r->rev_start);
-    hs_big_free(r->rev, (r->g->nedges + 1) * sizeof *r->rev);
-    hs_big_free(r->idom, (n + 1) * sizeof *r->idom);
-    hs_big_free(r->retained, (n + 1) * sizeof *r->retained);
-    hs_big_free(r->scratch, n + 1);
+    hs_big_free_kept(r->rev_start, (n + 2) * sizeof *r->rev_start);
+    hs_big_free_kept(r->rev, (r->g->nedges + 1) * sizeof *r->rev);
+    hs_big_free_kept(r->idom, (n + 1) * sizeof *r->idom);
+    hs_big_free_kept(r->retained, (n + 1) * sizeof *r->retained);
+    hs_big_free_kept(r->scratch, n + 1);
     pthread_mutex_destroy(&r->dom_lock);
     pthread_mutex_destroy(&r->scratch_lock);
     free(r);
@@ -579,7 +579,7 @@ compute_dominators(hs_relations *r, const hs_progress *prog)
             a.vertex[a.dfnum[v]] = (uint32_t)v;
     hs_big_free(a.dfnum, b);
     a.dfnum = NULL;
-    if ((idom = hs_big_alloc(ob)) == NULL)
+    if ((idom = hs_big_alloc_kept(ob)) == NULL)
         goto done;
     for (size_t i = 0; i <= g->n; i++)
         idom[i] = HS_NO_ID;
@@ -591,7 +591,8 @@ compute_dominators(hs_relations *r, const hs_progress *prog)
     a.idom = NULL;
     /* Retained sizes: children before parents (reverse dfs order).  Static
      * objects are never freed: they retain nothing of their own size. */
-    if ((retained = hs_big_alloc(((size_t)g->n + 1) * sizeof *retained)) == NULL)
+    retained = hs_big_alloc_kept(((size_t)g->n + 1) * sizeof *retained);
+    if (retained == NULL)
         goto done;
     for (uint32_t i = count; i >= 2; i--) {
         hs_id v = a.vertex[i];
@@ -805,7 +806,7 @@ marks_take(hs_relations *r, int *mine)
     *mine = 0;
     if (pthread_mutex_trylock(&r->scratch_lock) == 0) {
         if (r->scratch == NULL)
-            r->scratch = hs_big_alloc(n + 1);
+            r->scratch = hs_big_alloc_kept(n + 1);
         if (r->scratch != NULL) {
             *mine = 1;
             return r->scratch;

@@ -147,6 +147,29 @@ parse_progress(PyObject *args, PyObject *kw, const char *fname,
 
 /* ---- Snapshot ----------------------------------------------------------- */
 
+/* While snapshots that hold the program's objects live, the arrays of a
+ * snapshot dropped (h = hp.heap() again frees the last h after the walk)
+ * are kept for the next big blocks, up to the size of the live ones (their
+ * graphs and relations, built or to be built):
+ * faulting fresh pages in is much of what a walk costs here, and the next
+ * walk may come minutes later.  When the last one goes, so does what was
+ * kept. */
+static void
+keep_freed_memory(const modstate *st)
+{
+    size_t bytes = 0;
+    for (size_t k = 0; k < st->nlive; k++) {
+        const SnapshotObject *snap = (const SnapshotObject *)st->live_obj[k];
+        const hs_graph *g = st->live[k];
+        bytes += hs_graph_memory(g);
+        /* its relations, or what they will take (reverse edges) */
+        bytes += snap->rel != NULL
+                     ? hs_relations_memory(snap->rel)
+                     : ((size_t)g->n + (size_t)g->nedges + 3) * sizeof(hs_id);
+    }
+    hs_memory_keep(bytes);
+}
+
 static hs_relations *
 relations(SnapshotObject *self)
 {
@@ -161,6 +184,8 @@ relations(SnapshotObject *self)
             raise_hs(r);
             return NULL;
         }
+        if (self->held && self->module != NULL)
+            keep_freed_memory(state_of(self->module));
     }
     return self->rel;
 }
@@ -187,6 +212,7 @@ live_add(modstate *st, PyObject *snap, const hs_graph *g)
     }
     st->live_obj[st->nlive] = snap;
     st->live[st->nlive++] = g;
+    keep_freed_memory(st);
     return 0;
 }
 
@@ -198,6 +224,7 @@ live_remove(modstate *st, const hs_graph *g)
             --st->nlive;
             st->live[k] = st->live[st->nlive];
             st->live_obj[k] = st->live_obj[st->nlive];
+            keep_freed_memory(st);
             return;
         }
 }
@@ -1768,6 +1795,14 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
 }
 
 static PyObject *
+mod_memory_kept(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return PyLong_FromSize_t(hs_memory_kept());
+}
+
+static PyObject *
 mod_via_name(PyObject *module, PyObject *arg)
 {
     unsigned long long code = PyLong_AsUnsignedLongLong(arg);
@@ -1879,6 +1914,9 @@ static PyMethodDef mod_methods[] = {
      "callable, which shows the walk and can cancel it (KeyboardInterrupt); "
      "any other callable is not called, since the walk runs no Python "
      "code."},
+    {"memory_kept", (PyCFunction)mod_memory_kept, METH_NOARGS,
+     "memory_kept() -> bytes of dropped snapshots' arrays kept for reuse "
+     "(up to the size of the live snapshots; none once they are gone)."},
     {"via_name", (PyCFunction)mod_via_name, METH_O,
      "via_name(code) -> the name a code of via_partition()'s labels "
      "stands for ('.keys()[3]', '[3]')."},

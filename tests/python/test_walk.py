@@ -438,6 +438,34 @@ class TestLifetime(unittest.TestCase):
             if was:
                 gc.enable()
 
+    def test_working_memory_is_kept_only_while_snapshots_live(self):
+        # A dropped snapshot's arrays are kept for the next ones while
+        # snapshots live, up to their size (graphs and relations, built or
+        # to be built); when the last snapshot goes, so does what was kept.
+        # (Other tests' snapshots may still live: the bound counts every
+        # snapshot there is, with all its relations could take.)
+        def bound():
+            gc.collect()
+            return sum(o.memory + 4 * (o.count + o.nedges + 3) +
+                       13 * (o.count + 1) + 2 ** 20
+                       for o in gc.get_objects() if type(o) is C.Snapshot)
+        data = [[i] for i in range(300000)]
+        hp = heapscope.hpy()
+        h = hp.heap()
+        h2 = C.snapshot()               # a second walk, into fresh arrays
+        self.assertGreater(h2.count, 600000)
+        del h2                          # ... which are kept
+        kept = C.memory_kept()
+        self.assertGreater(kept, 0)
+        h3 = C.snapshot()               # ... and used again
+        self.assertLess(C.memory_kept(), kept)
+        self.assertGreaterEqual(h3.find(data[-1][0]), 0)
+        del h3
+        self.assertLessEqual(C.memory_kept(), bound())
+        del h, hp
+        self.assertLessEqual(C.memory_kept(), bound())
+        del data
+
     def test_heapscope_objects_hidden(self):
         snap = C.snapshot()
         h = snap.heap()

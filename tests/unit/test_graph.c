@@ -1,5 +1,6 @@
 /* test_graph.c - cmocka tests of src/graph on hand-made graphs: the address
  * table, CSR edges, big sizes, dict owners, set algebra and partitions. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -518,6 +519,166 @@ test_scratch(void **state)
     assert_null(hs_scratch_new(SIZE_MAX - 8));
 }
 
+/* ---- freed big blocks kept for the next ones (hs_memory_keep) ---------- */
+
+#define MB ((size_t)1 << 20)
+
+/* p[0..n) reads as zeros; then it is filled with `with`. */
+static void
+zero_then_fill(unsigned char *p, size_t n, int with)
+{
+    for (size_t i = 0; i < n; i += 1024)
+        assert_int_equal(p[i], 0);
+    assert_int_equal(p[n - 1], 0);
+    memset(p, with, n);
+}
+
+/* A graph of n nodes at scattered addresses, every page of its arrays
+ * written (so that a block reused from them shows any byte not zeroed). */
+static hs_graph *
+scattered_graph(size_t n)
+{
+    hs_graph *g = hs_graph_new(n, n);
+    assert_non_null(g);
+    hs_id root, id;
+    int is_new;
+    assert_int_equal(hs_graph_add_virtual(g, &root), 0);
+    for (size_t k = 0; k < n - 1; k++) {
+        uintptr_t a = 0x100000 + ((k * 0x9E3779B1u) % (n * 64)) * 8;
+        assert_int_equal(hs_graph_intern(g, a, &id, &is_new), 0);
+        assert_int_equal(hs_graph_add_edge(g, id), 0);
+    }
+    hs_graph_end_node(g, root);
+    for (hs_id i = 1; i < g->n; i++) {
+        assert_int_equal(hs_graph_set_size(g, i, 48), 0);
+        g->flags[i] = HS_F_GC;
+        hs_graph_end_node(g, i);
+    }
+    return g;
+}
+
+/* Every slot of g's table is empty and every node array reads zeros. */
+static void
+graph_arrays_zero(const hs_graph *g)
+{
+    for (uint64_t k = 0; k < g->tslots; k++)
+        if (g->table[k] != 0)
+            fail_msg("slot %llu not empty", (unsigned long long)k);
+    for (size_t k = 0; k < g->cap; k += 512)
+        assert_true(g->addr[k] == 0 && g->type[k] == 0 && g->size[k] == 0 &&
+                    g->flags[k] == 0 && g->edge_start[k + 1] == 0);
+    for (size_t k = 0; k < g->edge_cap; k += 1024)
+        assert_true(g->edges[k] == 0);
+}
+
+/* Nothing is kept by default.  With a limit, a graph's arrays are kept
+ * when it is freed, and a new graph's come from them: cut from the
+ * smallest kept mapping that holds each (the rest stays kept), or the
+ * biggest grown; they read as zeros whatever was written there, and the
+ * graph works.  Scratch neither takes nor gives.  The limit is kept to
+ * (the smallest go first), and 0 gives everything back. */
+static void
+test_memory_kept(void **state)
+{
+    (void)state;
+    const size_t n = (size_t)1 << 21;       /* a 32 MiB table, 16 MiB addr */
+    hs_memory_keep(0);
+    hs_graph_free(scattered_graph(n));
+    assert_true(hs_memory_kept() == 0);
+
+    hs_memory_keep(1024 * MB);
+    /* (scratch of HS_PREFAULT_MIN bytes or more is mapped, the rest is
+     * malloc's) */
+    unsigned char *s = hs_scratch_new(20 * MB);
+    zero_then_fill(s, 20 * MB, 0xAB);
+    hs_scratch_free(s);
+    assert_true(hs_memory_kept() == 0);
+    hs_graph_free(scattered_graph(n));
+    size_t kept = hs_memory_kept();
+    assert_true(kept >= 64 * MB && kept <= 96 * MB);
+    s = hs_scratch_new(20 * MB);
+    assert_true(hs_memory_kept() == kept);
+    zero_then_fill(s, 20 * MB, 0xAB);
+    hs_scratch_free(s);
+    assert_true(hs_memory_kept() == kept);
+
+    for (int round = 0; round < 3; round++) {
+        /* the same size twice, then twice as big (grown from kept ones) */
+        size_t nn = round < 2 ? n : 2 * n;
+        hs_graph *g = hs_graph_new(nn, nn);
+        assert_non_null(g);
+        assert_true(hs_memory_kept() < kept / 4);
+        graph_arrays_zero(g);
+        hs_graph_free(g);
+        g = scattered_graph(nn);
+        for (size_t k = 0; k < nn - 1; k += 97) {
+            uintptr_t a = 0x100000 + ((k * 0x9E3779B1u) % (nn * 64)) * 8;
+            hs_id id = hs_graph_find(g, a);
+            assert_true(id != HS_NO_ID && g->addr[id] == a);
+        }
+        assert_true(hs_graph_find(g, 0x100000 + nn * 64 * 8) == HS_NO_ID);
+        hs_graph_free(g);
+        kept = hs_memory_kept();
+        assert_true(kept >= 64 * MB * (round < 2 ? 1 : 2));
+    }
+
+    hs_memory_keep(100 * MB);                 /* the smallest go first */
+    assert_true(hs_memory_kept() <= 100 * MB);
+    assert_true(hs_memory_kept() >= 64 * MB); /* the table's is left */
+    hs_memory_keep(8 * MB);
+    hs_graph_free(scattered_graph(n));        /* over the limit: unmapped */
+    assert_true(hs_memory_kept() <= 8 * MB);
+    hs_memory_keep(0);
+    assert_true(hs_memory_kept() == 0);
+}
+
+/* Two threads free graphs and take blocks from one pool at once. */
+static void *
+churn(void *arg)
+{
+    unsigned x = (unsigned)(uintptr_t)arg;
+    for (int i = 0; i < 12; i++) {
+        x = x * 1103515245u + 12345u;
+        size_t n = (16 + (x >> 16) % 25) * MB;
+        unsigned char *p = hs_scratch_new(n);
+        if (p == NULL)
+            return (void *)1;
+        for (size_t k = 0; k < n; k += 4096)
+            if (p[k] != 0)
+                return (void *)2;
+        memset(p, 0x5A, n);
+        hs_scratch_free(p);
+        hs_graph *g = hs_graph_new((size_t)1 << 20, (size_t)1 << 20);
+        if (g == NULL)
+            return (void *)3;
+        for (size_t k = 0; k < g->tslots; k += 512)
+            if (g->table[k] != 0)
+                return (void *)4;
+        memset(g->table, 0x5A, g->tslots * sizeof *g->table);
+        hs_graph_free(g);
+    }
+    return NULL;
+}
+
+static void
+test_memory_kept_threads(void **state)
+{
+    (void)state;
+    hs_memory_keep(96 * MB);
+    pthread_t t[2];
+    for (uintptr_t k = 0; k < 2; k++)
+        assert_int_equal(pthread_create(&t[k], NULL, churn, (void *)(k + 7)),
+                         0);
+    for (int k = 0; k < 2; k++) {
+        void *r;
+        assert_int_equal(pthread_join(t[k], &r), 0);
+        assert_null(r);
+    }
+    assert_true(hs_memory_kept() <= 96 * MB);
+    hs_memory_keep(0);
+    assert_true(hs_memory_kept() == 0);
+}
+
 static void
 test_partition_clodo_members_follow_owners(void **state)
 {
@@ -619,6 +780,8 @@ main(void)
         cmocka_unit_test(test_partition_by_id_orders_by_size),
         cmocka_unit_test(test_partition_with_given_keys),
         cmocka_unit_test(test_scratch),
+        cmocka_unit_test(test_memory_kept),
+        cmocka_unit_test(test_memory_kept_threads),
         cmocka_unit_test(test_partition_clodo_members_follow_owners),
         cmocka_unit_test(test_empty_set),
     };
