@@ -192,12 +192,14 @@ PyObject *hs_py_safe_repr(PyObject *o);
  * label is made when shown: list id's names are names[keys[j]] for j in
  * starts[id] .. starts[id+1]-1, where a None stands for
  * hs_py_via_code_name(codes[keys[j]]); starts, keys and codes are bytes of
- * native uint64.  0, or -1 with an exception set (KeyboardInterrupt when
- * prog cancelled). */
+ * native uint64.  With threads > 1, a worker thread reads some of the
+ * referrers (big sets only).  0, or -1 with an exception set
+ * (KeyboardInterrupt when prog cancelled). */
 PyObject *hs_py_via_code_name(uint64_t code);
 int hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                        const hs_heapdefs *hd, const hs_set *s, uint64_t *keys,
-                       PyObject **labels_out, const hs_progress *prog);
+                       PyObject **labels_out, const hs_progress *prog,
+                       int threads);
 
 /* ---- module.c: what model.c needs of a set ------------------------------ */
 

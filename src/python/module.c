@@ -1197,10 +1197,13 @@ idset_rcs_partition(IdSetObject *self, PyObject *unused)
 static PyObject *
 idset_via_partition(IdSetObject *self, PyObject *args, PyObject *kw)
 {
-    PyObject *cb;
+    static char *kwlist[] = {"progress", "threads", NULL};
+    PyObject *cb = NULL;
+    int threads = 2;
     pyprog pp;
     hs_progress hp;
-    if (!parse_progress(args, kw, "via_partition", &cb))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Oi:via_partition", kwlist,
+                                     &cb, &threads))
         return NULL;
     hs_relations *rel = relations(self->snap);
     if (rel == NULL)
@@ -1211,7 +1214,8 @@ idset_via_partition(IdSetObject *self, PyObject *args, PyObject *kw)
     if (keys == NULL)
         return PyErr_NoMemory();
     if (hs_py_via_classify(self->snap->g, rel, &self->snap->hd, &self->s,
-                           keys, &labels, progress_of(cb, &pp, &hp)) < 0)
+                           keys, &labels, progress_of(cb, &pp, &hp),
+                           threads) < 0)
         goto error;
     p = new_partition(self->snap);
     if (p == NULL)

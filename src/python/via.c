@@ -12,6 +12,9 @@
 #include "hs_py.h"
 #include "heapscope/relations.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -224,8 +227,14 @@ typedef struct {
 } target;
 
 typedef struct {
+    target *tab;            /* the current referrer's member targets */
+    size_t tmask, tcap;
+} target_table;
+
+typedef struct {
     const hs_graph *g;
     const hs_set *s;
+    const hs_heapdefs *hd;
     uint64_t *inset;        /* bitmap of the set's node ids */
     uint32_t *rank;         /* members in the words before each word */
     name_cache cache;
@@ -233,8 +242,7 @@ typedef struct {
                             /* | MORE when it has others, in `more` */
     uint64_t *more;         /* member index << 32 | name index */
     size_t nmore, cap;
-    target *tab;            /* the current referrer's member targets */
-    size_t tmask, tcap, nt;
+    target_table t;         /* the main thread's */
     int err;
 } via_ctx;
 
@@ -283,10 +291,11 @@ addr_slot(uintptr_t a, size_t mask)
     return (size_t)(((uint64_t)a >> 4) * 0x9E3779B97F4A7C15ull >> 20) & mask;
 }
 
-/* Fill the table with referrer p's targets that are members; their
- * number (0: nothing of p's is a member). */
+/* Fill table t with referrer p's targets that are members; their number
+ * (0: nothing of p's is a member).  -1 when out of memory (no exception
+ * set: the other core's worker calls this too). */
 static int
-load_targets(via_ctx *v, hs_id p, size_t *count)
+load_targets(const via_ctx *v, target_table *t, hs_id p, size_t *count)
 {
     const hs_graph *g = v->g;
     const hs_id *e = hs_graph_out(g, p);
@@ -299,47 +308,68 @@ load_targets(via_ctx *v, hs_id p, size_t *count)
     size_t size = 16;
     while (size < 2 * (size_t)want)
         size *= 2;
-    if (size > v->tcap) {
-        target *t = realloc(v->tab, size * sizeof *t);
-        if (t == NULL) {
-            PyErr_NoMemory();
+    if (size > t->tcap) {
+        target *b = realloc(t->tab, size * sizeof *b);
+        if (b == NULL)
             return -1;
-        }
-        v->tab = t;
-        v->tcap = size;
+        t->tab = b;
+        t->tcap = size;
     }
-    v->tmask = size - 1;
-    memset(v->tab, 0, size * sizeof *v->tab);
+    t->tmask = size - 1;
+    memset(t->tab, 0, size * sizeof *t->tab);
     for (uint32_t k = 0; k < m; k++) {
         hs_id w = e[k];
         if (!IN_SET(v, w))
             continue;
         uintptr_t a = g->addr[w];
-        size_t i = addr_slot(a, v->tmask);
-        while (v->tab[i].addr != 0 && v->tab[i].addr != a)
-            i = (i + 1) & v->tmask;
-        v->tab[i].addr = a;
-        v->tab[i].id = w;
+        size_t i = addr_slot(a, t->tmask);
+        while (t->tab[i].addr != 0 && t->tab[i].addr != a)
+            i = (i + 1) & t->tmask;
+        t->tab[i].addr = a;
+        t->tab[i].id = w;
     }
     return 0;
+}
+
+/* The member at address a among the loaded targets, or HS_NO_ID. */
+static inline hs_id
+find_target(const target_table *t, uintptr_t a)
+{
+    size_t i = addr_slot(a, t->tmask);
+    while (t->tab[i].addr != 0 && t->tab[i].addr != a)
+        i = (i + 1) & t->tmask;
+    return t->tab[i].addr == 0 ? HS_NO_ID : t->tab[i].id;
 }
 
 static int
 visit_held(PyObject *dst, const hs_relname *n, void *arg)
 {
     via_ctx *v = arg;
-    uintptr_t a = (uintptr_t)dst;
-    size_t i = addr_slot(a, v->tmask);
-    while (v->tab[i].addr != 0 && v->tab[i].addr != a)
-        i = (i + 1) & v->tmask;
-    if (v->tab[i].addr == 0)
+    hs_id id = find_target(&v->t, (uintptr_t)dst);
+    if (id == HS_NO_ID)
         return 0;               /* not a member */
     long name = cache_name(&v->cache, n);
-    if (name < 0 || add_name_of(v, member_of(v, v->tab[i].id), name) < 0) {
+    if (name < 0 || add_name_of(v, member_of(v, id), name) < 0) {
         v->err = -1;
         return 1;
     }
     return 0;
+}
+
+/* Every reference referrer p holds to a member names that member (on the
+ * main thread: names are Python strings).  0, or -1 with an exception. */
+static int
+relate_one(via_ctx *v, hs_id p)
+{
+    size_t nt;
+    if (load_targets(v, &v->t, p, &nt) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (nt == 0)
+        return 0;
+    hs_py_relate_all((PyObject *)v->g->addr[p], v->hd, visit_held, v);
+    return v->err;
 }
 
 /* How the root holds members: the tail of each root edge's label, so a
@@ -376,15 +406,387 @@ now(void)
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+/* ---- relating on two cores ---------------------------------------------
+ *
+ * Reading a million referrers is a cache miss or more each, so a worker
+ * thread reads some of them while the main thread reads others.  The
+ * worker runs no Python and makes no object: it relates referrers whose
+ * references relate names from what the referrer's fields point to (all
+ * but types and the instances of types with an NyHeapDef), and for each
+ * reference to a member records the member and the way (kind and key) in
+ * a chunk; the main thread turns them into names between blocks of its
+ * own.  The others the worker hands back, and the main thread relates them
+ * once the worker has stopped.  Nothing changes the objects meanwhile: the
+ * main thread holds the interpreter's lock throughout and runs no Python
+ * code (making names allocates strings, which never starts a collection),
+ * so no other thread runs any either. */
+#define BLOCK_REFS 2048             /* referrers taken at a time */
+#define CHUNK_RECS 32768            /* records in a chunk */
+#define NCHUNKS 8                   /* chunks the worker may fill ahead */
+#define PAR_MIN_REFS 32768          /* fewer referrers: one thread */
+#define REC_DEFER 0xFFu             /* kind: refs[member] is the main's */
+
+typedef struct {
+    uint32_t member;        /* index in the set; refs index when DEFER */
+    uint32_t kind;
+    uint64_t val;           /* index, field or key, by kind */
+} rec;
+
+typedef struct chunk {
+    struct chunk *next;
+    size_t n;
+    rec r[CHUNK_RECS];
+} chunk;
+
+typedef struct {
+    via_ctx *v;             /* read only on the worker: g, s, hd, inset, rank */
+    const hs_id *refs;
+    size_t nrefs;
+    atomic_size_t next;     /* the next block's first referrer */
+    atomic_int stop;        /* the main thread gives up (error, cancel) */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    chunk *free, *ready, *ready_tail;
+    int done;               /* the worker has filled its last chunk */
+    target_table t;         /* the worker's */
+    chunk *cur;
+    pthread_t thread;
+    int thread_ok;          /* thread, lock and cond to be cleaned up */
+} relpar;
+
+/* May the worker relate o?  Relate reads nothing but o's own fields and
+ * what they point to, except for an NyHeapDef's relate (an extension's
+ * code) and a static type's dict on 3.12+ (kept by the interpreter, found
+ * through the calling thread's state, which the worker has not). */
+static int
+plain_holder(const via_ctx *v, PyObject *o)
+{
+    PyTypeObject *tp = Py_TYPE(o);
+    return hs_heapdefs_find(v->hd, tp) == NULL && !PyType_Check(o);
+}
+
+static uint64_t
+rec_val(const hs_relname *n)
+{
+    switch (n->kind) {
+    case HS_RN_FIELD:
+    case HS_RN_MEMBER:
+        return (uint64_t)(uintptr_t)n->field;
+    case HS_RN_INDEXKEY:
+    case HS_RN_ITEM:
+    case HS_RN_INSET:
+    case HS_RN_STACK:
+        return (uint64_t)n->index;
+    default:
+        return (uint64_t)(uintptr_t)n->key;
+    }
+}
+
+static hs_relname
+rec_name(const rec *r)
+{
+    hs_relname n = {(int)r->kind, NULL, NULL, 0};
+    switch (r->kind) {
+    case HS_RN_FIELD:
+    case HS_RN_MEMBER:
+        n.field = (const char *)(uintptr_t)r->val;
+        break;
+    case HS_RN_INDEXKEY:
+    case HS_RN_ITEM:
+    case HS_RN_INSET:
+    case HS_RN_STACK:
+        n.index = (Py_ssize_t)r->val;
+        break;
+    default:
+        n.key = (PyObject *)(uintptr_t)r->val;
+        break;
+    }
+    return n;
+}
+
+/* The worker's chunk with room for one more record; NULL when the main
+ * thread gave up.  Full chunks go to the ready list. */
+static chunk *
+room(relpar *rp)
+{
+    if (rp->cur != NULL && rp->cur->n < CHUNK_RECS)
+        return rp->cur;
+    pthread_mutex_lock(&rp->lock);
+    if (rp->cur != NULL) {
+        rp->cur->next = NULL;
+        if (rp->ready_tail != NULL)
+            rp->ready_tail->next = rp->cur;
+        else
+            rp->ready = rp->cur;
+        rp->ready_tail = rp->cur;
+        rp->cur = NULL;
+        pthread_cond_broadcast(&rp->cond);
+    }
+    while (rp->free == NULL && !atomic_load(&rp->stop))
+        pthread_cond_wait(&rp->cond, &rp->lock);
+    if (rp->free != NULL && !atomic_load(&rp->stop)) {
+        rp->cur = rp->free;
+        rp->free = rp->cur->next;
+        rp->cur->n = 0;
+    }
+    pthread_mutex_unlock(&rp->lock);
+    return rp->cur;
+}
+
+static int
+record(relpar *rp, uint32_t member, uint32_t kind, uint64_t val)
+{
+    chunk *c = room(rp);
+    if (c == NULL)
+        return 1;
+    c->r[c->n++] = (rec){member, kind, val};
+    return 0;
+}
+
+static int
+visit_record(PyObject *dst, const hs_relname *n, void *arg)
+{
+    relpar *rp = arg;
+    hs_id id = find_target(&rp->t, (uintptr_t)dst);
+    if (id == HS_NO_ID)
+        return 0;
+    return record(rp, member_of(rp->v, id), (uint32_t)n->kind, rec_val(n));
+}
+
+static void *
+worker_main(void *arg)
+{
+    relpar *rp = arg;
+    via_ctx *v = rp->v;
+    while (!atomic_load(&rp->stop)) {
+        size_t k = atomic_fetch_add(&rp->next, BLOCK_REFS);
+        if (k >= rp->nrefs)
+            break;
+        size_t end = k + BLOCK_REFS < rp->nrefs ? k + BLOCK_REFS : rp->nrefs;
+        for (; k < end; k++) {
+            hs_id p = rp->refs[k];
+            PyObject *o = (PyObject *)v->g->addr[p];
+            size_t nt;
+            int r;
+            if (!plain_holder(v, o)) {
+                r = record(rp, (uint32_t)k, REC_DEFER, 0);
+            } else if (load_targets(v, &rp->t, p, &nt) < 0) {
+                /* no memory here: the main thread relates it */
+                r = record(rp, (uint32_t)k, REC_DEFER, 0);
+            } else {
+                r = nt == 0 ? 0 : hs_py_relate_all(o, v->hd, visit_record, rp);
+            }
+            if (r != 0)
+                break;          /* stopped */
+        }
+    }
+    pthread_mutex_lock(&rp->lock);
+    if (rp->cur != NULL) {      /* the last chunk, however full */
+        rp->cur->next = NULL;
+        if (rp->ready_tail != NULL)
+            rp->ready_tail->next = rp->cur;
+        else
+            rp->ready = rp->cur;
+        rp->ready_tail = rp->cur;
+        rp->cur = NULL;
+    }
+    rp->done = 1;
+    pthread_cond_broadcast(&rp->cond);
+    pthread_mutex_unlock(&rp->lock);
+    return NULL;
+}
+
+/* Name what the worker's full chunks hold (all of them, once it is done,
+ * when `all`); the referrers it handed back go to *defer.  0, or -1 with an
+ * exception set. */
+static int
+drain_chunks(relpar *rp, int all, hs_id **defer, size_t *ndefer,
+             size_t *defer_cap)
+{
+    via_ctx *v = rp->v;
+    for (;;) {
+        pthread_mutex_lock(&rp->lock);
+        while (all && rp->ready == NULL && !rp->done)
+            pthread_cond_wait(&rp->cond, &rp->lock);
+        chunk *c = rp->ready;
+        if (c != NULL) {
+            rp->ready = c->next;
+            if (rp->ready == NULL)
+                rp->ready_tail = NULL;
+        }
+        pthread_mutex_unlock(&rp->lock);
+        if (c == NULL)
+            return 0;
+        int err = 0;
+        for (size_t i = 0; i < c->n && !err; i++) {
+            const rec *r = &c->r[i];
+            if (r->kind == REC_DEFER) {
+                if (*ndefer == *defer_cap) {
+                    size_t cap = *defer_cap ? *defer_cap * 2 : 1024;
+                    hs_id *b = realloc(*defer, cap * sizeof *b);
+                    if (b == NULL) {
+                        PyErr_NoMemory();
+                        err = -1;
+                        break;
+                    }
+                    *defer = b;
+                    *defer_cap = cap;
+                }
+                (*defer)[(*ndefer)++] = rp->refs[r->member];
+                continue;
+            }
+            hs_relname n = rec_name(r);
+            long name = cache_name(&v->cache, &n);
+            if (name < 0 || add_name_of(v, r->member, name) < 0)
+                err = -1;
+        }
+        pthread_mutex_lock(&rp->lock);
+        c->next = rp->free;
+        rp->free = c;
+        pthread_cond_broadcast(&rp->cond);
+        pthread_mutex_unlock(&rp->lock);
+        if (err)
+            return -1;
+    }
+}
+
+static int
+tick(const hs_progress *prog, double *last, size_t done, size_t total)
+{
+    if (now() - *last <= 0.05)
+        return 0;
+    *last = now();
+    if (hs_progress_tick(prog, "byvia", done, total)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_KeyboardInterrupt, "cancelled");
+        return -1;
+    }
+    return 0;
+}
+
+/* Relate every referrer, on one core or two.  0, or -1 with an exception
+ * set. */
+static int
+relate_referrers(via_ctx *v, const hs_id *refs, size_t nrefs,
+                 const hs_progress *prog, int threads)
+{
+    double last = now();
+    relpar rp;
+    memset(&rp, 0, sizeof rp);
+    int started = 0, ret = -1;
+    hs_id *defer = NULL;
+    size_t ndefer = 0, defer_cap = 0;
+    chunk *chunks = NULL;
+    if (threads > 1 && nrefs >= PAR_MIN_REFS && nrefs < UINT32_MAX &&
+        (chunks = malloc(NCHUNKS * sizeof *chunks)) != NULL &&
+        pthread_mutex_init(&rp.lock, NULL) == 0) {
+        if (pthread_cond_init(&rp.cond, NULL) != 0) {
+            pthread_mutex_destroy(&rp.lock);
+        } else {
+            rp.v = v;
+            rp.refs = refs;
+            rp.nrefs = nrefs;
+            atomic_init(&rp.next, 0);
+            atomic_init(&rp.stop, 0);
+            for (size_t i = 0; i < NCHUNKS; i++) {
+                chunks[i].next = rp.free;
+                rp.free = &chunks[i];
+            }
+            /* no signal of the program's may land on the worker */
+            sigset_t all, old;
+            sigfillset(&all);
+            pthread_sigmask(SIG_SETMASK, &all, &old);
+            pthread_t th;
+            started = pthread_create(&th, NULL, worker_main, &rp) == 0;
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            if (started) {
+                rp.thread_ok = 1;
+                rp.thread = th;
+            } else {
+                pthread_cond_destroy(&rp.cond);
+                pthread_mutex_destroy(&rp.lock);
+            }
+        }
+    }
+    if (!started) {
+        for (size_t k = 0; k < nrefs; k++) {
+            if ((k & 1023) == 1023 && tick(prog, &last, k, nrefs) < 0)
+                goto done;
+            if (relate_one(v, refs[k]) < 0)
+                goto done;
+        }
+        ret = 0;
+        goto done;
+    }
+
+    for (;;) {
+        size_t k = atomic_fetch_add(&rp.next, BLOCK_REFS);
+        if (k >= nrefs)
+            break;
+        size_t end = k + BLOCK_REFS < nrefs ? k + BLOCK_REFS : nrefs;
+        for (; k < end; k++) {
+            hs_id p = refs[k];
+            if (!plain_holder(v, (PyObject *)v->g->addr[p])) {
+                if (ndefer == defer_cap) {
+                    size_t cap = defer_cap ? defer_cap * 2 : 1024;
+                    hs_id *b = realloc(defer, cap * sizeof *b);
+                    if (b == NULL) {
+                        PyErr_NoMemory();
+                        goto done;
+                    }
+                    defer = b;
+                    defer_cap = cap;
+                }
+                defer[ndefer++] = p;
+            } else if (relate_one(v, p) < 0) {
+                goto done;
+            }
+        }
+        if (drain_chunks(&rp, 0, &defer, &ndefer, &defer_cap) < 0 ||
+            tick(prog, &last, end, nrefs) < 0)
+            goto done;
+    }
+    if (drain_chunks(&rp, 1, &defer, &ndefer, &defer_cap) < 0)
+        goto done;
+    /* the worker is done: now the referrers that need the main thread */
+    pthread_join(rp.thread, NULL);
+    started = 0;
+    for (size_t k = 0; k < ndefer; k++) {
+        if ((k & 1023) == 1023 && tick(prog, &last, nrefs, nrefs) < 0)
+            goto done;
+        if (relate_one(v, defer[k]) < 0)
+            goto done;
+    }
+    ret = 0;
+done:
+    if (started) {              /* gave up: stop the worker, wait for it */
+        atomic_store(&rp.stop, 1);
+        pthread_mutex_lock(&rp.lock);
+        pthread_cond_broadcast(&rp.cond);
+        pthread_mutex_unlock(&rp.lock);
+        pthread_join(rp.thread, NULL);
+    }
+    if (rp.thread_ok) {
+        pthread_cond_destroy(&rp.cond);
+        pthread_mutex_destroy(&rp.lock);
+    }
+    free(rp.t.tab);
+    free(chunks);
+    free(defer);
+    return ret;
+}
+
 int
 hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                    const hs_heapdefs *hd, const hs_set *s, uint64_t *keys,
-                   PyObject **labels_out, const hs_progress *prog)
+                   PyObject **labels_out, const hs_progress *prog,
+                   int threads)
 {
     via_ctx v;
     memset(&v, 0, sizeof v);
     v.g = g;
     v.s = s;
+    v.hd = hd;
     v.first = keys;             /* zeroed by the caller, reused below */
     hs_id *refs = NULL;
     uint64_t *isref = NULL;
@@ -442,25 +844,8 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     isref = NULL;
 
     /* Each referrer once: every reference it holds to a member. */
-    double last = now();
-    for (size_t k = 0; k < nrefs; k++) {
-        if ((k & 1023) == 1023 && now() - last > 0.05) {
-            last = now();
-            if (hs_progress_tick(prog, "byvia", k, nrefs)) {
-                if (!PyErr_Occurred())
-                    PyErr_SetString(PyExc_KeyboardInterrupt, "cancelled");
-                goto done;
-            }
-        }
-        size_t nt;
-        if (load_targets(&v, refs[k], &nt) < 0)
-            goto done;
-        if (nt == 0)
-            continue;
-        hs_py_relate_all((PyObject *)g->addr[refs[k]], hd, visit_held, &v);
-        if (v.err)
-            goto done;
-    }
+    if (relate_referrers(&v, refs, nrefs, prog, threads) < 0)
+        goto done;
     if (by_root && root_names(&v) < 0)
         goto done;
 
@@ -555,7 +940,7 @@ done:
     free(refs);
     free(isref);
     free(v.more);
-    free(v.tab);
+    free(v.t.tab);
     free(v.inset);
     free(v.rank);
     cache_free(&v.cache);

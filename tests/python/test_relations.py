@@ -328,6 +328,63 @@ class TestMorePartitions(unittest.TestCase):
             heapscope._heapscope.via_name(0)
         del holder
 
+    def test_byvia_on_two_cores_as_on_one(self):
+        # Enough referrers for a worker thread to relate some of them:
+        # holders of every kind, and types (left to the main thread) among
+        # them; the rows must be those of one core, names and all.
+        import weakref
+
+        class Plain(object):
+            pass
+
+        class Sub(dict):
+            pass
+
+        class Ref(weakref.ref):
+            __slots__ = ('key',)
+
+        def closure(x):
+            return lambda: x
+
+        anchor = Plain()
+        n = 5000
+        strs = ['v%06d' % i for i in range(n * 9)]
+        holders = []
+        for i in range(n):
+            a, b, c, d, e, f, g, k, m = strs[9 * i:9 * i + 9]
+            p = Plain()
+            p.attr = a
+            sub = Sub()
+            sub[b] = c
+            r = Ref(anchor)
+            r.key = d
+            holders += [{'k': e, f: i}, (g, g), [k], p, sub, r, {m},
+                        closure(a), Atom(b, m)]
+            if i % 25 == 0:
+                holders.append(type(e, (object,), {}))
+        s = self.hp.idset(strs)
+        rows = {}
+        for threads in (1, 2):
+            part, names = s._s.via_partition(threads=threads)
+            names = _api._ViaNames(names)
+            rows[threads] = sorted(
+                (part.row(i)[1], part.row(i)[2],
+                 tuple(sorted(names[part.row(i)[0]])))
+                for i in range(len(part)))
+        self.assertTrue(rows[1] == rows[2], 'byvia differs on two cores')
+        # (every member is also strs[i], named "[i]")
+        labels = set(tuple(n for n in r[2] if not n[1:-1].isdigit()
+                           or int(n[1:-1]) < 2) for r in rows[2])
+        for want in (('.attr', '.cell_contents'), ('.key', '.keys()[0]'),
+                     ('.key',), ("['k']",),
+                     ('.__name__', '.__qualname__', "['k']"),
+                     ('.keys()[1]',), ('[0]', '[1]'), ('[0]',),
+                     ('.slot', 'list(_)[0]')):
+            self.assertIn(want, labels)
+        self.assertTrue(any(len(r[2]) == 2 and r[2][0].startswith("['v")
+                            for r in rows[2]))
+        del holders
+
     def test_byprod_when_not_tracing(self):
         import tracemalloc
         if tracemalloc.is_tracing():
