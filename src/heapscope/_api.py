@@ -1078,7 +1078,12 @@ class Use(object):
         # progress: the explorer's tick, which shows the walk and cancels
         # it with KeyboardInterrupt (no other callable is called).
         self._last = None        # drop the previous snapshot's references
-        snap = self._snapshot(progress=progress)
+        # (Positional: before 3.11 a call with keywords makes a bound
+        # method that only this running frame's value stack holds, where
+        # the walk cannot see it; the collector pass would then take it
+        # for an object only C code holds.  No call on the way to a walk
+        # may pass keywords to a method.)
+        snap = self._snapshot(progress)
         return IdentitySet(snap.heap(self._mark))
 
     def heapu(self):

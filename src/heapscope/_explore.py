@@ -90,7 +90,7 @@ class Model(object):
     def _heap(self, tick):
         t = time.time()
         tick('snapshot', 0, 0)
-        h = self.hp._heap(progress=tick)
+        h = self.hp._heap(tick)     # positional: see _api.Use._heap
         self.snapshot_seconds = time.time() - t
         return h
 

@@ -228,7 +228,13 @@ python_end(pymodel *m)
         hs_compat_set_switch_interval(HOLD_INTERVAL, 0);
 }
 
-/* Call a method of the Python model; NULL with error() set on failure. */
+/* Call a method of the Python model; NULL with error() set on failure.
+ *
+ * Nothing the call itself makes may look like the program's: a walk in it
+ * would take an object only C code holds for one of the program's (held
+ * by an extension), report it, and hold it.  So no bound method is made
+ * (the method is called with the model as its first argument, through
+ * vectorcall), and the tuple of arguments is no collector object. */
 static PyObject *
 call(pymodel *m, const char *name, const hs_progress *p, const char *fmt,
      ...)
@@ -249,14 +255,25 @@ call(pymodel *m, const char *name, const hs_progress *p, const char *fmt,
             return NULL;
         }
     }
-    PyObject *fn = PyObject_GetAttrString(m->py, name);
-    const hs_progress *saved = m->prog;
-    m->prog = p;
-    python_begin(m);
-    PyObject *r = fn ? PyObject_Call(fn, args, NULL) : NULL;
-    python_end(m);
-    m->prog = saved;
-    Py_XDECREF(fn);
+    PyObject_GC_UnTrack(args);
+    PyObject *stack[8];
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    PyObject *meth = PyUnicode_InternFromString(name);
+    PyObject *r = NULL;
+    if (meth != NULL && n < 8) {
+        stack[0] = m->py;
+        for (Py_ssize_t i = 0; i < n; i++)
+            stack[i + 1] = PyTuple_GET_ITEM(args, i);
+        const hs_progress *saved = m->prog;
+        m->prog = p;
+        python_begin(m);
+        r = PyObject_VectorcallMethod(meth, stack, (size_t)(n + 1), NULL);
+        python_end(m);
+        m->prog = saved;
+    } else if (meth != NULL) {
+        PyErr_SetString(PyExc_SystemError, "too many arguments");
+    }
+    Py_XDECREF(meth);
     Py_DECREF(args);
     if (r == NULL)
         take_error(m);

@@ -453,6 +453,26 @@ class TestExplorer(E2ECase):
         pane.type_line('quit')
         self.finish(pane, 3)
 
+    def test_the_table_shows_nothing_of_the_explorers_own(self):
+        # The explorer's calls into its model make no bound method and no
+        # collector-tracked argument tuple that its walk would take for
+        # objects held by C code: a program that has made nothing since
+        # the mark shows none of them.
+        pane = self.start([COMMAND, '--mark', 'echo.py'],
+                          unset=['HEAPSCOPE_ACTION'], size=(100, 70))
+        self.pid(pane)
+        pane.keys('C-\\')
+        pane.wait_for(TITLE)
+        pane.keys('t')
+        pane.wait_for(r'Index.*Type')
+        screen = pane.screen()
+        rows = re.findall(r'^ [ >] +\d+ ', screen, re.M)
+        self.assertLess(len(rows), 60, 'every row fits on the screen')
+        self.assertNotIn('MethodType', screen)
+        self.close(pane)
+        pane.type_line('quit')
+        self.finish(pane, 3)
+
     def test_type_key_changes_the_header(self):
         pane = self.open()
         pane.keys('t')
