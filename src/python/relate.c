@@ -162,6 +162,20 @@ relate_set(PyObject *src, rel_ctx *c)
     return 0;
 }
 
+/* Builtin types whose object members relate_all names field by field
+ * (their members are the same fields again). */
+static int
+fields_named(PyTypeObject *tp)
+{
+    return tp == &PyMethod_Type || tp == &PyFunction_Type ||
+           tp == &PyCFunction_Type || tp == &PyCode_Type ||
+           tp == &PyType_Type || tp == &PyModule_Type
+#if PY_VERSION_HEX < 0x030B0000
+           || tp == &PyFrame_Type
+#endif
+        ;
+}
+
 /* __slots__ and C members of type object, along the MRO. */
 static int
 relate_members(PyObject *src, rel_ctx *c)
@@ -170,6 +184,8 @@ relate_members(PyObject *src, rel_ctx *c)
     Py_ssize_t n = mro && PyTuple_Check(mro) ? PyTuple_GET_SIZE(mro) : 0;
     for (Py_ssize_t t = 0; t < n; t++) {
         PyTypeObject *tp = (PyTypeObject *)PyTuple_GET_ITEM(mro, t);
+        if (fields_named(tp))
+            continue;
         PyMemberDef *m = tp->tp_members;
         for (; m != NULL && m->name != NULL; m++) {
             if ((m->type != T_OBJECT && m->type != T_OBJECT_EX) ||
@@ -247,6 +263,11 @@ relate_code(PyCodeObject *co, rel_ctx *c)
     FIELD(co->co_varnames, ".co_varnames");
     FIELD(co->co_freevars, ".co_freevars");
     FIELD(co->co_cellvars, ".co_cellvars");
+#if PY_VERSION_HEX >= 0x030A0000
+    FIELD(co->co_linetable, ".co_linetable");
+#else
+    FIELD(co->co_lnotab, ".co_lnotab");
+#endif
 #endif
     return 0;
 }
