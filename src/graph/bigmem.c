@@ -86,6 +86,35 @@ static struct {
     size_t len[POOL_SLOTS];
 } pool = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, {NULL}, {0}};
 
+/* A fork while another thread holds the lock must not leave the child's
+ * pool locked for good: the lock is taken around fork. */
+static void
+pool_prepare(void)
+{
+    pthread_mutex_lock(&pool.lock);
+}
+
+static void
+pool_release(void)
+{
+    pthread_mutex_unlock(&pool.lock);
+}
+
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void
+pool_at_fork(void)
+{
+    (void)pthread_atfork(pool_prepare, pool_release, pool_release);
+}
+
+static void
+pool_lock(void)
+{
+    pthread_once(&pool_once, pool_at_fork);
+    pthread_mutex_lock(&pool.lock);
+}
+
 static void
 pool_drop(size_t k)
 {
@@ -116,7 +145,7 @@ static void *
 pool_take(size_t len)
 {
     char *p = NULL;
-    pthread_mutex_lock(&pool.lock);
+    pool_lock();
     size_t best = pool.n, big = pool.n;
     for (size_t k = 0; k < pool.n; k++) {
         if (pool.len[k] >= len &&
@@ -159,7 +188,7 @@ static int
 pool_keep(void *p, size_t len)
 {
     int kept = 0;
-    pthread_mutex_lock(&pool.lock);
+    pool_lock();
     if (len >= POOL_MIN && len <= pool.limit) {
         pool_shrink(pool.limit - len, POOL_SLOTS - 1);     /* make room */
         pool.ptr[pool.n] = p;
@@ -174,7 +203,7 @@ pool_keep(void *p, size_t len)
 void
 hs_memory_keep(size_t bytes)
 {
-    pthread_mutex_lock(&pool.lock);
+    pool_lock();
     pool.limit = bytes;
     pool_shrink(bytes, POOL_SLOTS);
     pthread_mutex_unlock(&pool.lock);
@@ -183,7 +212,7 @@ hs_memory_keep(size_t bytes)
 size_t
 hs_memory_kept(void)
 {
-    pthread_mutex_lock(&pool.lock);
+    pool_lock();
     size_t b = pool.bytes;
     pthread_mutex_unlock(&pool.lock);
     return b;
