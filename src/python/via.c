@@ -504,6 +504,21 @@ rec_name(const rec *r)
     return n;
 }
 
+/* The worker's current chunk to the end of the ready list (lock held). */
+static void
+hand_over(relpar *rp)
+{
+    if (rp->cur == NULL)
+        return;
+    rp->cur->next = NULL;
+    if (rp->ready_tail != NULL)
+        rp->ready_tail->next = rp->cur;
+    else
+        rp->ready = rp->cur;
+    rp->ready_tail = rp->cur;
+    rp->cur = NULL;
+}
+
 /* The worker's chunk with room for one more record; NULL when the main
  * thread gave up.  Full chunks go to the ready list. */
 static chunk *
@@ -513,13 +528,7 @@ room(relpar *rp)
         return rp->cur;
     pthread_mutex_lock(&rp->lock);
     if (rp->cur != NULL) {
-        rp->cur->next = NULL;
-        if (rp->ready_tail != NULL)
-            rp->ready_tail->next = rp->cur;
-        else
-            rp->ready = rp->cur;
-        rp->ready_tail = rp->cur;
-        rp->cur = NULL;
+        hand_over(rp);
         pthread_cond_broadcast(&rp->cond);
     }
     while (rp->free == NULL && !atomic_load(&rp->stop))
@@ -581,19 +590,30 @@ worker_main(void *arg)
         }
     }
     pthread_mutex_lock(&rp->lock);
-    if (rp->cur != NULL) {      /* the last chunk, however full */
-        rp->cur->next = NULL;
-        if (rp->ready_tail != NULL)
-            rp->ready_tail->next = rp->cur;
-        else
-            rp->ready = rp->cur;
-        rp->ready_tail = rp->cur;
-        rp->cur = NULL;
-    }
+    hand_over(rp);              /* the last chunk, however full */
     rp->done = 1;
     pthread_cond_broadcast(&rp->cond);
     pthread_mutex_unlock(&rp->lock);
     return NULL;
+}
+
+/* Append referrer p to the ones the main thread relates after the
+ * worker; -1 with an exception set when out of memory. */
+static int
+defer_push(hs_id **defer, size_t *n, size_t *cap, hs_id p)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 1024;
+        hs_id *b = realloc(*defer, c * sizeof *b);
+        if (b == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        *defer = b;
+        *cap = c;
+    }
+    (*defer)[(*n)++] = p;
+    return 0;
 }
 
 /* Name what the worker's full chunks hold (all of them, once it is done,
@@ -621,18 +641,8 @@ drain_chunks(relpar *rp, int all, hs_id **defer, size_t *ndefer,
         for (size_t i = 0; i < c->n && !err; i++) {
             const rec *r = &c->r[i];
             if (r->kind == REC_DEFER) {
-                if (*ndefer == *defer_cap) {
-                    size_t cap = *defer_cap ? *defer_cap * 2 : 1024;
-                    hs_id *b = realloc(*defer, cap * sizeof *b);
-                    if (b == NULL) {
-                        PyErr_NoMemory();
-                        err = -1;
-                        break;
-                    }
-                    *defer = b;
-                    *defer_cap = cap;
-                }
-                (*defer)[(*ndefer)++] = rp->refs[r->member];
+                err = defer_push(defer, ndefer, defer_cap,
+                                 rp->refs[r->member]);
                 continue;
             }
             hs_relname n = rec_name(r);
@@ -660,6 +670,21 @@ tick(const hs_progress *prog, double *last, size_t done, size_t total)
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_KeyboardInterrupt, "cancelled");
         return -1;
+    }
+    return 0;
+}
+
+/* Relate referrers ids[0..n) on this thread.  0, or -1 with an exception
+ * set. */
+static int
+relate_each(via_ctx *v, const hs_id *ids, size_t n, const hs_progress *prog,
+            double *last)
+{
+    for (size_t k = 0; k < n; k++) {
+        if ((k & 1023) == 1023 && tick(prog, last, k, n) < 0)
+            return -1;
+        if (relate_one(v, ids[k]) < 0)
+            return -1;
     }
     return 0;
 }
@@ -709,13 +734,7 @@ relate_referrers(via_ctx *v, const hs_id *refs, size_t nrefs,
         }
     }
     if (!started) {
-        for (size_t k = 0; k < nrefs; k++) {
-            if ((k & 1023) == 1023 && tick(prog, &last, k, nrefs) < 0)
-                goto done;
-            if (relate_one(v, refs[k]) < 0)
-                goto done;
-        }
-        ret = 0;
+        ret = relate_each(v, refs, nrefs, prog, &last);
         goto done;
     }
 
@@ -727,17 +746,8 @@ relate_referrers(via_ctx *v, const hs_id *refs, size_t nrefs,
         for (; k < end; k++) {
             hs_id p = refs[k];
             if (!plain_holder(v, (PyObject *)v->g->addr[p])) {
-                if (ndefer == defer_cap) {
-                    size_t cap = defer_cap ? defer_cap * 2 : 1024;
-                    hs_id *b = realloc(defer, cap * sizeof *b);
-                    if (b == NULL) {
-                        PyErr_NoMemory();
-                        goto done;
-                    }
-                    defer = b;
-                    defer_cap = cap;
-                }
-                defer[ndefer++] = p;
+                if (defer_push(&defer, &ndefer, &defer_cap, p) < 0)
+                    goto done;
             } else if (relate_one(v, p) < 0) {
                 goto done;
             }
@@ -751,13 +761,7 @@ relate_referrers(via_ctx *v, const hs_id *refs, size_t nrefs,
     /* the worker is done: now the referrers that need the main thread */
     pthread_join(rp.thread, NULL);
     started = 0;
-    for (size_t k = 0; k < ndefer; k++) {
-        if ((k & 1023) == 1023 && tick(prog, &last, nrefs, nrefs) < 0)
-            goto done;
-        if (relate_one(v, defer[k]) < 0)
-            goto done;
-    }
-    ret = 0;
+    ret = relate_each(v, defer, ndefer, prog, &last);
 done:
     if (started) {              /* gave up: stop the worker, wait for it */
         atomic_store(&rp.stop, 1);
