@@ -377,10 +377,12 @@ def explore(s=None):
     model = Model(hp, s)
     last = hp._last
     try:
+        # (not threading.current_thread(): in the hotkey's watcher it
+        # would make a _DummyThread, which the walk would then report)
         main = threading.main_thread()
         tid = getattr(main, 'native_id', None) or 0
-        err = _c.run_explorer(model, tid if main is not
-                              threading.current_thread() else 0)
+        err = _c.run_explorer(model, tid if main.ident !=
+                              threading.get_ident() else 0)
     finally:
         if collecting:
             gc.enable()

@@ -456,7 +456,8 @@ class TestExplorer(E2ECase):
     def test_the_table_shows_nothing_of_the_explorers_own(self):
         # The explorer's calls into its model make no bound method and no
         # collector-tracked argument tuple that its walk would take for
-        # objects held by C code: a program that has made nothing since
+        # objects held by C code, and the hotkey's watcher thread gets no
+        # threading._DummyThread: a program that has made nothing since
         # the mark shows none of them.
         pane = self.start([COMMAND, '--mark', 'echo.py'],
                           unset=['HEAPSCOPE_ACTION'], size=(100, 70))
@@ -469,6 +470,7 @@ class TestExplorer(E2ECase):
         rows = re.findall(r'^ [ >] +\d+ ', screen, re.M)
         self.assertLess(len(rows), 60, 'every row fits on the screen')
         self.assertNotIn('MethodType', screen)
+        self.assertNotIn('_DummyThread', screen)
         self.close(pane)
         pane.type_line('quit')
         self.finish(pane, 3)
