@@ -174,6 +174,11 @@ int hs_set_from_ids(hs_set *out, const hs_id *ids, size_t n);  /* sorts, dedups 
 hs_id *hs_set_alloc(size_t n);
 /* Only the first n of them are used (the room was for the worst case). */
 void hs_set_ids_trim(hs_id *ids, size_t n);
+/* The first n of ids (from hs_set_alloc; taken over) as the set out:
+ * sorted and deduplicated first when `sort`, the room past them given
+ * back, and ids freed when nothing is left.  0, or -HS_ENOMEM (ids freed,
+ * out empty). */
+int hs_set_adopt(hs_set *out, hs_id *ids, size_t n, int sort);
 void hs_set_ids_free(hs_id *ids);
 void hs_set_free(hs_set *s);
 int hs_set_contains(const hs_set *s, hs_id id);
@@ -269,9 +274,10 @@ void *hs_scratch_new(size_t bytes);
 void hs_scratch_trim(void *p, size_t used);
 void hs_scratch_free(void *p);
 
-/* The big arrays of graphs and relations freed are kept for the next big
- * blocks (a new snapshot's arrays, scratch), up to `bytes` in all (0, the
- * default: none, and what is kept goes back to the system now).  Here a
+/* The big arrays of graphs and relations freed are kept for the next
+ * ones (a new snapshot's; scratch neither takes nor gives), up to `bytes`
+ * in all (0, the default: none, and what is kept goes back to the system
+ * now).  Here a
  * page the system must find afresh costs 10 to 20 times what reusing a
  * kept one costs: a virtual machine's host takes back within a second or
  * two what its guest frees.  Thread-safe; hs_memory_kept() is how many

@@ -348,18 +348,7 @@ hs_partition_rows(const hs_partition *p, ptrdiff_t start, ptrdiff_t stop,
         w += b - a;
     }
     /* one row is sorted already; rows together are sorted here */
-    if (hs_sort_unique_u32(ids, &w) < 0) {
-        hs_set_ids_free(ids);
-        return -HS_ENOMEM;
-    }
-    if (w == 0) {
-        hs_set_ids_free(ids);
-        return 0;
-    }
-    hs_set_ids_trim(ids, w);
-    out->ids = ids;
-    out->n = w;
-    return 0;
+    return hs_set_adopt(out, ids, w, 1);
 }
 
 int

@@ -109,24 +109,6 @@ hs_relations_memory(const hs_relations *r)
     return m;
 }
 
-/* The ids in buf (from hs_set_alloc; taken over) as a set: sorted and
- * deduplicated in place, the room past them given back. */
-static int
-gather(hs_set *out, hs_id *buf, size_t n)
-{
-    out->ids = NULL;
-    out->n = 0;
-    int rc = hs_sort_unique_u32(buf, &n);
-    if (rc < 0 || n == 0) {
-        hs_set_ids_free(buf);
-        return rc;
-    }
-    hs_set_ids_trim(buf, n);
-    out->ids = buf;
-    out->n = n;
-    return 0;
-}
-
 int
 hs_referrers(const hs_relations *r, const hs_set *s, hs_set *out)
 {
@@ -145,7 +127,7 @@ hs_referrers(const hs_relations *r, const hs_set *s, hs_set *out)
             if (hs_rel_is_object(g, in[j]))
                 buf[n++] = in[j];
     }
-    return gather(out, buf, n);
+    return hs_set_adopt(out, buf, n, 1);
 }
 
 int
@@ -166,7 +148,7 @@ hs_referents(const hs_relations *r, const hs_set *s, hs_set *out)
                 !(g->flags[e[j]] & HS_F_STATIC))
                 buf[n++] = e[j];
     }
-    return gather(out, buf, n);
+    return hs_set_adopt(out, buf, n, 1);
 }
 
 /* ---- referrer kinds ------------------------------------------------------ */

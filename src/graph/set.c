@@ -136,12 +136,24 @@ hs_set_from_ids(hs_set *out, const hs_id *ids, size_t n)
     if (a == NULL)
         return -HS_ENOMEM;
     memcpy(a, ids, n * sizeof *a);
-    if (hs_sort_unique_u32(a, &n) < 0) {
-        hs_set_ids_free(a);
+    return hs_set_adopt(out, a, n, 1);
+}
+
+int
+hs_set_adopt(hs_set *out, hs_id *ids, size_t n, int sort)
+{
+    out->ids = NULL;
+    out->n = 0;
+    if (sort && hs_sort_unique_u32(ids, &n) < 0) {
+        hs_set_ids_free(ids);
         return -HS_ENOMEM;
     }
-    hs_set_ids_trim(a, n);
-    out->ids = a;
+    if (n == 0) {
+        hs_set_ids_free(ids);
+        return 0;
+    }
+    hs_set_ids_trim(ids, n);
+    out->ids = ids;
     out->n = n;
     return 0;
 }
@@ -226,14 +238,7 @@ hs_set_op(hs_set *out, const hs_set *a, const hs_set *b, enum hs_setop op)
     if (keep_b)
         while (j < b->n)
             r[w++] = b->ids[j++];
-    if (w == 0) {
-        hs_set_ids_free(r);
-        return 0;
-    }
-    hs_set_ids_trim(r, w);
-    out->ids = r;
-    out->n = w;
-    return 0;
+    return hs_set_adopt(out, r, w, 0);      /* sorted and distinct */
 }
 
 int

@@ -22,7 +22,7 @@ typedef struct {
     PyObject *hidden_globals;  /* list of dicts: globals of our frames */
     /* The last walk's nodes and edges, and the blocks allocated before
      * it (sys.getallocatedblocks()): the next walk's estimate. */
-    size_t last_n, last_edges, last_blocks, walk_blocks;
+    size_t last_n, last_edges, last_blocks;
     /* The graphs of the live snapshots that hold references: what only
      * they hold is heapscope's, never the program's (see hs_walk_opts). */
     const hs_graph **live;
@@ -357,13 +357,8 @@ new_idset(SnapshotObject *snap, hs_set *s)
 static PyObject *
 idset_from_sorted(SnapshotObject *snap, hs_id *ids, size_t n)
 {
-    hs_set s = {ids, n};
-    if (n == 0) {
-        hs_set_ids_free(ids);
-        s.ids = NULL;
-    } else {
-        hs_set_ids_trim(ids, n);
-    }
+    hs_set s;
+    (void)hs_set_adopt(&s, ids, n, 0);  /* without sorting it cannot fail */
     return new_idset(snap, &s);
 }
 
@@ -1650,19 +1645,20 @@ allocated_blocks(void)
     return n;
 }
 
-/* How many objects and edges the walk should expect: the arrays and the
- * address table are sized from it and faulted in before the walk fills
- * them, and on these machines a page touched for nothing costs as much as
- * the walk's work on it, so the guess should be close.  While the heap is
+/* How many objects and edges the walk should expect, `blocks` small-object
+ * blocks being allocated now: the arrays and the address table are sized
+ * from it and faulted in before the walk fills them, and on these machines
+ * a page touched for nothing costs as much as the walk's work on it, so
+ * the guess should be close.  While the heap is
  * about the size of the last walk's (the interpreter's count of
  * small-object blocks within a factor of 2), that walk's counts scaled by
  * how the blocks have grown since, plus 3%; else (a first walk, or one
  * after a small mark) the blocks themselves, about 1.1 per object on a
  * pkgcore-like heap, so such a walk rehashes nothing. */
 static void
-expected_size(modstate *st, size_t *nodes, size_t *edges)
+expected_size(const modstate *st, size_t blocks, size_t *nodes,
+              size_t *edges)
 {
-    size_t blocks = allocated_blocks();
     *edges = 0;
     if (st->last_n > 0 && st->last_blocks > 0 && blocks > 0 &&
         blocks / 2 <= st->last_blocks && st->last_blocks / 2 <= blocks) {
@@ -1674,7 +1670,6 @@ expected_size(modstate *st, size_t *nodes, size_t *edges)
         if (blocks > *nodes)
             *nodes = blocks;
     }
-    st->walk_blocks = blocks;
 }
 
 static PyObject *
@@ -1761,8 +1756,8 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     for (Py_ssize_t i = 0; i < nh; i++)
         hidden[k++] = (PyTypeObject *)PyList_GET_ITEM(st->hidden, i);
     Py_ssize_t ng = PyList_GET_SIZE(st->hidden_globals);
-    size_t expected, expected_edges;
-    expected_size(st, &expected, &expected_edges);
+    size_t blocks = allocated_blocks(), expected, expected_edges;
+    expected_size(st, blocks, &expected, &expected_edges);
     hs_walk_opts o = {
         .hold_refs = hold,
         .gc_objects = gc_objects,
@@ -1794,7 +1789,7 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     PyObject_GC_Track(snap);
     st->last_n = snap->g->n;
     st->last_edges = (size_t)snap->g->nedges;
-    st->last_blocks = st->walk_blocks;
+    st->last_blocks = blocks;
     return (PyObject *)snap;
 }
 

@@ -113,6 +113,25 @@ cache_grow(name_cache *c)
     return 0;
 }
 
+/* The array a of *cap items of `elem` bytes, with room for item n: a
+ * itself, or a copy twice as big (`first` items at first); NULL with
+ * MemoryError set, a as it was.  The main thread's only (it sets an
+ * exception). */
+static void *
+room_for(void *a, size_t *cap, size_t n, size_t elem, size_t first)
+{
+    if (n < *cap)
+        return a;
+    size_t c = *cap ? *cap * 2 : first;
+    void *b = realloc(a, c * elem);
+    if (b == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    *cap = c;
+    return b;
+}
+
 /* Append a new name (None and its code when made lazily); its index, or
  * -1 with an exception set. */
 static long
@@ -123,16 +142,11 @@ add_name_code(name_cache *c, PyObject *name, uint64_t code)
         PyErr_SetString(PyExc_OverflowError, "too many distinct names");
         return -1;
     }
-    if ((size_t)i == c->code_cap) {
-        size_t cap = c->code_cap ? c->code_cap * 2 : 256;
-        uint64_t *b = realloc(c->code, cap * sizeof *b);
-        if (b == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        c->code = b;
-        c->code_cap = cap;
-    }
+    uint64_t *codes = room_for(c->code, &c->code_cap, (size_t)i,
+                               sizeof *codes, 256);
+    if (codes == NULL)
+        return -1;
+    c->code = codes;
     if (PyList_Append(c->names, name) < 0)
         return -1;
     c->code[i] = code;
@@ -233,7 +247,6 @@ typedef struct {
 
 typedef struct {
     const hs_graph *g;
-    const hs_set *s;
     const hs_heapdefs *hd;
     uint64_t *inset;        /* bitmap of the set's node ids */
     uint32_t *rank;         /* members in the words before each word */
@@ -270,16 +283,10 @@ add_name_of(via_ctx *v, uint32_t member, long name)
     }
     if ((*f & ~MORE) == nm)
         return 0;               /* the first name again */
-    if (v->nmore == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 4096;
-        uint64_t *b = realloc(v->more, cap * sizeof *b);
-        if (b == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        v->more = b;
-        v->cap = cap;
-    }
+    uint64_t *more = room_for(v->more, &v->cap, v->nmore, sizeof *more, 4096);
+    if (more == NULL)
+        return -1;
+    v->more = more;
     v->more[v->nmore++] = ((uint64_t)member << 32) | (uint32_t)name;
     *f |= MORE;
     return 0;
@@ -439,7 +446,7 @@ typedef struct chunk {
 } chunk;
 
 typedef struct {
-    via_ctx *v;             /* read only on the worker: g, s, hd, inset, rank */
+    via_ctx *v;             /* read only on the worker: g, hd, inset, rank */
     const hs_id *refs;
     size_t nrefs;
     atomic_size_t next;     /* the next block's first referrer */
@@ -602,17 +609,11 @@ worker_main(void *arg)
 static int
 defer_push(hs_id **defer, size_t *n, size_t *cap, hs_id p)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 1024;
-        hs_id *b = realloc(*defer, c * sizeof *b);
-        if (b == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        *defer = b;
-        *cap = c;
-    }
-    (*defer)[(*n)++] = p;
+    hs_id *d = room_for(*defer, cap, *n, sizeof *d, 1024);
+    if (d == NULL)
+        return -1;
+    *defer = d;
+    d[(*n)++] = p;
     return 0;
 }
 
@@ -789,7 +790,6 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     via_ctx v;
     memset(&v, 0, sizeof v);
     v.g = g;
-    v.s = s;
     v.hd = hd;
     v.first = keys;             /* zeroed by the caller, reused below */
     hs_id *refs = NULL;
