@@ -583,6 +583,21 @@ typedef struct {
 } hs_rangeobject;
 
 int
+hs_compat_visit_dict_pairs(PyObject *op, hs_compat_visit visit, void *arg)
+{
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    /* (3.13: a materialised instance dict whose values are still the
+     * instance's inline values yields them too, as it should: the dict
+     * holds them as much as the instance does.) */
+    while (PyDict_Next(op, &pos, &k, &v)) {
+        VISIT(k, NULL);
+        VISIT(v, NULL);
+    }
+    return 0;
+}
+
+int
 hs_compat_visit_extra(PyObject *op, hs_compat_visit visit, void *arg)
 {
     PyTypeObject *tp = Py_TYPE(op);

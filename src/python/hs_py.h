@@ -89,6 +89,14 @@ PyObject *hs_compat_instance_dict(PyObject *op);
  * non-GC containers such as code objects).  Calls visit(child, NULL, arg). */
 int hs_compat_visit_extra(PyObject *op, hs_compat_visit visit, void *arg);
 
+/* An exact dict's entries as its snapshot edges: visit(key), then
+ * visit(value), for each entry in iteration order, and nothing else; so
+ * entry j of the dict is edges 2j and 2j+1 of its node, which byvia reads
+ * back without the dict (via.c).  PyDict_Next neither hashes nor
+ * compares.  Returns what visit returned if non-zero. */
+int hs_compat_visit_dict_pairs(PyObject *op, hs_compat_visit visit,
+                               void *arg);
+
 /* The attributes a 3.11+ instance keeps in managed or inline values (no
  * dict): visit(name, value, arg) for each; nothing on older versions or
  * once the dict exists.  Returns what visit returned if non-zero. */

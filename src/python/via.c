@@ -256,6 +256,7 @@ typedef struct {
     uint64_t *more;         /* member index << 32 | name index */
     size_t nmore, cap;
     target_table t;         /* the main thread's */
+    hs_id dict_type;        /* the node of dict, when its edges are entries */
     int err;
 } via_ctx;
 
@@ -290,6 +291,63 @@ add_name_of(via_ctx *v, uint32_t member, long name)
     v->more[v->nmore++] = ((uint64_t)member << 32) | (uint32_t)name;
     *f |= MORE;
     return 0;
+}
+
+/* ---- exact dicts, named from their edges ---------------------------------
+ *
+ * The walk gives an exact dict's node its entries as edges, (key, value)
+ * pairs in order (hs_compat_visit_dict_pairs), so a dict's members are
+ * named from the snapshot as relate_dict names them, without reading the
+ * dict (its header, keys and entries: a cache miss or more each, for a
+ * million dicts): value 2j+1 is "['key']" by key 2j, key 2j is
+ * ".keys()[j]".  The names are the dict's entries when the snapshot was
+ * taken, like its edges.  A key names a value by its text, read when the
+ * name is first made: a key the snapshot does not keep alive sends the
+ * dict to hs_py_relate_all instead. */
+typedef int (*name_out)(void *arg, uint32_t member, int kind, uint64_t val);
+
+#define KEPT (HS_F_HELD | HS_F_STATIC | HS_F_IMMORTAL)
+
+/* 1 if p is an exact dict and out(arg, member, kind, val) was called for
+ * each entry of it that is a member (val: the key's address, or the
+ * entry's index); 0 if p must be related otherwise; -1 if out failed. */
+static int
+dict_by_edges(const via_ctx *v, hs_id p, name_out out, void *arg)
+{
+    const hs_graph *g = v->g;
+    if (v->dict_type == HS_NO_ID || g->type[p] != v->dict_type)
+        return 0;
+    const hs_id *e = hs_graph_out(g, p);
+    uint32_t m = hs_graph_nout(g, p);
+    if (m & 1)
+        return 0;
+    for (uint32_t j = 0; j < m; j += 2)
+        if (IN_SET(v, e[j + 1]) && !(g->flags[e[j]] & KEPT))
+            return 0;
+    for (uint32_t j = 0; j < m; j += 2) {
+        if (IN_SET(v, e[j + 1]) &&
+            out(arg, member_of(v, e[j + 1]), HS_RN_INDEXVAL,
+                (uint64_t)g->addr[e[j]]) != 0)
+            return -1;
+        if (IN_SET(v, e[j]) &&
+            out(arg, member_of(v, e[j]), HS_RN_INDEXKEY, j / 2) != 0)
+            return -1;
+    }
+    return 1;
+}
+
+/* name_out on the main thread: the name made now. */
+static int
+name_now(void *arg, uint32_t member, int kind, uint64_t val)
+{
+    via_ctx *v = arg;
+    hs_relname n = {kind, NULL, NULL, 0};
+    if (kind == HS_RN_INDEXKEY)
+        n.index = (Py_ssize_t)val;
+    else
+        n.key = (PyObject *)(uintptr_t)val;
+    long name = cache_name(&v->cache, &n);
+    return name < 0 || add_name_of(v, member, name) < 0 ? -1 : 0;
 }
 
 static size_t
@@ -368,6 +426,9 @@ visit_held(PyObject *dst, const hs_relname *n, void *arg)
 static int
 relate_one(via_ctx *v, hs_id p)
 {
+    int d = dict_by_edges(v, p, name_now, v);
+    if (d != 0)
+        return d < 0 ? -1 : 0;
     size_t nt;
     if (load_targets(v, &v->t, p, &nt) < 0) {
         PyErr_NoMemory();
@@ -569,6 +630,14 @@ visit_record(PyObject *dst, const hs_relname *n, void *arg)
     return record(rp, member_of(rp->v, id), (uint32_t)n->kind, rec_val(n));
 }
 
+/* name_out on the worker: a record for the main thread; 1 once it gave
+ * up. */
+static int
+record_out(void *arg, uint32_t member, int kind, uint64_t val)
+{
+    return record(arg, member, (uint32_t)kind, val);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -583,7 +652,11 @@ worker_main(void *arg)
             hs_id p = rp->refs[k];
             PyObject *o = (PyObject *)v->g->addr[p];
             size_t nt;
-            int r;
+            int r = dict_by_edges(v, p, record_out, rp);
+            if (r < 0)
+                break;          /* stopped */
+            if (r > 0)
+                continue;
             if (!plain_holder(v, o)) {
                 r = record(rp, (uint32_t)k, REC_DEFER, 0);
             } else if (load_targets(v, &rp->t, p, &nt) < 0) {
@@ -746,6 +819,11 @@ relate_referrers(via_ctx *v, const hs_id *refs, size_t nrefs,
         size_t end = k + BLOCK_REFS < nrefs ? k + BLOCK_REFS : nrefs;
         for (; k < end; k++) {
             hs_id p = refs[k];
+            int d = dict_by_edges(v, p, name_now, v);
+            if (d < 0)
+                goto done;
+            if (d > 0)
+                continue;
             if (!plain_holder(v, (PyObject *)v->g->addr[p])) {
                 if (defer_push(&defer, &ndefer, &defer_cap, p) < 0)
                     goto done;
@@ -792,6 +870,10 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     v.g = g;
     v.hd = hd;
     v.first = keys;             /* zeroed by the caller, reused below */
+    /* (an NyHeapDef for dict would have walked dicts its own way) */
+    v.dict_type = hs_heapdefs_find(hd, &PyDict_Type) != NULL
+                      ? HS_NO_ID
+                      : hs_graph_find(g, (uintptr_t)&PyDict_Type);
     hs_id *refs = NULL;
     uint64_t *isref = NULL;
     int64_t *single = NULL;

@@ -222,6 +222,11 @@ follow(walker *w, PyObject *op, PyTypeObject *tp, int gc)
     if (hd != NULL && hd->traverse != NULL) {
         NyHeapTraverse t = {0, NULL, op, w, visit_child, NULL};
         hd->traverse(&t);
+    } else if (tp == &PyDict_Type) {
+        /* An exact dict: its entries, (key, value) pairs in order, are
+         * all it holds, and byvia names them from these edges. */
+        hs_compat_visit_dict_pairs(op, visit_extra, w);
+        return w->err;
     } else if (gc && tp->tp_traverse != NULL) {
         tp->tp_traverse(op, visit_child, w);
     }

@@ -81,6 +81,34 @@ class TestVia(unittest.TestCase):
         self.assertIn('.keys()[0]', self.names(k))
         del d
 
+    def test_dicts_are_named_as_the_snapshot_saw_them(self):
+        # A dict's members are named from the snapshot's record of its
+        # entries (keys of every kind, positions counted over the entries
+        # left after a deletion), so a change made after the snapshot
+        # changes no name.  (The locals name them too: ignored.)
+        hp = heapscope.hpy()
+        v1 = ''.join(['value-', 'one'])
+        v2 = ''.join(['value-', 'two'])
+        k1 = ''.join(['key-', 'one'])
+        d = {'gone': 0, k1: v1, 7: v2, 2.5: v1, 'same': v1, v2: k1}
+        del d['gone']
+        h = hp.heap()
+        d[k1] = None
+        del d['same']
+        d['late'] = v2
+
+        def names(obj):
+            part, names = _api.via_partition(hp.iso(obj)._s)
+            self.assertEqual(len(part), 1)
+            return set(n for n in names[part.row(0)[0]]
+                       if not n.startswith('.f_locals'))
+
+        self.assertTrue(hp.iso(v1, v2, k1) <= h)
+        self.assertEqual(names(v1), {"['key-one']", '[2.5]', "['same']"})
+        self.assertEqual(names(v2), {'[7]', '.keys()[4]'})
+        self.assertEqual(names(k1), {'.keys()[0]', "['value-two']"})
+        del d, h
+
     def test_list_tuple_items_with_their_index(self):
         x = object.__new__(Pkg)
         lst = [1, 2, x]
