@@ -262,12 +262,28 @@ typedef struct {
 
 #define IN_SET(v, id) ((v)->inset[(id) >> 6] & (1ull << ((id) & 63)))
 
+/* Bits set in x: the popcnt instruction where the build may use it, else
+ * shifts and adds (on baseline x86-64 __builtin_popcountll is a call into
+ * libgcc: 3% of a byvia, once per name). */
+static inline unsigned
+popcount64(uint64_t x)
+{
+#ifdef __POPCNT__
+    return (unsigned)__builtin_popcountll(x);
+#else
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return (unsigned)((x * 0x0101010101010101ull) >> 56);
+#endif
+}
+
 /* The index in the set of member id: members before it. */
 static inline uint32_t
 member_of(const via_ctx *v, hs_id id)
 {
     uint64_t below = v->inset[id >> 6] & ((1ull << (id & 63)) - 1);
-    return v->rank[id >> 6] + (uint32_t)__builtin_popcountll(below);
+    return v->rank[id >> 6] + popcount64(below);
 }
 
 #define MORE (1ull << 63)
@@ -895,7 +911,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
         v.inset[s->ids[k] >> 6] |= 1ull << (s->ids[k] & 63);
     for (size_t w = 0, total = 0; w < words; w++) {
         v.rank[w] = (uint32_t)total;
-        total += (size_t)__builtin_popcountll(v.inset[w]);
+        total += popcount64(v.inset[w]);
     }
 
     /* The distinct referrers of the members, in id order: marked in a
