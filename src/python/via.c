@@ -27,11 +27,25 @@ typedef struct {
     int used;
 } name_slot;
 
+/* The names by an exact str key ("['key']", ".key") are found by the
+ * key's value (name_by_key); these remember the last key objects seen at
+ * each of FRONT_SLOTS places, so that a key shared by many holders (an
+ * attribute name, a dict key that is a literal) is found without reading
+ * it, and a million keys of their own do not grow the cache above. */
+#define FRONT_SLOTS 4096
+
+typedef struct {
+    uint64_t key;            /* the key's address; 0: empty */
+    uint32_t kind, index;
+} front_slot;
+
 typedef struct {
     name_slot *slot;
     size_t mask, used;
+    front_slot *front;
     PyObject *names;         /* index -> str, or None until made (below) */
-    PyObject *texts;         /* HS_RN_TEXT names, by value: text -> index */
+    PyObject *texts;         /* every name made, by value: text -> index */
+    PyObject *bykey[2];      /* "[key]" and ".key" by an exact str key */
     uint64_t *code;          /* index -> its code when made lazily, else 0 */
     size_t code_cap;         /* (as many in use as names has items) */
 } name_cache;
@@ -75,9 +89,16 @@ cache_init(name_cache *c)
     c->mask = 255;
     c->used = 0;
     c->slot = calloc(c->mask + 1, sizeof *c->slot);
+    c->front = calloc(FRONT_SLOTS, sizeof *c->front);
     c->names = PyList_New(0);
     c->texts = PyDict_New();
-    return c->slot == NULL || c->names == NULL || c->texts == NULL ? -1 : 0;
+    c->bykey[0] = PyDict_New();
+    c->bykey[1] = PyDict_New();
+    return c->slot == NULL || c->front == NULL || c->names == NULL ||
+                   c->texts == NULL ||
+                   c->bykey[0] == NULL || c->bykey[1] == NULL
+               ? -1
+               : 0;
 }
 
 static void
@@ -85,10 +106,14 @@ cache_free(name_cache *c)
 {
     free(c->slot);
     c->slot = NULL;
+    free(c->front);
+    c->front = NULL;
     free(c->code);
     c->code = NULL;
     Py_CLEAR(c->names);
     Py_CLEAR(c->texts);
+    Py_CLEAR(c->bykey[0]);
+    Py_CLEAR(c->bykey[1]);
 }
 
 static int
@@ -159,6 +184,60 @@ add_name(name_cache *c, PyObject *name)
     return add_name_code(c, name, 0);
 }
 
+/* The index of name (a str) among the names, added if its text is new:
+ * names are one per text, so that members named alike share a row however
+ * they came by the name (a key "e0" of each of a million dicts, a member
+ * ".key" of two classes).  -1 with an exception set. */
+static long
+intern_text(name_cache *c, PyObject *name)
+{
+    PyObject *have = PyDict_GetItemWithError(c->texts, name);
+    if (have != NULL)
+        return PyLong_AsLong(have);
+    if (PyErr_Occurred())
+        return -1;
+    long i = add_name(c, name);
+    PyObject *iv = i < 0 ? NULL : PyLong_FromLong(i);
+    if (iv == NULL || PyDict_SetItem(c->texts, name, iv) < 0) {
+        Py_XDECREF(iv);
+        return -1;
+    }
+    Py_DECREF(iv);
+    return i;
+}
+
+/* The index of the name of n, a kind named from a key object: made and
+ * interned by text, or, for "['key']" and ".key" with an exact str key,
+ * found by the key's value first (a lookup, where making the name would
+ * format a string: a million dicts with keys of their own have a million
+ * key objects and a handful of texts).  -1 with an exception set. */
+static long
+name_by_key(name_cache *c, const hs_relname *n)
+{
+    PyObject *by = NULL;
+    if ((n->kind == HS_RN_INDEXVAL || n->kind == HS_RN_ATTR) &&
+        n->key != NULL && PyUnicode_CheckExact(n->key)) {
+        by = c->bykey[n->kind == HS_RN_ATTR];
+        PyObject *have = PyDict_GetItemWithError(by, n->key);
+        if (have != NULL)
+            return PyLong_AsLong(have);
+        if (PyErr_Occurred())
+            return -1;
+    }
+    PyObject *name = hs_py_relname(n);
+    if (name == NULL)
+        return -1;
+    long i = intern_text(c, name);
+    Py_DECREF(name);
+    if (i >= 0 && by != NULL) {
+        PyObject *iv = PyLong_FromLong(i);
+        if (iv == NULL || PyDict_SetItem(by, n->key, iv) < 0)
+            i = -1;
+        Py_XDECREF(iv);
+    }
+    return i;
+}
+
 /* The index of the one name for this way of referring, made on first use;
  * -1 with an exception set on failure. */
 static long
@@ -176,45 +255,57 @@ cache_name(name_cache *c, const hs_relname *n)
     case HS_RN_STACK:
         key = (uint64_t)n->index;
         break;
-    case HS_RN_TEXT: {
-        /* made by whoever reported it and gone after: keep it by value */
+    case HS_RN_TEXT:
+        /* made by whoever reported it and gone after: kept by value */
         if (n->key == NULL || !PyUnicode_Check(n->key)) {
             PyErr_SetString(PyExc_TypeError, "a relation name is no str");
             return -1;
         }
-        PyObject *have = PyDict_GetItemWithError(c->texts, n->key);
-        if (have != NULL)
-            return PyLong_AsLong(have);
-        if (PyErr_Occurred())
-            return -1;
-        long i = add_name(c, n->key);
-        PyObject *iv = i < 0 ? NULL : PyLong_FromLong(i);
-        if (iv == NULL || PyDict_SetItem(c->texts, n->key, iv) < 0) {
-            Py_XDECREF(iv);
-            return -1;
-        }
-        Py_DECREF(iv);
-        return i;
-    }
+        return intern_text(c, n->key);
     default:
         key = (uintptr_t)n->key;         /* alive while its holder is */
         break;
+    }
+    if ((n->kind == HS_RN_INDEXVAL || n->kind == HS_RN_ATTR) && key != 0) {
+        front_slot *f = &c->front[mix((uint64_t)n->kind, key) &
+                                  (FRONT_SLOTS - 1)];
+        if (f->key == key && f->kind == (uint32_t)n->kind)
+            return f->index;
+        if (PyUnicode_CheckExact(n->key)) {
+            long idx = name_by_key(c, n);
+            if (idx >= 0) {
+                f->key = key;
+                f->kind = (uint32_t)n->kind;
+                f->index = (uint32_t)idx;
+            }
+            return idx;
+        }
     }
     size_t i = mix((uint64_t)n->kind, key) & c->mask;
     for (; c->slot[i].used; i = (i + 1) & c->mask)
         if (c->slot[i].kind == (uint64_t)n->kind && c->slot[i].key == key)
             return c->slot[i].index;
     long idx;
+    Py_ssize_t item;
     if (lazy_kind(n->kind) && n->index >= 0 &&
         (uint64_t)n->index < (1ull << CODE_SHIFT)) {
         idx = add_name_code(c, Py_None,
                             (uint64_t)n->kind << CODE_SHIFT | (uint64_t)n->index);
-    } else {
-        PyObject *name = hs_py_relname(n);
-        if (name == NULL)
+    } else if (n->kind == HS_RN_INDEXVAL && n->key != NULL &&
+               PyLong_CheckExact(n->key) &&
+               (item = PyLong_AsSsize_t(n->key)) >= 0) {
+        /* d[3] reads "[3]", as the item of a list does: the same name */
+        hs_relname as_item = {HS_RN_ITEM, NULL, NULL, item};
+        if ((idx = cache_name(c, &as_item)) < 0)
             return -1;
-        idx = add_name(c, name);
-        Py_DECREF(name);
+        /* (which may have grown the table) */
+        for (i = mix((uint64_t)n->kind, key) & c->mask; c->slot[i].used;
+             i = (i + 1) & c->mask)
+            ;
+    } else {
+        if (PyErr_Occurred())
+            PyErr_Clear();      /* (an int too big for an index) */
+        idx = name_by_key(c, n);
     }
     if (idx < 0)
         return -1;

@@ -109,6 +109,42 @@ class TestVia(unittest.TestCase):
         self.assertEqual(names(k1), {'.keys()[0]', "['value-two']"})
         del d, h
 
+    def test_members_named_alike_share_a_row(self):
+        # A name is its text, however the holder came by it: keys of
+        # their own in each of many dicts, a __slots__ member and an
+        # instance attribute of one name, an int key and a list index.
+        class Slotted(object):
+            __slots__ = ('key',)
+
+        class Plain(object):
+            pass
+
+        def val(i):
+            return 'v%d' % i
+
+        dicts = [{''.join(['e', '0']): val(i)} for i in range(20)]
+        attrs = []
+        for i in range(30):
+            o = Slotted() if i < 20 else Plain()
+            o.key = val(100 + i)
+            attrs.append(o)
+        by_int = [{3: val(200 + i)} for i in range(5)]
+        by_index = [[None, None, None, val(300 + i)] for i in range(5)]
+        self.assertIsNot(next(iter(dicts[0])), next(iter(dicts[1])))
+        # (a generator: no container of the test's names them too)
+        s = self.hp.idset(x for x in [next(iter(d.values())) for d in dicts]
+                          + [o.key for o in attrs]
+                          + [d[3] for d in by_int] + [l[3] for l in by_index])
+        part, names = _api.via_partition(s._s)
+        rows = dict((tuple(sorted(names[part.row(i)[0]])), part.row(i)[1])
+                    for i in range(len(part)))
+        want = {("['e0']",): 20, ('.key',): 30, ('[3]',): 10}
+        if not PY311:
+            # (an attribute is its __dict__'s before 3.11)
+            want.update({('.key',): 20, ("['key']",): 10})
+        self.assertEqual(rows, want)
+        del dicts, attrs, by_int, by_index
+
     def test_list_tuple_items_with_their_index(self):
         x = object.__new__(Pkg)
         lst = [1, 2, x]
