@@ -11,7 +11,7 @@ tests/unit/tui_demo --bench):
                   hotkey or explore() waits for before the table shows)
     redraw        info() and R rows of a view: what moving the cursor,
                   going back or resizing asks of the model
-    by_<rel>      a new partition of the whole heap (keys c t r s m)
+    by_<rel>      a new partition of the whole heap (keys c t r v s m)
     row_by_<rel>  a partition of the largest row (h[0]) by that relation
     open_row      Enter on the largest row
     referrers     R on the largest row of h[0].byrcs
@@ -74,8 +74,8 @@ def main(argv):
 
     root = timed('open', open_view)
     worst = 0.0
-    for rel, name in ((1, 'type'), (2, 'rcs'), (4, 'size'), (6, 'module'),
-                      (0, 'clodo')):
+    for rel, name in ((1, 'type'), (2, 'rcs'), (3, 'via'), (4, 'size'),
+                      (6, 'module'), (0, 'clodo')):
         v = timed('by_' + name, lambda: model.repartition(root, rel, tick))
         t0 = time.perf_counter()
         redraw(v)
