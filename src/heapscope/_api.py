@@ -240,14 +240,22 @@ class _ViaNames(object):
         self._keys = memoryview(keys).cast('Q')
         self._codes = memoryview(codes).cast('Q')
         self._made = {}
+        self._text = {}
 
     def __len__(self):
         return len(self._starts) - 1
 
     def _name(self, k):
-        n = self._names[k]
+        # a name with a code is made now: from the code alone (names[k]
+        # is None) or with the dict key names[k] holds in its place
+        code = self._codes[k]
+        if not code:
+            return self._names[k]
+        n = self._text.get(k)
         if n is None:
-            n = self._names[k] = _c.via_name(self._codes[k])
+            held = self._names[k]
+            n = self._text[k] = (_c.via_name(code) if held is None
+                                 else _c.via_name(code, held))
         return n
 
     def __getitem__(self, key):

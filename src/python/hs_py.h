@@ -192,18 +192,20 @@ int hs_py_relate(PyObject *src, PyObject *dst, const hs_heapdefs *hd,
 /* repr() of builtin scalars (long ones summarised), "<type at 0x...>" for
  * anything else: never runs user code. */
 PyObject *hs_py_safe_repr(PyObject *o);
+/* Longer str and bytes are shown by type and length only. */
+#define HS_REPR_MAX 200
 
 /* ---- via.c -------------------------------------------------------------- */
 
 /* byvia: keys[k] for member k of s is the id of its list of names;
  * *labels_out a new tuple (starts, keys, names, codes) from which a row's
  * label is made when shown: list id's names are names[keys[j]] for j in
- * starts[id] .. starts[id+1]-1, where a None stands for
- * hs_py_via_code_name(codes[keys[j]]); starts, keys and codes are bytes of
- * native uint64.  With threads > 1, a worker thread reads some of the
+ * starts[id] .. starts[id+1]-1, made when codes[i] is not 0 (for names[i]
+ * None or a dict key) by hs_py_via_code_name(codes[i], names[i]); starts,
+ * keys and codes are bytes of native uint64.  With threads > 1, a worker thread reads some of the
  * referrers (big sets only).  0, or -1 with an exception set
  * (KeyboardInterrupt when prog cancelled). */
-PyObject *hs_py_via_code_name(uint64_t code);
+PyObject *hs_py_via_code_name(uint64_t code, PyObject *key);
 int hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                        const hs_heapdefs *hd, const hs_set *s, uint64_t *keys,
                        PyObject **labels_out, const hs_progress *prog,

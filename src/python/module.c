@@ -1345,8 +1345,9 @@ static PyMethodDef idset_methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "via_partition() -> (Partition, (starts, keys, names, codes)): "
      "members grouped by how their referrers refer to them; row key's "
-     "names are names[keys[j]] for j in starts[key]..starts[key+1]-1, a None "
-     "there being via_name(codes[keys[j]]) (uint64 bytes; "
+     "names are names[keys[j]] for j in starts[key]..starts[key+1]-1, made "
+     "by via_name(codes[i], names[i]) where codes[i] is not 0 (i = keys[j]; "
+     "names[i] None or a dict key; uint64 bytes; "
      "heapscope._api.via_partition wraps this)."},
     {"prod_partition", (PyCFunction)idset_prod_partition, METH_NOARGS,
      "prod_partition() -> (Partition, labels): members grouped by where "
@@ -1802,12 +1803,13 @@ mod_memory_kept(PyObject *module, PyObject *unused)
 }
 
 static PyObject *
-mod_via_name(PyObject *module, PyObject *arg)
+mod_via_name(PyObject *module, PyObject *args)
 {
-    unsigned long long code = PyLong_AsUnsignedLongLong(arg);
-    if (code == (unsigned long long)-1 && PyErr_Occurred())
+    unsigned long long code;
+    PyObject *key = NULL;
+    if (!PyArg_ParseTuple(args, "K|O:via_name", &code, &key))
         return NULL;
-    return hs_py_via_code_name(code);
+    return hs_py_via_code_name(code, key);
 }
 
 static PyObject *
@@ -1916,9 +1918,10 @@ static PyMethodDef mod_methods[] = {
     {"memory_kept", (PyCFunction)mod_memory_kept, METH_NOARGS,
      "memory_kept() -> bytes of dropped snapshots' arrays kept for reuse "
      "(up to the size of the live snapshots; none once they are gone)."},
-    {"via_name", (PyCFunction)mod_via_name, METH_O,
-     "via_name(code) -> the name a code of via_partition()'s labels "
-     "stands for ('.keys()[3]', '[3]')."},
+    {"via_name", (PyCFunction)mod_via_name, METH_VARARGS,
+     "via_name(code, key=None) -> the name a code of via_partition()'s "
+     "labels stands for ('.keys()[3]', '[3]'; \"['key']\" with the key "
+     "the names hold in its place)."},
     {"sizeof", (PyCFunction)mod_sizeof, METH_O,
      "sizeof(obj) -> bytes heapscope attributes to obj (no __sizeof__)."},
     {"instance_dict", (PyCFunction)mod_instance_dict, METH_O,

@@ -36,8 +36,8 @@ hs_py_safe_repr(PyObject *o)
         if (tp == &PyLong_Type && _PyLong_NumBits(o) > 256)
             return PyUnicode_FromFormat("<int of %zu bits>",
                                         _PyLong_NumBits(o));
-        if ((tp == &PyUnicode_Type && PyUnicode_GET_LENGTH(o) > 200) ||
-            (tp == &PyBytes_Type && PyBytes_GET_SIZE(o) > 200))
+        if ((tp == &PyUnicode_Type && PyUnicode_GET_LENGTH(o) > HS_REPR_MAX) ||
+            (tp == &PyBytes_Type && PyBytes_GET_SIZE(o) > HS_REPR_MAX))
             return PyUnicode_FromFormat("<%s of length %zd>", tp->tp_name,
                                         Py_SIZE(o) > 0 ? Py_SIZE(o)
                                         : PyUnicode_GET_LENGTH(o));

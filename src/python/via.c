@@ -43,7 +43,7 @@ typedef struct {
     name_slot *slot;
     size_t mask, used;
     front_slot *front;
-    PyObject *names;         /* index -> str, or None until made (below) */
+    PyObject *names;         /* index -> str, or None or a key until made */
     PyObject *texts;         /* every name made, by value: text -> index */
     PyObject *bykey[2];      /* "[key]" and ".key" by an exact str key */
     uint64_t *code;          /* index -> its code when made lazily, else 0 */
@@ -53,8 +53,13 @@ typedef struct {
 /* Names that are a kind and a number (".keys()[3]", "[3]") are made only
  * when a label shows them: a row of half a million dict keys would
  * otherwise format half a million strings for a table of ten.  Their code
- * is kind << 56 | number, never 0 (those kinds are not 0). */
+ * is kind << 56 | number, never 0 (those kinds are not 0).  So are the
+ * names of dict values under an exact str key ("['key']"): their code is
+ * HS_RN_INDEXVAL << 56 | KEY_NAME, and the list of names holds the key
+ * until then (half a million keys of their own, in the weak cache of the
+ * bench heap, are as many names). */
 #define CODE_SHIFT 56
+#define KEY_NAME (1ull << 55)
 static int
 lazy_kind(int kind)
 {
@@ -63,11 +68,17 @@ lazy_kind(int kind)
 }
 
 PyObject *
-hs_py_via_code_name(uint64_t code)
+hs_py_via_code_name(uint64_t code, PyObject *key)
 {
     hs_relname n = {(int)(code >> CODE_SHIFT), NULL, NULL,
-                    (Py_ssize_t)(code & ((1ull << CODE_SHIFT) - 1))};
-    if (code == 0 || !lazy_kind(n.kind)) {
+                    (Py_ssize_t)(code & (KEY_NAME - 1))};
+    if (code == (((uint64_t)HS_RN_INDEXVAL << CODE_SHIFT) | KEY_NAME) &&
+        key != NULL && PyUnicode_CheckExact(key)) {
+        n.key = key;
+        n.index = 0;
+        return hs_py_relname(&n);
+    }
+    if (code == 0 || (code & KEY_NAME) || !lazy_kind(n.kind)) {
         PyErr_SetString(PyExc_ValueError, "not a via name code");
         return NULL;
     }
@@ -224,11 +235,21 @@ name_by_key(name_cache *c, const hs_relname *n)
         if (PyErr_Occurred())
             return -1;
     }
-    PyObject *name = hs_py_relname(n);
-    if (name == NULL)
-        return -1;
-    long i = intern_text(c, name);
-    Py_DECREF(name);
+    long i;
+    if (by != NULL && n->kind == HS_RN_INDEXVAL &&
+        PyUnicode_GET_LENGTH(n->key) <= HS_REPR_MAX) {
+        /* "['key']" is made when shown; its text is one per key value,
+         * and no name of another kind reads "['...']" (a longer key is
+         * shown by its length alone: that text is interned now) */
+        i = add_name_code(c, n->key,
+                          ((uint64_t)HS_RN_INDEXVAL << CODE_SHIFT) | KEY_NAME);
+    } else {
+        PyObject *name = hs_py_relname(n);
+        if (name == NULL)
+            return -1;
+        i = intern_text(c, name);
+        Py_DECREF(name);
+    }
     if (i >= 0 && by != NULL) {
         PyObject *iv = PyLong_FromLong(i);
         if (iv == NULL || PyDict_SetItem(by, n->key, iv) < 0)
@@ -288,7 +309,7 @@ cache_name(name_cache *c, const hs_relname *n)
     long idx;
     Py_ssize_t item;
     if (lazy_kind(n->kind) && n->index >= 0 &&
-        (uint64_t)n->index < (1ull << CODE_SHIFT)) {
+        (uint64_t)n->index < KEY_NAME) {
         idx = add_name_code(c, Py_None,
                             (uint64_t)n->kind << CODE_SHIFT | (uint64_t)n->index);
     } else if (n->kind == HS_RN_INDEXVAL && n->key != NULL &&

@@ -130,20 +130,24 @@ class TestVia(unittest.TestCase):
             attrs.append(o)
         by_int = [{3: val(200 + i)} for i in range(5)]
         by_index = [[None, None, None, val(300 + i)] for i in range(5)]
+        # (keys too long to show: named by their length alone)
+        long_keys = [{c * 300: val(400 + i)} for i, c in enumerate('ab')]
         self.assertIsNot(next(iter(dicts[0])), next(iter(dicts[1])))
         # (a generator: no container of the test's names them too)
         s = self.hp.idset(x for x in [next(iter(d.values())) for d in dicts]
                           + [o.key for o in attrs]
-                          + [d[3] for d in by_int] + [l[3] for l in by_index])
+                          + [d[3] for d in by_int] + [l[3] for l in by_index]
+                          + [next(iter(d.values())) for d in long_keys])
         part, names = _api.via_partition(s._s)
         rows = dict((tuple(sorted(names[part.row(i)[0]])), part.row(i)[1])
                     for i in range(len(part)))
-        want = {("['e0']",): 20, ('.key',): 30, ('[3]',): 10}
+        want = {("['e0']",): 20, ('.key',): 30, ('[3]',): 10,
+                ('[<str of length 300>]',): 2}
         if not PY311:
             # (an attribute is its __dict__'s before 3.11)
             want.update({('.key',): 20, ("['key']",): 10})
         self.assertEqual(rows, want)
-        del dicts, attrs, by_int, by_index
+        del dicts, attrs, by_int, by_index, long_keys
 
     def test_list_tuple_items_with_their_index(self):
         x = object.__new__(Pkg)
