@@ -202,9 +202,9 @@ PyObject *hs_py_safe_repr(PyObject *o);
  * label is made when shown: list id's names are names[keys[j]] for j in
  * starts[id] .. starts[id+1]-1, made when codes[i] is not 0 (for names[i]
  * None or a dict key) by hs_py_via_code_name(codes[i], names[i]); starts,
- * keys and codes are bytes of native uint64.  With threads > 1, a worker thread reads some of the
- * referrers (big sets only).  0, or -1 with an exception set
- * (KeyboardInterrupt when prog cancelled). */
+ * keys and codes are bytes of native uint64.  With threads > 1, a worker
+ * thread reads some of the referrers (big sets only).  0, or -1 with an
+ * exception set (KeyboardInterrupt when prog cancelled). */
 PyObject *hs_py_via_code_name(uint64_t code, PyObject *key);
 int hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                        const hs_heapdefs *hd, const hs_set *s, uint64_t *keys,

@@ -28,10 +28,11 @@ typedef struct {
 } name_slot;
 
 /* The names by an exact str key ("['key']", ".key") are found by the
- * key's value (name_by_key); these remember the last key objects seen at
- * each of FRONT_SLOTS places, so that a key shared by many holders (an
- * attribute name, a dict key that is a literal) is found without reading
- * it, and a million keys of their own do not grow the cache above. */
+ * key's value (name_by_str_key); these remember the last key objects
+ * seen at each of FRONT_SLOTS places, so that a key shared by many holders
+ * (an attribute name, a dict key that is a literal) is found without
+ * reading it, and a million keys of their own do not grow the cache
+ * above. */
 #define FRONT_SLOTS 4096
 
 typedef struct {
@@ -217,26 +218,35 @@ intern_text(name_cache *c, PyObject *name)
     return i;
 }
 
-/* The index of the name of n, a kind named from a key object: made and
- * interned by text, or, for "['key']" and ".key" with an exact str key,
- * found by the key's value first (a lookup, where making the name would
- * format a string: a million dicts with keys of their own have a million
- * key objects and a handful of texts).  -1 with an exception set. */
+/* The index of n's name, made now and interned by its text.  -1 with an
+ * exception set. */
 static long
-name_by_key(name_cache *c, const hs_relname *n)
+made_name(name_cache *c, const hs_relname *n)
 {
-    PyObject *by = NULL;
-    if ((n->kind == HS_RN_INDEXVAL || n->kind == HS_RN_ATTR) &&
-        n->key != NULL && PyUnicode_CheckExact(n->key)) {
-        by = c->bykey[n->kind == HS_RN_ATTR];
-        PyObject *have = PyDict_GetItemWithError(by, n->key);
-        if (have != NULL)
-            return PyLong_AsLong(have);
-        if (PyErr_Occurred())
-            return -1;
-    }
+    PyObject *name = hs_py_relname(n);
+    if (name == NULL)
+        return -1;
+    long i = intern_text(c, name);
+    Py_DECREF(name);
+    return i;
+}
+
+/* The index of the name of n, "['key']" or ".key" with an exact str key:
+ * found by the key's value (a lookup, where making the name would format
+ * a string: a million dicts with keys of their own have a million key
+ * objects and a handful of texts), else added.  -1 with an exception
+ * set. */
+static long
+name_by_str_key(name_cache *c, const hs_relname *n)
+{
+    PyObject *by = c->bykey[n->kind == HS_RN_ATTR];
+    PyObject *have = PyDict_GetItemWithError(by, n->key);
+    if (have != NULL)
+        return PyLong_AsLong(have);
+    if (PyErr_Occurred())
+        return -1;
     long i;
-    if (by != NULL && n->kind == HS_RN_INDEXVAL &&
+    if (n->kind == HS_RN_INDEXVAL &&
         PyUnicode_GET_LENGTH(n->key) <= HS_REPR_MAX) {
         /* "['key']" is made when shown; its text is one per key value,
          * and no name of another kind reads "['...']" (a longer key is
@@ -244,13 +254,9 @@ name_by_key(name_cache *c, const hs_relname *n)
         i = add_name_code(c, n->key,
                           ((uint64_t)HS_RN_INDEXVAL << CODE_SHIFT) | KEY_NAME);
     } else {
-        PyObject *name = hs_py_relname(n);
-        if (name == NULL)
-            return -1;
-        i = intern_text(c, name);
-        Py_DECREF(name);
+        i = made_name(c, n);
     }
-    if (i >= 0 && by != NULL) {
+    if (i >= 0) {
         PyObject *iv = PyLong_FromLong(i);
         if (iv == NULL || PyDict_SetItem(by, n->key, iv) < 0)
             i = -1;
@@ -293,7 +299,7 @@ cache_name(name_cache *c, const hs_relname *n)
         if (f->key == key && f->kind == (uint32_t)n->kind)
             return f->index;
         if (PyUnicode_CheckExact(n->key)) {
-            long idx = name_by_key(c, n);
+            long idx = name_by_str_key(c, n);
             if (idx >= 0) {
                 f->key = key;
                 f->kind = (uint32_t)n->kind;
@@ -326,7 +332,7 @@ cache_name(name_cache *c, const hs_relname *n)
     } else {
         if (PyErr_Occurred())
             PyErr_Clear();      /* (an int too big for an index) */
-        idx = name_by_key(c, n);
+        idx = made_name(c, n);
     }
     if (idx < 0)
         return -1;
@@ -421,6 +427,48 @@ add_name_of(via_ctx *v, uint32_t member, long name)
     return 0;
 }
 
+/* A way of referring as two numbers, kind and val (an index, a field's
+ * name or a key's address, by kind), for what names members off the main
+ * thread (the worker's records) or before a name is made; and back. */
+static uint64_t
+rel_val(const hs_relname *n)
+{
+    switch (n->kind) {
+    case HS_RN_FIELD:
+    case HS_RN_MEMBER:
+        return (uint64_t)(uintptr_t)n->field;
+    case HS_RN_INDEXKEY:
+    case HS_RN_ITEM:
+    case HS_RN_INSET:
+    case HS_RN_STACK:
+        return (uint64_t)n->index;
+    default:
+        return (uint64_t)(uintptr_t)n->key;
+    }
+}
+
+static hs_relname
+rel_name(int kind, uint64_t val)
+{
+    hs_relname n = {kind, NULL, NULL, 0};
+    switch (kind) {
+    case HS_RN_FIELD:
+    case HS_RN_MEMBER:
+        n.field = (const char *)(uintptr_t)val;
+        break;
+    case HS_RN_INDEXKEY:
+    case HS_RN_ITEM:
+    case HS_RN_INSET:
+    case HS_RN_STACK:
+        n.index = (Py_ssize_t)val;
+        break;
+    default:
+        n.key = (PyObject *)(uintptr_t)val;
+        break;
+    }
+    return n;
+}
+
 /* ---- exact dicts, named from their edges ---------------------------------
  *
  * The walk gives an exact dict's node its entries as edges, (key, value)
@@ -464,16 +512,13 @@ dict_by_edges(const via_ctx *v, hs_id p, name_out out, void *arg)
     return 1;
 }
 
-/* name_out on the main thread: the name made now. */
+/* name_out on the main thread: the name made now (with an exception set
+ * when that fails). */
 static int
 name_now(void *arg, uint32_t member, int kind, uint64_t val)
 {
     via_ctx *v = arg;
-    hs_relname n = {kind, NULL, NULL, 0};
-    if (kind == HS_RN_INDEXKEY)
-        n.index = (Py_ssize_t)val;
-    else
-        n.key = (PyObject *)(uintptr_t)val;
+    hs_relname n = rel_name(kind, val);
     long name = cache_name(&v->cache, &n);
     return name < 0 || add_name_of(v, member, name) < 0 ? -1 : 0;
 }
@@ -661,45 +706,6 @@ plain_holder(const via_ctx *v, PyObject *o)
     return hs_heapdefs_find(v->hd, tp) == NULL && !PyType_Check(o);
 }
 
-static uint64_t
-rec_val(const hs_relname *n)
-{
-    switch (n->kind) {
-    case HS_RN_FIELD:
-    case HS_RN_MEMBER:
-        return (uint64_t)(uintptr_t)n->field;
-    case HS_RN_INDEXKEY:
-    case HS_RN_ITEM:
-    case HS_RN_INSET:
-    case HS_RN_STACK:
-        return (uint64_t)n->index;
-    default:
-        return (uint64_t)(uintptr_t)n->key;
-    }
-}
-
-static hs_relname
-rec_name(const rec *r)
-{
-    hs_relname n = {(int)r->kind, NULL, NULL, 0};
-    switch (r->kind) {
-    case HS_RN_FIELD:
-    case HS_RN_MEMBER:
-        n.field = (const char *)(uintptr_t)r->val;
-        break;
-    case HS_RN_INDEXKEY:
-    case HS_RN_ITEM:
-    case HS_RN_INSET:
-    case HS_RN_STACK:
-        n.index = (Py_ssize_t)r->val;
-        break;
-    default:
-        n.key = (PyObject *)(uintptr_t)r->val;
-        break;
-    }
-    return n;
-}
-
 /* The worker's current chunk to the end of the ready list (lock held). */
 static void
 hand_over(relpar *rp)
@@ -755,7 +761,7 @@ visit_record(PyObject *dst, const hs_relname *n, void *arg)
     hs_id id = find_target(&rp->t, (uintptr_t)dst);
     if (id == HS_NO_ID)
         return 0;
-    return record(rp, member_of(rp->v, id), (uint32_t)n->kind, rec_val(n));
+    return record(rp, member_of(rp->v, id), (uint32_t)n->kind, rel_val(n));
 }
 
 /* name_out on the worker: a record for the main thread; 1 once it gave
@@ -847,10 +853,7 @@ drain_chunks(relpar *rp, int all, hs_id **defer, size_t *ndefer,
                                  rp->refs[r->member]);
                 continue;
             }
-            hs_relname n = rec_name(r);
-            long name = cache_name(&v->cache, &n);
-            if (name < 0 || add_name_of(v, r->member, name) < 0)
-                err = -1;
+            err = name_now(v, r->member, (int)r->kind, r->val);
         }
         pthread_mutex_lock(&rp->lock);
         c->next = rp->free;
