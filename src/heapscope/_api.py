@@ -234,8 +234,12 @@ class _ViaNames(object):
     distinct.  Made when asked for: a row of a big set can have half a
     million distinct names ('.keys()[3]'), and a table shows ten."""
 
+    _NONE, _LIST = 1 << 63, 1 << 62
+
     def __init__(self, raw):
-        starts, keys, self._names, codes = raw
+        rows, starts, keys, self._names, codes = raw
+        # row key -> a name's index, _NONE, or _LIST | a list's index
+        self._rows = memoryview(rows).cast('Q')
         self._starts = memoryview(starts).cast('Q')
         self._keys = memoryview(keys).cast('Q')
         self._codes = memoryview(codes).cast('Q')
@@ -243,7 +247,7 @@ class _ViaNames(object):
         self._text = {}
 
     def __len__(self):
-        return len(self._starts) - 1
+        return len(self._rows)
 
     def _name(self, k):
         # a name with a code is made now: from the code alone (names[k]
@@ -263,8 +267,16 @@ class _ViaNames(object):
         if t is None:
             if not 0 <= key < len(self):
                 raise IndexError('no via row %r' % (key,))
-            ks = self._keys[self._starts[key]:self._starts[key + 1]]
-            t = self._made[key] = tuple(sorted(set(map(self._name, ks))))
+            r = self._rows[key]
+            if r == self._NONE:
+                t = ()
+            elif r & self._LIST:
+                r &= ~self._LIST
+                ks = self._keys[self._starts[r]:self._starts[r + 1]]
+                t = tuple(sorted(set(map(self._name, ks))))
+            else:
+                t = (self._name(r),)
+            self._made[key] = t
         return t
 
 

@@ -19,7 +19,23 @@
 #include <string.h>
 #include <time.h>
 
-/* ---- a cache of names: (kind, key) -> index into a list of str ------------ */
+/* ---- a cache of names: (kind, key) -> index into a list of str ------------
+ *
+ * Every distinct way of referring is looked up once per reference, so the
+ * cache is C, and a way finds its name where its kind says:
+ *  - a kind and a number (".keys()[3]", "[3]"): in an array by the number,
+ *    one per kind (`numbered`), as long as it stays within a few words per
+ *    name made; a bigger number goes to `slot` instead;
+ *  - an exact str key ("['key']", ".key"): by the key's text (`keyed`): a
+ *    million dicts with keys of their own have a million key objects and
+ *    a handful of texts.  In front of it, `front` remembers the key objects
+ *    last seen at each of FRONT_SLOTS places, so that a key shared by many
+ *    holders (an attribute name, a literal dict key) is found without
+ *    reading its text;
+ *  - anything else (a field, a key of another type): by kind and identity,
+ *    in `slot`.
+ * A name made as a string is interned by its text (`texts`), so members
+ * named alike share a row however they came by the name. */
 
 typedef struct {
     uint64_t kind, key;
@@ -27,12 +43,6 @@ typedef struct {
     int used;
 } name_slot;
 
-/* The names by an exact str key ("['key']", ".key") are found by the
- * key's value (name_by_str_key); these remember the last key objects
- * seen at each of FRONT_SLOTS places, so that a key shared by many holders
- * (an attribute name, a dict key that is a literal) is found without
- * reading it, and a million keys of their own do not grow the cache
- * above. */
 #define FRONT_SLOTS 4096
 
 typedef struct {
@@ -40,13 +50,29 @@ typedef struct {
     uint32_t kind, index;
 } front_slot;
 
+/* A name by an exact str key's text.  The key is borrowed: the snapshot or
+ * a referrer it holds keeps it alive while the cache lives (no Python code
+ * runs meanwhile). */
+typedef struct {
+    PyObject *key;           /* NULL: empty */
+    uint64_t hash;           /* text_hash of its text and kind */
+    uint32_t kind, index;
+} keyed_slot;
+
+#define NUMBERED_KINDS 4
+#define NUMBERED_MIN (1u << 16)  /* numbers always kept in an array */
+
 typedef struct {
     name_slot *slot;
     size_t mask, used;
+    keyed_slot *keyed;
+    size_t kmask, kused;
+    uint32_t *numbered[NUMBERED_KINDS];  /* number -> index + 1 (0: none) */
+    size_t ncap[NUMBERED_KINDS];
+    int spilled[NUMBERED_KINDS];         /* some of the kind are in slot */
     front_slot *front;
     PyObject *names;         /* index -> str, or None or a key until made */
     PyObject *texts;         /* every name made, by value: text -> index */
-    PyObject *bykey[2];      /* "[key]" and ".key" by an exact str key */
     uint64_t *code;          /* index -> its code when made lazily, else 0 */
     size_t code_cap;         /* (as many in use as names has items) */
 } name_cache;
@@ -61,11 +87,24 @@ typedef struct {
  * bench heap, are as many names). */
 #define CODE_SHIFT 56
 #define KEY_NAME (1ull << 55)
+
+/* These kinds: which of the cache's numbered arrays holds their names;
+ * -1 for a kind that is not a number. */
 static int
-lazy_kind(int kind)
+numbered_of(int kind)
 {
-    return kind == HS_RN_INDEXKEY || kind == HS_RN_ITEM ||
-           kind == HS_RN_INSET || kind == HS_RN_STACK;
+    switch (kind) {
+    case HS_RN_INDEXKEY:
+        return 0;
+    case HS_RN_ITEM:
+        return 1;
+    case HS_RN_INSET:
+        return 2;
+    case HS_RN_STACK:
+        return 3;
+    default:
+        return -1;
+    }
 }
 
 PyObject *
@@ -79,7 +118,7 @@ hs_py_via_code_name(uint64_t code, PyObject *key)
         n.index = 0;
         return hs_py_relname(&n);
     }
-    if (code == 0 || (code & KEY_NAME) || !lazy_kind(n.kind)) {
+    if (code == 0 || (code & KEY_NAME) || numbered_of(n.kind) < 0) {
         PyErr_SetString(PyExc_ValueError, "not a via name code");
         return NULL;
     }
@@ -98,17 +137,16 @@ mix(uint64_t a, uint64_t b)
 static int
 cache_init(name_cache *c)
 {
+    memset(c, 0, sizeof *c);
     c->mask = 255;
-    c->used = 0;
+    c->kmask = 255;
     c->slot = calloc(c->mask + 1, sizeof *c->slot);
+    c->keyed = calloc(c->kmask + 1, sizeof *c->keyed);
     c->front = calloc(FRONT_SLOTS, sizeof *c->front);
     c->names = PyList_New(0);
     c->texts = PyDict_New();
-    c->bykey[0] = PyDict_New();
-    c->bykey[1] = PyDict_New();
-    return c->slot == NULL || c->front == NULL || c->names == NULL ||
-                   c->texts == NULL ||
-                   c->bykey[0] == NULL || c->bykey[1] == NULL
+    return c->slot == NULL || c->keyed == NULL || c->front == NULL ||
+                   c->names == NULL || c->texts == NULL
                ? -1
                : 0;
 }
@@ -118,14 +156,18 @@ cache_free(name_cache *c)
 {
     free(c->slot);
     c->slot = NULL;
+    free(c->keyed);
+    c->keyed = NULL;
+    for (int k = 0; k < NUMBERED_KINDS; k++) {
+        free(c->numbered[k]);
+        c->numbered[k] = NULL;
+    }
     free(c->front);
     c->front = NULL;
     free(c->code);
     c->code = NULL;
     Py_CLEAR(c->names);
     Py_CLEAR(c->texts);
-    Py_CLEAR(c->bykey[0]);
-    Py_CLEAR(c->bykey[1]);
 }
 
 static int
@@ -147,6 +189,28 @@ cache_grow(name_cache *c)
     free(c->slot);
     c->slot = ns;
     c->mask = nmask;
+    return 0;
+}
+
+static int
+keyed_grow(name_cache *c)
+{
+    size_t nmask = c->kmask * 2 + 1;
+    keyed_slot *ks = calloc(nmask + 1, sizeof *ks);
+    if (ks == NULL)
+        return -1;
+    for (size_t i = 0; i <= c->kmask; i++) {
+        keyed_slot *o = &c->keyed[i];
+        if (o->key == NULL)
+            continue;
+        size_t j = o->hash & nmask;
+        while (ks[j].key != NULL)
+            j = (j + 1) & nmask;
+        ks[j] = *o;
+    }
+    free(c->keyed);
+    c->keyed = ks;
+    c->kmask = nmask;
     return 0;
 }
 
@@ -231,38 +295,111 @@ made_name(name_cache *c, const hs_relname *n)
     return i;
 }
 
-/* The index of the name of n, "['key']" or ".key" with an exact str key:
- * found by the key's value (a lookup, where making the name would format
- * a string: a million dicts with keys of their own have a million key
- * objects and a handful of texts), else added.  -1 with an exception
+/* A str's text for comparing by value: 1 and its data, or 0 for a str
+ * whose text is not ready (a legacy string before 3.12: none the
+ * interpreter makes).  Equal texts have equal kinds (a ready str has the
+ * narrowest kind that holds it). */
+static int
+str_text(PyObject *s, const void **data, size_t *bytes, int *kind)
+{
+#if PY_VERSION_HEX < 0x030C0000
+    if (!PyUnicode_IS_READY(s))
+        return 0;
+#endif
+    *kind = (int)PyUnicode_KIND(s);
+    *data = PyUnicode_DATA(s);
+    *bytes = (size_t)PyUnicode_GET_LENGTH(s) * (size_t)*kind;
+    return 1;
+}
+
+/* A hash of a text of our own: a str's cached hash is not always there,
+ * and computing it would write it into the str. */
+static uint64_t
+text_hash(const void *data, size_t bytes, int kind, int how)
+{
+    const unsigned char *p = data;
+    uint64_t h = mix((uint64_t)bytes << 8 | (uint64_t)kind << 4 | (uint64_t)how,
+                     0x51ED2701F3A5C84Bull);
+    for (; bytes >= 8; p += 8, bytes -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = mix(h, w);
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, bytes);
+    return mix(h, w);
+}
+
+/* The index of the name of n, "['key']" or ".key" with an exact str key,
+ * found by the key's text, else added (an "['key']" to be made when shown:
+ * the list of names holds the key till then).  -1 with an exception
  * set. */
 static long
 name_by_str_key(name_cache *c, const hs_relname *n)
 {
-    PyObject *by = c->bykey[n->kind == HS_RN_ATTR];
-    PyObject *have = PyDict_GetItemWithError(by, n->key);
-    if (have != NULL)
-        return PyLong_AsLong(have);
-    if (PyErr_Occurred())
-        return -1;
-    long i;
+    const void *data;
+    size_t bytes;
+    int ukind;
+    if (!str_text(n->key, &data, &bytes, &ukind))
+        return made_name(c, n);
+    uint64_t h = text_hash(data, bytes, ukind, n->kind);
+    size_t i = h & c->kmask;
+    for (; c->keyed[i].key != NULL; i = (i + 1) & c->kmask) {
+        const keyed_slot *e = &c->keyed[i];
+        if (e->hash != h || e->kind != (uint32_t)n->kind)
+            continue;
+        if (e->key == n->key ||
+            ((int)PyUnicode_KIND(e->key) == ukind &&
+             (size_t)PyUnicode_GET_LENGTH(e->key) * (size_t)ukind == bytes &&
+             memcmp(PyUnicode_DATA(e->key), data, bytes) == 0))
+            return e->index;
+    }
+    long idx;
     if (n->kind == HS_RN_INDEXVAL &&
         PyUnicode_GET_LENGTH(n->key) <= HS_REPR_MAX) {
         /* "['key']" is made when shown; its text is one per key value,
          * and no name of another kind reads "['...']" (a longer key is
          * shown by its length alone: that text is interned now) */
-        i = add_name_code(c, n->key,
-                          ((uint64_t)HS_RN_INDEXVAL << CODE_SHIFT) | KEY_NAME);
+        idx = add_name_code(c, n->key,
+                            ((uint64_t)HS_RN_INDEXVAL << CODE_SHIFT) | KEY_NAME);
     } else {
-        i = made_name(c, n);
+        idx = made_name(c, n);
     }
-    if (i >= 0) {
-        PyObject *iv = PyLong_FromLong(i);
-        if (iv == NULL || PyDict_SetItem(by, n->key, iv) < 0)
-            i = -1;
-        Py_XDECREF(iv);
+    if (idx < 0)
+        return -1;
+    c->keyed[i] = (keyed_slot){n->key, h, (uint32_t)n->kind, (uint32_t)idx};
+    if (++c->kused * 2 > c->kmask && keyed_grow(c) < 0) {
+        PyErr_NoMemory();
+        return -1;
     }
-    return i;
+    return idx;
+}
+
+/* Where the numbered name `number` of array k goes: its entry, the array
+ * grown to hold it if that keeps the array within a few words per name
+ * made (a list of ten million holding one member at its end makes one
+ * name, not an array of ten million); NULL if it does not go there. */
+static uint32_t *
+numbered_entry(name_cache *c, int k, Py_ssize_t number)
+{
+    if (number < 0 || (uint64_t)number >= KEY_NAME)
+        return NULL;
+    size_t i = (size_t)number;
+    if (i < c->ncap[k])
+        return &c->numbered[k][i];
+    size_t made = (size_t)PyList_GET_SIZE(c->names);
+    if (i >= NUMBERED_MIN && i / 4 >= made)
+        return NULL;
+    size_t cap = c->ncap[k] ? c->ncap[k] : 1024;
+    while (cap <= i)
+        cap *= 2;
+    uint32_t *a = realloc(c->numbered[k], cap * sizeof *a);
+    if (a == NULL)
+        return NULL;            /* (then in the slot table) */
+    memset(a + c->ncap[k], 0, (cap - c->ncap[k]) * sizeof *a);
+    c->numbered[k] = a;
+    c->ncap[k] = cap;
+    return &a[i];
 }
 
 /* The index of the one name for this way of referring, made on first use;
@@ -271,6 +408,22 @@ static long
 cache_name(name_cache *c, const hs_relname *n)
 {
     uint64_t key;
+    uint32_t *e = NULL;
+    int k = numbered_of(n->kind);
+    if (k >= 0 && (e = numbered_entry(c, k, n->index)) != NULL) {
+        if (*e != 0)
+            return (long)*e - 1;
+        if (!c->spilled[k]) {
+            long idx = add_name_code(c, Py_None,
+                                     (uint64_t)n->kind << CODE_SHIFT |
+                                         (uint64_t)n->index);
+            if (idx >= 0)
+                *e = (uint32_t)idx + 1;
+            return idx;
+        }
+        /* numbers of this kind were put in the slot table before the
+         * array reached them: this one may be there */
+    }
     switch (n->kind) {
     case HS_RN_FIELD:
     case HS_RN_MEMBER:
@@ -310,12 +463,22 @@ cache_name(name_cache *c, const hs_relname *n)
     }
     size_t i = mix((uint64_t)n->kind, key) & c->mask;
     for (; c->slot[i].used; i = (i + 1) & c->mask)
-        if (c->slot[i].kind == (uint64_t)n->kind && c->slot[i].key == key)
+        if (c->slot[i].kind == (uint64_t)n->kind && c->slot[i].key == key) {
+            if (e != NULL)
+                *e = c->slot[i].index + 1;
             return c->slot[i].index;
+        }
     long idx;
     Py_ssize_t item;
-    if (lazy_kind(n->kind) && n->index >= 0 &&
-        (uint64_t)n->index < KEY_NAME) {
+    if (e != NULL) {            /* an array's, not yet named */
+        idx = add_name_code(c, Py_None,
+                            (uint64_t)n->kind << CODE_SHIFT | (uint64_t)n->index);
+        if (idx >= 0)
+            *e = (uint32_t)idx + 1;
+        return idx;
+    }
+    if (k >= 0 && n->index >= 0 && (uint64_t)n->index < KEY_NAME) {
+        c->spilled[k] = 1;
         idx = add_name_code(c, Py_None,
                             (uint64_t)n->kind << CODE_SHIFT | (uint64_t)n->index);
     } else if (n->kind == HS_RN_INDEXVAL && n->key != NULL &&
@@ -405,6 +568,8 @@ member_of(const via_ctx *v, hs_id id)
 }
 
 #define MORE (1ull << 63)
+#define ROW_NONE (1ull << 63)      /* a row of members with no name */
+#define ROW_LIST (1ull << 62)      /* a row named by a list of names */
 
 /* Member `member` is named `name`: most members have one name, written in
  * place; the rare others are kept aside, in pairs. */
@@ -1007,9 +1172,11 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                       : hs_graph_find(g, (uintptr_t)&PyDict_Type);
     hs_id *refs = NULL;
     uint64_t *isref = NULL;
-    int64_t *single = NULL;
+    uint32_t *renum = NULL, *lrow = NULL;
+    uint64_t *rows = NULL;
     hs_rcs_table t = {0};
-    PyObject *labels = NULL, *starts = NULL, *lkeys = NULL, *ncodes = NULL;
+    PyObject *labels = NULL, *rowinfo = NULL, *starts = NULL, *lkeys = NULL,
+             *ncodes = NULL;
     int ret = -1;
     *labels_out = NULL;
     size_t words = ((size_t)g->n + 64) / 64;
@@ -1066,34 +1233,42 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     if (by_root && root_names(&v) < 0)
         goto done;
 
-    /* Per member: its distinct names, as a list interned in t, in member
-     * order.  A member of one name (most) finds its list by that name;
-     * the others' names are `more`, sorted by member and name. */
+    /* Per member: its distinct names, and the row of members named so.
+     * A row is one name (most: a member of one name, found by that name
+     * through `renum`), no name, or a list of names interned in t (the
+     * others' names are `more`, sorted by member and name).  Rows are
+     * numbered as met in member order, whichever core named what. */
     size_t nnames = (size_t)PyList_GET_SIZE(v.cache.names);
-    single = malloc((nnames + 1) * sizeof *single);
+    size_t maxrows = nnames + 1 + v.nmore, nrows = 0, nlists = 0;
+    renum = malloc((nnames + 1) * sizeof *renum);
+    rows = malloc((maxrows + 1) * sizeof *rows);
+    lrow = malloc((v.nmore + 1) * sizeof *lrow);
     uint64_t *buf = malloc((v.nmore + 2) * sizeof *buf);
-    if (single == NULL || buf == NULL ||
+    if (renum == NULL || rows == NULL || lrow == NULL || buf == NULL ||
         hs_sort_u64(v.more, v.nmore) < 0) {
         free(buf);
         PyErr_NoMemory();
         goto done;
     }
     for (size_t i = 0; i < nnames; i++)
-        single[i] = -1;
-    long long none = -1;
+        renum[i] = UINT32_MAX;
+    uint32_t none = UINT32_MAX;
     for (size_t k = 0, e = 0; k < s->n; k++) {
         uint64_t f = keys[k];
-        long long lid;
+        uint32_t row;
         if (f == 0) {
-            uint64_t nothing = 0;
-            if (none < 0)
-                none = hs_rcs_intern(&t, &nothing, 0);
-            lid = none;
+            if (none == UINT32_MAX) {
+                none = (uint32_t)nrows;
+                rows[nrows++] = ROW_NONE;
+            }
+            row = none;
         } else if (!(f & MORE)) {
             uint64_t name = f - 1;
-            if (single[name] < 0)
-                single[name] = hs_rcs_intern(&t, &name, 1);
-            lid = single[name];
+            if (renum[name] == UINT32_MAX) {
+                renum[name] = (uint32_t)nrows;
+                rows[nrows++] = name;
+            }
+            row = renum[name];
         } else {
             size_t nl = 0;
             buf[nl++] = (f & ~MORE) - 1;
@@ -1110,27 +1285,43 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
             for (size_t i = 0; i < nl; i++)
                 if (w == 0 || buf[w - 1] != buf[i])
                     buf[w++] = buf[i];
-            lid = hs_rcs_intern(&t, buf, w);
+            if (w == 1) {       /* one name after all, met more than once */
+                uint64_t name = buf[0];
+                if (renum[name] == UINT32_MAX) {
+                    renum[name] = (uint32_t)nrows;
+                    rows[nrows++] = name;
+                }
+                row = renum[name];
+            } else {
+                long long lid = hs_rcs_intern(&t, buf, w);
+                if (lid < 0) {
+                    free(buf);
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                if ((size_t)lid == nlists) {            /* a new list */
+                    lrow[nlists++] = (uint32_t)nrows;
+                    rows[nrows++] = ROW_LIST | (uint64_t)lid;
+                }
+                row = lrow[lid];
+            }
         }
-        if (lid < 0) {
-            free(buf);
-            PyErr_NoMemory();
-            goto done;
-        }
-        keys[k] = (uint64_t)lid;
+        keys[k] = row;
     }
     free(buf);
 
     /* Labels are made when a row is shown (heapscope._api._ViaNames):
-     * list id's names are names[keys[starts[id]] .. keys[starts[id+1]-1]],
-     * a None among them made from its code; then sorted and distinct by
-     * text.  A row of half a million members named ".keys()[n]" would
-     * otherwise make half a million strings and tuples for a table of
-     * ten. */
+     * row r is rows[r]: a name's index, ROW_NONE, or ROW_LIST | a list id,
+     * list id's names being names[keys[starts[id]] .. keys[starts[id+1]-1]];
+     * a None among the names is made from its code.  A row of half a
+     * million members named ".keys()[n]" would otherwise make half a
+     * million strings and tuples for a table of ten. */
+    rowinfo = PyBytes_FromStringAndSize((const char *)rows,
+                                        (Py_ssize_t)(nrows * 8));
     starts = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((t.n + 1) * 8));
     lkeys = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((t.nkeys + 1) * 8));
     ncodes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((nnames + 1) * 8));
-    if (starts == NULL || lkeys == NULL || ncodes == NULL)
+    if (rowinfo == NULL || starts == NULL || lkeys == NULL || ncodes == NULL)
         goto done;
     uint64_t *st = (uint64_t *)PyBytes_AS_STRING(starts);
     for (size_t id = 0; id <= t.n; id++)
@@ -1143,17 +1334,21 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     if (nnames > 0)
         memcpy(nc, v.cache.code, nnames * sizeof *nc);
     nc[nnames] = 0;
-    if ((labels = PyTuple_Pack(4, starts, lkeys, v.cache.names, ncodes)) == NULL)
+    if ((labels = PyTuple_Pack(5, rowinfo, starts, lkeys, v.cache.names,
+                               ncodes)) == NULL)
         goto done;
     *labels_out = labels;
     labels = NULL;
     ret = 0;
 done:
     Py_XDECREF(labels);
+    Py_XDECREF(rowinfo);
     Py_XDECREF(starts);
     Py_XDECREF(lkeys);
     Py_XDECREF(ncodes);
-    free(single);
+    free(renum);
+    free(rows);
+    free(lrow);
     free(refs);
     free(isref);
     free(v.more);

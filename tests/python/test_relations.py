@@ -149,6 +149,26 @@ class TestVia(unittest.TestCase):
         self.assertEqual(rows, want)
         del dicts, attrs, by_int, by_index, long_keys
 
+    def test_far_items_share_a_row(self):
+        # "[70000]" of a long list, met before many names are made and
+        # after: one name either way (a number that far out is kept aside
+        # while names are few, in an array by number once they are many).
+        def val(i):
+            return 'w%d' % i
+
+        far = [None] * 70000 + [val(0)]
+        near = [val(1 + i) for i in range(20000)]
+        far2 = [None] * 70000 + [val(99999)]
+        s = self.hp.idset(x for x in [far[-1], far2[-1]] + near)
+        part, names = _api.via_partition(s._s)
+        labels = [names[part.row(i)[0]] for i in range(len(part))]
+        self.assertEqual(len(labels), len(set(labels)))
+        rows = dict((names[part.row(i)[0]], part.row(i)[1])
+                    for i in range(len(part)))
+        self.assertEqual(rows[('[70000]',)], 2)
+        self.assertEqual(rows[('[19999]',)], 1)
+        del far, near, far2
+
     def test_list_tuple_items_with_their_index(self):
         x = object.__new__(Pkg)
         lst = [1, 2, x]
