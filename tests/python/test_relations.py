@@ -518,8 +518,9 @@ class TestMorePartitions(unittest.TestCase):
             hp = heapscope.hpy()
             hp.setrelheap()
             made = [Pkg('k%d' % i, {'n': i}) for i in range(300)]  # HERE
-            line = [n for n, text in enumerate(open(__file__), 1)
-                    if text.rstrip().endswith('# HERE')][0]
+            with open(__file__) as f:
+                line = [n for n, text in enumerate(f, 1)
+                        if text.rstrip().endswith('# HERE')][0]
             p = (hp.heap() & hp.Type(Pkg)).byprod
             self.assertEqual(len(p), 1)
             self.assertTrue(p._row(0)[0].endswith(
