@@ -1116,6 +1116,22 @@ fail:
     return -1;
 }
 
+/* The worker's ways as the main thread's: wmap[w] is the number in main
+ * of the worker's way w.  0, or -1 when out of room. */
+static int
+merge_ways(way_table *main, const way_table *wt, uint32_t *wmap)
+{
+    for (size_t w = 0; w < wt->n; w++) {
+        way_def d = wt->def[w];
+        hs_relname n = rel_name((int)d.kind, d.val);
+        long mw = way_of(main, &n);
+        if (mw < 0)
+            return -1;
+        wmap[w] = (uint32_t)mw;
+    }
+    return 0;
+}
+
 /* A tagged way as the index of its name. */
 static inline uint32_t
 name_of(uint32_t tagged, const uint32_t *name, const uint32_t *wmap)
@@ -1229,15 +1245,9 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
             PyErr_NoMemory();
             goto done;
         }
-        for (size_t w = 0; w < rp.w.ways.n; w++) {
-            way_def d = rp.w.ways.def[w];
-            hs_relname n = rel_name((int)d.kind, d.val);
-            long mw = way_of(&m.ways, &n);
-            if (mw < 0) {
-                PyErr_NoMemory();
-                goto done;
-            }
-            wmap[w] = (uint32_t)mw;
+        if (merge_ways(&m.ways, &rp.w.ways, wmap) < 0) {
+            PyErr_NoMemory();
+            goto done;
         }
     }
     if (name_ways(&m.ways, &c, &name) < 0)
@@ -1252,15 +1262,9 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
         uint64_t x = i < m.nmore ? m.more[i] : rp.w.more[i - m.nmore];
         more[i] = (x & ~0xFFFFFFFFull) | name_of((uint32_t)x, name, wmap);
     }
-    for (size_t k = 0; k < s->n; k++) {
-        uint64_t f = keys[k];
-        if (f != 0)
-            keys[k] = ((uint64_t)name_of((uint32_t)((f & ~MORE) - 1), name,
-                                         wmap) + 1) | (f & MORE);
-    }
 
-    /* Per member: its distinct names, and the row of members named so.
-     * A row is one name (most: a member of one name, found by that name
+    /* Per member: its ways as names, and the row of members named so.  A
+     * row is one name (most: a member of one name, found by that name
      * through `renum`), no name, or a list of names interned in t (the
      * others' names are `more`, sorted by member and name).  Rows are
      * numbered as met in member order, whichever core named what. */
@@ -1289,15 +1293,15 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
             }
             row = none;
         } else if (!(f & MORE)) {
-            uint64_t name = f - 1;
-            if (renum[name] == UINT32_MAX) {
-                renum[name] = (uint32_t)nrows;
-                rows[nrows++] = name;
+            uint32_t nm = name_of((uint32_t)(f - 1), name, wmap);
+            if (renum[nm] == UINT32_MAX) {
+                renum[nm] = (uint32_t)nrows;
+                rows[nrows++] = nm;
             }
-            row = renum[name];
+            row = renum[nm];
         } else {
             size_t nl = 0;
-            buf[nl++] = (f & ~MORE) - 1;
+            buf[nl++] = name_of((uint32_t)((f & ~MORE) - 1), name, wmap);
             for (; e < nmore && (more[e] >> 32) == k; e++)
                 buf[nl++] = (uint32_t)more[e];
             for (size_t i = 1; i < nl; i++) {           /* insertion */
