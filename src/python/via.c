@@ -763,6 +763,20 @@ plain_holder(const via_ctx *v, PyObject *o)
     return hs_heapdefs_find(v->hd, tp) == NULL && !PyType_Check(o);
 }
 
+/* Every reference p holds to one of its targets that are members, through
+ * visit: 0, or -1 (out of room, or an exception set by visit). */
+static int
+relate_targets(namer *m, hs_id p, hs_relvisit visit)
+{
+    size_t nt;
+    if (load_targets(m->v, &m->t, p, &nt) < 0)
+        return m->err = -1;
+    if (nt == 0)
+        return 0;
+    hs_py_relate_all((PyObject *)m->v->g->addr[p], m->v->hd, visit, m);
+    return m->err;
+}
+
 /* Every reference plain holder p holds to a member: 0, or -1 when out of
  * room. */
 static int
@@ -771,13 +785,7 @@ relate_plain(namer *m, hs_id p)
     int d = dict_by_edges(m, p);
     if (d != 0)
         return d < 0 ? -1 : 0;
-    size_t nt;
-    if (load_targets(m->v, &m->t, p, &nt) < 0)
-        return m->err = -1;
-    if (nt == 0)
-        return 0;
-    hs_py_relate_all((PyObject *)m->v->g->addr[p], m->v->hd, visit_plain, m);
-    return m->err;
+    return relate_targets(m, p, visit_plain);
 }
 
 /* ---- what the main thread alone relates ------------------------------- */
@@ -822,13 +830,7 @@ visit_held(PyObject *dst, const hs_relname *n, void *arg)
 static int
 relate_held(namer *m, hs_id p)
 {
-    size_t nt;
-    if (load_targets(m->v, &m->t, p, &nt) < 0)
-        return m->err = -1;
-    if (nt == 0)
-        return 0;
-    hs_py_relate_all((PyObject *)m->v->g->addr[p], m->v->hd, visit_held, m);
-    return m->err;
+    return relate_targets(m, p, visit_held);
 }
 
 /* How the root holds members: the tail of each root edge's label, so a
