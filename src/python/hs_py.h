@@ -197,14 +197,16 @@ PyObject *hs_py_safe_repr(PyObject *o);
 
 /* ---- via.c -------------------------------------------------------------- */
 
-/* byvia: keys[k] for member k of s is the id of its list of names;
- * *labels_out a new tuple (starts, keys, names, codes) from which a row's
- * label is made when shown: list id's names are names[keys[j]] for j in
- * starts[id] .. starts[id+1]-1, made when codes[i] is not 0 (for names[i]
- * None or a dict key) by hs_py_via_code_name(codes[i], names[i]); starts,
- * keys and codes are bytes of native uint64.  With threads > 1, a worker
- * thread reads some of the referrers (big sets only).  0, or -1 with an
- * exception set (KeyboardInterrupt when prog cancelled). */
+/* byvia: keys[k] for member k of s is the number of its row; *labels_out
+ * a new tuple (rows, starts, keys, names, codes) from which a row's label
+ * is made when shown: rows[r] is a name's index i, ROW_NONE (1 << 63: no
+ * name) or ROW_LIST (1 << 62) | a list id, list id's names being
+ * names[keys[j]] for j in starts[id] .. starts[id+1]-1; names[i] is made
+ * when codes[i] is not 0 (names[i] None or a dict key) by
+ * hs_py_via_code_name(codes[i], names[i]); rows, starts, keys and codes
+ * are bytes of native uint64.  With threads > 1, a worker thread relates
+ * some of the referrers (big sets only).  0, or -1 with an exception set
+ * (KeyboardInterrupt when prog cancelled). */
 PyObject *hs_py_via_code_name(uint64_t code, PyObject *key);
 int hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                        const hs_heapdefs *hd, const hs_set *s, uint64_t *keys,

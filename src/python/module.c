@@ -1343,12 +1343,13 @@ static PyMethodDef idset_methods[] = {
      "away."},
     {"via_partition", (PyCFunction)(void (*)(void))idset_via_partition,
      METH_VARARGS | METH_KEYWORDS,
-     "via_partition() -> (Partition, (starts, keys, names, codes)): "
+     "via_partition() -> (Partition, (rows, starts, keys, names, codes)): "
      "members grouped by how their referrers refer to them; row key's "
-     "names are names[keys[j]] for j in starts[key]..starts[key+1]-1, made "
-     "by via_name(codes[i], names[i]) where codes[i] is not 0 (i = keys[j]; "
-     "names[i] None or a dict key; uint64 bytes; "
-     "heapscope._api.via_partition wraps this)."},
+     "names are rows[key]: one name's index i, 1 << 63 for none, or "
+     "1 << 62 | a list id l whose names are names[keys[j]] for j in "
+     "starts[l]..starts[l+1]-1; names[i] is made by via_name(codes[i], "
+     "names[i]) where codes[i] is not 0 (names[i] None or a dict key; "
+     "uint64 bytes; heapscope._api.via_partition wraps this)."},
     {"prod_partition", (PyCFunction)idset_prod_partition, METH_NOARGS,
      "prod_partition() -> (Partition, labels): members grouped by where "
      "tracemalloc saw them allocated ('file:line'); labels[key] names a "

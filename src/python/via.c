@@ -252,20 +252,33 @@ keyed_grow(way_table *t)
     return 0;
 }
 
+/* The array a of *cap items of `elem` bytes, with room for item n: a
+ * itself, or a copy twice as big (`first` items at first); NULL, a as it
+ * was, when out of memory.  Sets no exception: the worker grows its arrays
+ * with it too. */
+static void *
+room_for(void *a, size_t *cap, size_t n, size_t elem, size_t first)
+{
+    if (n < *cap)
+        return a;
+    size_t c = *cap ? *cap * 2 : first;
+    void *b = realloc(a, c * elem);
+    if (b == NULL)
+        return NULL;
+    *cap = c;
+    return b;
+}
+
 /* A new way: its number, or -1 when out of room. */
 static long
 add_way(way_table *t, const hs_relname *n)
 {
     if (t->n >= WAYS_MAX)
         return -1;
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 1024;
-        way_def *d = realloc(t->def, cap * sizeof *d);
-        if (d == NULL)
-            return -1;
-        t->def = d;
-        t->cap = cap;
-    }
+    way_def *d = room_for(t->def, &t->cap, t->n, sizeof *d, 1024);
+    if (d == NULL)
+        return -1;
+    t->def = d;
     t->def[t->n] = (way_def){rel_val(n), (uint32_t)n->kind};
     return (long)t->n++;
 }
@@ -451,25 +464,6 @@ names_free(name_list *c)
     Py_CLEAR(c->texts);
 }
 
-/* The array a of *cap items of `elem` bytes, with room for item n: a
- * itself, or a copy twice as big (`first` items at first); NULL with
- * MemoryError set, a as it was.  The main thread's only (it sets an
- * exception). */
-static void *
-room_for(void *a, size_t *cap, size_t n, size_t elem, size_t first)
-{
-    if (n < *cap)
-        return a;
-    size_t c = *cap ? *cap * 2 : first;
-    void *b = realloc(a, c * elem);
-    if (b == NULL) {
-        PyErr_NoMemory();
-        return NULL;
-    }
-    *cap = c;
-    return b;
-}
-
 /* Append a new name (None or a key, and its code, when made lazily); its
  * index, or -1 with an exception set. */
 static long
@@ -482,8 +476,10 @@ add_name_code(name_list *c, PyObject *name, uint64_t code)
     }
     uint64_t *codes = room_for(c->code, &c->code_cap, (size_t)i,
                                sizeof *codes, 256);
-    if (codes == NULL)
+    if (codes == NULL) {
+        PyErr_NoMemory();
         return -1;
+    }
     c->code = codes;
     if (PyList_Append(c->names, name) < 0)
         return -1;
@@ -615,14 +611,10 @@ add_way_of(namer *m, uint32_t member, uint32_t way)
         return 0;
     if ((cur & ~MORE) == nm)
         return 0;               /* the first way again */
-    if (m->nmore == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 4096;
-        uint64_t *b = realloc(m->more, cap * sizeof *b);
-        if (b == NULL)
-            return m->err = -1;
-        m->more = b;
-        m->cap = cap;
-    }
+    uint64_t *more = room_for(m->more, &m->cap, m->nmore, sizeof *more, 4096);
+    if (more == NULL)
+        return m->err = -1;
+    m->more = more;
     m->more[m->nmore++] = ((uint64_t)member << 32) | way;
     if (!(cur & MORE))
         __atomic_fetch_or(f, MORE, __ATOMIC_RELAXED);
@@ -911,15 +903,11 @@ typedef struct {
 static int
 defer_push(hs_id **defer, size_t *n, size_t *cap, hs_id p)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 1024;
-        hs_id *d = realloc(*defer, c * sizeof *d);
-        if (d == NULL)
-            return -1;
-        *defer = d;
-        *cap = c;
-    }
-    (*defer)[(*n)++] = p;
+    hs_id *d = room_for(*defer, cap, *n, sizeof *d, 1024);
+    if (d == NULL)
+        return -1;
+    *defer = d;
+    d[(*n)++] = p;
     return 0;
 }
 
@@ -1040,6 +1028,33 @@ fit(uint32_t **name, size_t *cap, size_t n)
     return 0;
 }
 
+/* The index of the name of n, a way other than a dict's int key: made
+ * lazily for a number and a dict's str key, else made now and interned by
+ * its text.  -1 with an exception set. */
+static long
+name_way(name_list *c, const hs_relname *n)
+{
+    const void *data;
+    size_t bytes;
+    int ukind;
+    if (numbered_of(n->kind) >= 0 && n->index >= 0 &&
+        (uint64_t)n->index < KEY_NAME)
+        return add_name_code(c, Py_None,
+                             (uint64_t)n->kind << CODE_SHIFT |
+                                 (uint64_t)n->index);
+    if (n->kind == HS_RN_INDEXVAL && n->key != NULL &&
+        PyUnicode_CheckExact(n->key) &&
+        str_text(n->key, &data, &bytes, &ukind) &&
+        PyUnicode_GET_LENGTH(n->key) <= HS_REPR_MAX)
+        /* "['key']" is made when shown; its text is one per key value, and
+         * no name of another kind reads "['...']" (a longer key is shown by
+         * its length alone: that text is interned now) */
+        return add_name_code(c, n->key,
+                             ((uint64_t)HS_RN_INDEXVAL << CODE_SHIFT) |
+                                 KEY_NAME);
+    return made_name(c, n);
+}
+
 /* The name of each way of table t (the main thread's, with the worker's
  * merged into it): name[w], an index among c's names.  A dict's int key
  * reads as a list index ("[3]"), so it takes the name of that item's way,
@@ -1058,30 +1073,11 @@ name_ways(way_table *t, name_list *c, uint32_t **out)
             continue;
         way_def d = t->def[w];
         hs_relname n = rel_name((int)d.kind, d.val);
-        const void *data;
-        size_t bytes;
-        int ukind;
         Py_ssize_t item;
         long idx;
-        if (numbered_of(n.kind) >= 0 && n.index >= 0 &&
-            (uint64_t)n.index < KEY_NAME) {
-            idx = add_name_code(c, Py_None,
-                                (uint64_t)n.kind << CODE_SHIFT |
-                                    (uint64_t)n.index);
-        } else if (n.kind == HS_RN_INDEXVAL && n.key != NULL &&
-                   PyUnicode_CheckExact(n.key) &&
-                   str_text(n.key, &data, &bytes, &ukind) &&
-                   PyUnicode_GET_LENGTH(n.key) <= HS_REPR_MAX) {
-            /* "['key']" is made when shown; its text is one per key
-             * value, and no name of another kind reads "['...']" (a
-             * longer key is shown by its length alone: that text is
-             * interned now) */
-            idx = add_name_code(c, n.key,
-                                ((uint64_t)HS_RN_INDEXVAL << CODE_SHIFT) |
-                                    KEY_NAME);
-        } else if (n.kind == HS_RN_INDEXVAL && n.key != NULL &&
-                   PyLong_CheckExact(n.key) &&
-                   (item = PyLong_AsSsize_t(n.key)) >= 0) {
+        if (n.kind == HS_RN_INDEXVAL && n.key != NULL &&
+            PyLong_CheckExact(n.key) &&
+            (item = PyLong_AsSsize_t(n.key)) >= 0) {
             /* d[3] reads "[3]", as the item of a list does: the same
              * name, that of the item's way (named now if it is later in
              * t or new) */
@@ -1092,12 +1088,7 @@ name_ways(way_table *t, name_list *c, uint32_t **out)
                 goto fail;
             }
             if (name[iw] == UNNAMED) {
-                idx = (uint64_t)item < KEY_NAME
-                          ? add_name_code(c, Py_None,
-                                          (uint64_t)HS_RN_ITEM << CODE_SHIFT |
-                                              (uint64_t)item)
-                          : made_name(c, &as_item);
-                if (idx < 0)
+                if ((idx = name_way(c, &as_item)) < 0)
                     goto fail;
                 name[iw] = (uint32_t)idx;
             }
@@ -1105,7 +1096,7 @@ name_ways(way_table *t, name_list *c, uint32_t **out)
         } else {
             if (PyErr_Occurred())
                 PyErr_Clear();      /* (an int too big for an index) */
-            idx = made_name(c, &n);
+            idx = name_way(c, &n);
         }
         if (idx < 0)
             goto fail;
