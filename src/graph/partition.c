@@ -378,30 +378,21 @@ dense_cmp(const void *a, const void *b, void *ctx)
     return (x > y) - (x < y);
 }
 
-/* Caller-given keys that are small numbers (the list ids of byrcs and
- * byvia: 0 .. groups-1): counted in arrays indexed by key, no hashing,
- * members scattered by a key -> rank array.  Same order as the hashed
- * way (group_cmp: the key breaks ties). */
+/* Groups of dense keys 0 .. nkeys-1 whose count and size are known:
+ * members scattered by a key -> rank array, no hashing.  Same order as
+ * the hashed way (group_cmp: the key breaks ties). */
 static int
-partition_dense(hs_partition *p, const hs_graph *g, const hs_set *s,
-                const uint64_t *keys, size_t nkeys)
+dense_build(hs_partition *p, const hs_set *s, const uint64_t *keys,
+            size_t nkeys, const uint64_t *count, const uint64_t *size)
 {
     int err = -HS_ENOMEM;
-    uint64_t *count = calloc(nkeys, sizeof *count);
-    uint64_t *size = calloc(nkeys, sizeof *size);
     uint32_t *order = NULL, *rank = NULL;
     size_t *fill = NULL;
-    if (count == NULL || size == NULL)
-        goto done;
-    for (size_t i = 0; i < s->n; i++) {
-        count[keys[i]]++;
-        size[keys[i]] += hs_graph_size(g, s->ids[i]);
-    }
     size_t ng = 0;
     for (size_t k = 0; k < nkeys; k++)
         ng += count[k] != 0;
     order = malloc((ng + 1) * sizeof *order);
-    rank = malloc(nkeys * sizeof *rank);
+    rank = malloc((nkeys + 1) * sizeof *rank);
     fill = malloc((ng + 1) * sizeof *fill);
     if (order == NULL || rank == NULL || fill == NULL ||
         alloc_groups(p, ng, s->n) < 0)
@@ -428,11 +419,45 @@ partition_dense(hs_partition *p, const hs_graph *g, const hs_set *s,
         p->member[fill[rank[keys[i]]]++] = s->ids[i];
     err = 0;
 done:
-    free(count);
-    free(size);
     free(order);
     free(rank);
     free(fill);
+    return err;
+}
+
+/* Caller-given keys that are small numbers (the list ids of byrcs and
+ * byvia: 0 .. groups-1): counted in arrays indexed by key. */
+static int
+partition_dense(hs_partition *p, const hs_graph *g, const hs_set *s,
+                const uint64_t *keys, size_t nkeys)
+{
+    int err = -HS_ENOMEM;
+    uint64_t *count = calloc(nkeys, sizeof *count);
+    uint64_t *size = calloc(nkeys, sizeof *size);
+    if (count != NULL && size != NULL) {
+        for (size_t i = 0; i < s->n; i++) {
+            count[keys[i]]++;
+            size[keys[i]] += hs_graph_size(g, s->ids[i]);
+        }
+        err = dense_build(p, s, keys, nkeys, count, size);
+    }
+    free(count);
+    free(size);
+    return err;
+}
+
+int
+hs_partition_counted(hs_partition *p, const hs_set *s, const uint64_t *keys,
+                     size_t nkeys, const uint64_t *count,
+                     const uint64_t *size)
+{
+    memset(p, 0, sizeof *p);
+    p->by = HS_BY_UNITY;
+    if (nkeys > UINT32_MAX)
+        return -HS_ERANGE;
+    int err = dense_build(p, s, keys, nkeys, count, size);
+    if (err < 0)
+        hs_partition_free(p);
     return err;
 }
 

@@ -197,7 +197,8 @@ PyObject *hs_py_safe_repr(PyObject *o);
 
 /* ---- via.c -------------------------------------------------------------- */
 
-/* byvia: keys[k] for member k of s is the number of its row; *labels_out
+/* byvia: *part the partition of s by it (keys, room for one per member
+ * of s and zeroed, are left as each member's row); *labels_out
  * a new tuple (rows, starts, keys, names, codes) from which a row's label
  * is made when shown: rows[r] is a name's index i, ROW_NONE (1 << 63: no
  * name) or ROW_LIST (1 << 62) | a list id, list id's names being
@@ -210,8 +211,8 @@ PyObject *hs_py_safe_repr(PyObject *o);
 PyObject *hs_py_via_code_name(uint64_t code, PyObject *key);
 int hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                        const hs_heapdefs *hd, const hs_set *s, uint64_t *keys,
-                       PyObject **labels_out, const hs_progress *prog,
-                       int threads);
+                       hs_partition *part, PyObject **labels_out,
+                       const hs_progress *prog, int threads);
 
 /* ---- module.c: what model.c needs of a set ------------------------------ */
 

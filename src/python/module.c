@@ -1204,22 +1204,18 @@ idset_via_partition(IdSetObject *self, PyObject *args, PyObject *kw)
     if (rel == NULL)
         return NULL;
     PyObject *labels = NULL;
-    PartitionObject *p = NULL;
+    PartitionObject *p = new_partition(self->snap);
+    if (p == NULL)
+        return NULL;
     uint64_t *keys = hs_scratch_new((self->s.n + 1) * sizeof *keys);
-    if (keys == NULL)
+    if (keys == NULL) {
+        Py_DECREF(p);
         return PyErr_NoMemory();
+    }
     if (hs_py_via_classify(self->snap->g, rel, &self->snap->hd, &self->s,
-                           keys, &labels, progress_of(cb, &pp, &hp),
+                           keys, &p->p, &labels, progress_of(cb, &pp, &hp),
                            threads) < 0)
         goto error;
-    p = new_partition(self->snap);
-    if (p == NULL)
-        goto error;
-    int r = hs_partition_new(&p->p, self->snap->g, &self->s, HS_BY_UNITY, keys);
-    if (r < 0) {
-        raise_hs(r);
-        goto error;
-    }
     hs_scratch_free(keys);
     return Py_BuildValue("(NN)", (PyObject *)p, labels);
 error:

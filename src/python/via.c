@@ -1143,8 +1143,8 @@ name_of(uint32_t tagged, const uint32_t *name, const uint32_t *wmap)
 int
 hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                    const hs_heapdefs *hd, const hs_set *s, uint64_t *keys,
-                   PyObject **labels_out, const hs_progress *prog,
-                   int threads)
+                   hs_partition *part, PyObject **labels_out,
+                   const hs_progress *prog, int threads)
 {
     via_ctx v;
     memset(&v, 0, sizeof v);
@@ -1167,7 +1167,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     hs_id *refs = NULL;
     uint64_t *isref = NULL;
     uint32_t *renum = NULL, *lrow = NULL, *name = NULL, *wmap = NULL;
-    uint64_t *rows = NULL, *more = NULL;
+    uint64_t *rows = NULL, *more = NULL, *rcount = NULL, *rsize = NULL;
     hs_rcs_table t = {0};
     PyObject *labels = NULL, *rowinfo = NULL, *starts = NULL, *lkeys = NULL,
              *ncodes = NULL;
@@ -1184,8 +1184,15 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
             PyErr_NoMemory();
         goto done;
     }
-    for (size_t k = 0; k < s->n; k++)
-        v.inset[s->ids[k] >> 6] |= 1ull << (s->ids[k] & 63);
+    /* (ids ascend: each word is written once, from a register) */
+    const hs_id *ids = s->ids;
+    for (size_t k = 0, n = s->n; k < n;) {
+        size_t w = ids[k] >> 6;
+        uint64_t bits = 0;
+        for (; k < n && ids[k] >> 6 == w; k++)
+            bits |= 1ull << (ids[k] & 63);
+        v.inset[w] = bits;
+    }
     for (size_t w = 0, total = 0; w < words; w++) {
         v.rank[w] = (uint32_t)total;
         total += popcount64(v.inset[w]);
@@ -1265,10 +1272,12 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     size_t maxrows = nnames + 1 + nmore, nrows = 0, nlists = 0;
     renum = malloc((nnames + 1) * sizeof *renum);
     rows = malloc((maxrows + 1) * sizeof *rows);
+    rcount = calloc(maxrows + 1, sizeof *rcount);   /* (the partition's) */
+    rsize = calloc(maxrows + 1, sizeof *rsize);
     lrow = malloc((nmore + 1) * sizeof *lrow);
     uint64_t *buf = malloc((nmore + 2) * sizeof *buf);
-    if (renum == NULL || rows == NULL || lrow == NULL || buf == NULL ||
-        hs_sort_u64(more, nmore) < 0) {
+    if (renum == NULL || rows == NULL || rcount == NULL || rsize == NULL ||
+        lrow == NULL || buf == NULL || hs_sort_u64(more, nmore) < 0) {
         free(buf);
         PyErr_NoMemory();
         goto done;
@@ -1330,8 +1339,18 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
             }
         }
         keys[k] = row;
+        rcount[row]++;
+        rsize[row] += hs_graph_size(g, s->ids[k]);
     }
     free(buf);
+    int err = hs_partition_counted(part, s, keys, nrows, rcount, rsize);
+    if (err < 0) {
+        if (err == -HS_ENOMEM)
+            PyErr_NoMemory();
+        else
+            PyErr_SetString(PyExc_OverflowError, "too many byvia rows");
+        goto done;
+    }
 
     /* Labels are made when a row is shown (heapscope._api._ViaNames):
      * row r is rows[r]: a name's index, ROW_NONE, or ROW_LIST | a list id,
@@ -1371,6 +1390,8 @@ done:
     Py_XDECREF(ncodes);
     free(renum);
     free(rows);
+    free(rcount);
+    free(rsize);
     free(lrow);
     free(refs);
     free(isref);
