@@ -159,6 +159,10 @@ size_t hs_graph_memory(const hs_graph *g);
 
 /* Sort n integers ascending (a radix sort for many); 0 or -HS_ENOMEM. */
 int hs_sort_u64(uint64_t *a, size_t n);
+/* Sort n integers stably by their bits lo .. hi-1 alone (the rest keep
+ * their order): a radix sort of as few passes as that range needs.  0 or
+ * -HS_ENOMEM. */
+int hs_sort_u64_bits(uint64_t *a, size_t n, unsigned lo, unsigned hi);
 
 /* ---- node sets: sorted arrays of distinct ids --------------------------- */
 

@@ -105,6 +105,51 @@ hs_sort_u64(uint64_t *a, size_t n)
 }
 
 int
+hs_sort_u64_bits(uint64_t *a, size_t n, unsigned lo, unsigned hi)
+{
+    if (hi > 64)
+        hi = 64;
+    if (n < 2 || lo >= hi)
+        return 0;
+    /* digits of at most 12 bits: a pass writes to at most 4096 places,
+     * which the caches can follow (16-bit digits scatter to 65536) */
+    unsigned width = hi - lo, passes = (width + 11) / 12,
+             digit = (width + passes - 1) / passes;
+    size_t buckets = (size_t)1 << digit;
+    uint64_t *tmp = hs_scratch_new(n * sizeof *tmp);
+    size_t *cnt = malloc(buckets * sizeof *cnt);
+    if (tmp == NULL || cnt == NULL) {
+        hs_scratch_free(tmp);
+        free(cnt);
+        return -HS_ENOMEM;
+    }
+    uint64_t *src = a, *dst = tmp, mask = buckets - 1;
+    for (unsigned shift = lo; shift < hi; shift += digit) {
+        memset(cnt, 0, buckets * sizeof *cnt);
+        for (size_t i = 0; i < n; i++)
+            cnt[(src[i] >> shift) & mask]++;
+        if (cnt[(src[0] >> shift) & mask] == n)
+            continue;
+        size_t sum = 0;
+        for (size_t d = 0; d < buckets; d++) {
+            size_t c = cnt[d];
+            cnt[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[cnt[(src[i] >> shift) & mask]++] = src[i];
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+    hs_scratch_free(tmp);
+    free(cnt);
+    return 0;
+}
+
+int
 hs_sort_unique_u32(uint32_t *a, size_t *n)
 {
     size_t m = *n;

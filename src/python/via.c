@@ -592,6 +592,16 @@ popcount64(uint64_t x)
 #endif
 }
 
+/* Bits that hold every number below n. */
+static unsigned
+bits_for(size_t n)
+{
+    unsigned b = 0;
+    while (b < 64 && ((size_t)1 << b) < n)
+        b++;
+    return b;
+}
+
 /* The index in the set of member id: members before it. */
 static inline uint32_t
 member_of(const via_ctx *v, hs_id id)
@@ -1266,7 +1276,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     /* Per member: its ways as names, and the row of members named so.  A
      * row is one name (most: a member of one name, found by that name
      * through `renum`), no name, or a list of names interned in t (the
-     * others' names are `more`, sorted by member and name).  Rows are
+     * others' names are `more`, sorted by member).  Rows are
      * numbered as met in member order, whichever core named what. */
     size_t nnames = (size_t)PyList_GET_SIZE(c.names);
     size_t maxrows = nnames + 1 + nmore, nrows = 0, nlists = 0;
@@ -1277,7 +1287,8 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     lrow = malloc((nmore + 1) * sizeof *lrow);
     uint64_t *buf = malloc((nmore + 2) * sizeof *buf);
     if (renum == NULL || rows == NULL || rcount == NULL || rsize == NULL ||
-        lrow == NULL || buf == NULL || hs_sort_u64(more, nmore) < 0) {
+        lrow == NULL || buf == NULL ||
+        hs_sort_u64_bits(more, nmore, 32, 32 + bits_for(s->n)) < 0) {
         free(buf);
         PyErr_NoMemory();
         goto done;

@@ -529,6 +529,46 @@ test_partition_with_given_keys(void **state)
     hs_graph_free(g);
 }
 
+/* Sorting: all 64 bits, or a range of them alone and stably (byvia groups
+ * member << 32 | name by member). */
+static void
+test_sorts(void **state)
+{
+    (void)state;
+    size_t n = 100000;
+    uint64_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    assert_non_null(a);
+    assert_non_null(b);
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        /* a member below 2^20 above, its place in the input below */
+        a[i] = b[i] = ((x % (1u << 20)) << 32) | i;
+    }
+    assert_int_equal(hs_sort_u64_bits(a, n, 32, 52), 0);
+    for (size_t i = 1; i < n; i++) {
+        assert_true(a[i - 1] >> 32 <= a[i] >> 32);
+        if (a[i - 1] >> 32 == a[i] >> 32)      /* stable */
+            assert_true((uint32_t)a[i - 1] < (uint32_t)a[i]);
+    }
+    /* here that is the whole order too */
+    assert_int_equal(hs_sort_u64(b, n), 0);
+    assert_memory_equal(a, b, n * sizeof *a);
+    /* nothing to sort by, or one value: unchanged */
+    uint64_t c[] = {3, 1, 2};
+    assert_int_equal(hs_sort_u64_bits(c, 3, 40, 40), 0);
+    assert_int_equal(c[0], 3);
+    assert_int_equal(hs_sort_u64_bits(c, 3, 32, 40), 0);
+    assert_int_equal(c[0], 3);
+    assert_int_equal(hs_sort_u64_bits(c, 3, 0, 2), 0);
+    assert_int_equal(c[0], 1);
+    assert_int_equal(c[2], 3);
+    free(a);
+    free(b);
+}
+
 /* Scratch: a small block from malloc, a big one mapped and faulted in by
  * a helper thread while it is written; both zeroed. */
 static void
@@ -846,6 +886,7 @@ main(void)
         cmocka_unit_test(test_partition_by_type_and_size),
         cmocka_unit_test(test_partition_by_id_orders_by_size),
         cmocka_unit_test(test_partition_with_given_keys),
+        cmocka_unit_test(test_sorts),
         cmocka_unit_test(test_scratch),
         cmocka_unit_test(test_memory_kept),
         cmocka_unit_test(test_memory_kept_threads),
