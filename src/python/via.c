@@ -909,6 +909,56 @@ typedef struct {
     size_t ndefer, dcap;
 } relpar;
 
+/* A thread running fn(arg), on which no signal of the program's may
+ * land: 1 if it started. */
+static int
+start_thread(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int started = pthread_create(th, NULL, fn, arg) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return started;
+}
+
+/* The referrers of members lo .. hi-1 that can be related (objects the
+ * snapshot holds), marked in a bitmap by id; whether the root is one. */
+typedef struct {
+    const hs_graph *g;
+    const hs_relations *r;
+    const hs_id *ids;
+    size_t lo, hi;
+    uint64_t *isref;
+    int by_root;
+} ref_marks;
+
+#define PAR_MIN_MEMBERS (1u << 18)  /* fewer members: marked on one thread */
+
+static void *
+mark_referrers(void *arg)
+{
+    ref_marks *h = arg;
+    const hs_graph *g = h->g;
+    uint64_t *isref = h->isref;
+    for (size_t k = h->lo; k < h->hi; k++) {
+        const hs_id *in = hs_rel_in(h->r, h->ids[k]);
+        for (uint32_t j = 0, m = hs_rel_nin(h->r, h->ids[k]); j < m; j++) {
+            hs_id p = in[j];
+            if (p == HS_ROOT) {
+                h->by_root = 1;
+                continue;
+            }
+            uint64_t bit = 1ull << (p & 63);
+            if ((isref[p >> 6] & bit) || !hs_rel_is_object(g, p) ||
+                !(g->flags[p] & HS_F_HELD))
+                continue;
+            isref[p >> 6] |= bit;
+        }
+    }
+    return NULL;
+}
+
 /* Append p to a list of referrers; -1 when out of room. */
 static int
 defer_push(hs_id **defer, size_t *n, size_t *cap, hs_id p)
@@ -975,12 +1025,7 @@ relate_referrers(namer *m, relpar *rp, int *par, const hs_id *refs,
     if (threads > 1 && nrefs >= PAR_MIN_REFS && ways_init(&rp->w.ways) == 0) {
         rp->w.v = m->v;
         rp->w.tag = TAG_WORKER;
-        /* no signal of the program's may land on the worker */
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        *par = pthread_create(&th, NULL, worker_main, rp) == 0;
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        *par = start_thread(&th, worker_main, rp);
     }
     int running = *par;
     for (;;) {
@@ -1209,25 +1254,31 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     }
 
     /* The distinct referrers of the members, in id order: marked in a
-     * bitmap (no sort of every reference), then read out of it. */
-    size_t nrefs = 0;
-    int by_root = 0;
-    for (size_t k = 0; k < s->n; k++) {
-        const hs_id *in = hs_rel_in(r, s->ids[k]);
-        for (uint32_t j = 0, m = hs_rel_nin(r, s->ids[k]); j < m; j++) {
-            hs_id p = in[j];
-            if (p == HS_ROOT) {
-                by_root = 1;
-                continue;
-            }
-            uint64_t bit = 1ull << (p & 63);
-            if ((isref[p >> 6] & bit) || !hs_rel_is_object(g, p) ||
-                !(g->flags[p] & HS_F_HELD))
-                continue;
-            isref[p >> 6] |= bit;
-            nrefs++;
-        }
+     * bitmap (no sort of every reference), then read out of it.  A big
+     * set's second half is marked on another core, in a bitmap of its
+     * own. */
+    ref_marks mk[2] = {{g, r, s->ids, 0, s->n, isref, 0},
+                       {g, r, s->ids, s->n, s->n, NULL, 0}};
+    pthread_t th;
+    int two = 0;
+    if (threads > 1 && s->n >= PAR_MIN_MEMBERS &&
+        (mk[1].isref = calloc(words, sizeof *isref)) != NULL) {
+        mk[0].hi = mk[1].lo = s->n / 2;
+        two = start_thread(&th, mark_referrers, &mk[1]);
+        if (!two)
+            mk[0].hi = s->n;
     }
+    mark_referrers(&mk[0]);
+    size_t nrefs = 0;
+    if (two)
+        pthread_join(th, NULL);
+    for (size_t w = 0; w < words; w++) {
+        if (two)
+            isref[w] |= mk[1].isref[w];
+        nrefs += popcount64(isref[w]);
+    }
+    free(mk[1].isref);
+    int by_root = mk[0].by_root | mk[1].by_root;
     refs = malloc((nrefs + 1) * sizeof *refs);
     if (refs == NULL) {
         PyErr_NoMemory();
