@@ -1323,6 +1323,19 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
         uint64_t x = i < m.nmore ? m.more[i] : rp.w.more[i - m.nmore];
         more[i] = (x & ~0xFFFFFFFFull) | name_of((uint32_t)x, name, wmap);
     }
+    /* Relating is done with: what it took serves what follows, in pages
+     * this process has just given back, not fresh ones (the first touch
+     * of a fresh page is most of a first byvia's cost here). */
+    free(refs);
+    refs = NULL;
+    free(m.more);
+    free(rp.w.more);
+    m.more = rp.w.more = NULL;
+    free(m.t.tab);
+    free(rp.w.t.tab);
+    m.t.tab = rp.w.t.tab = NULL;
+    ways_free(&m.ways);
+    ways_free(&rp.w.ways);
 
     /* Per member: its ways as names, and the row of members named so.  A
      * row is one name (most: a member of one name, found by that name
@@ -1405,14 +1418,14 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
         rsize[row] += hs_graph_size(g, s->ids[k]);
     }
     free(buf);
-    int err = hs_partition_counted(part, s, keys, nrows, rcount, rsize);
-    if (err < 0) {
-        if (err == -HS_ENOMEM)
-            PyErr_NoMemory();
-        else
-            PyErr_SetString(PyExc_OverflowError, "too many byvia rows");
-        goto done;
-    }
+    /* (what numbering took goes before the labels and the partition) */
+    free(renum);
+    free(lrow);
+    free(more);
+    free(name);
+    free(wmap);
+    renum = lrow = name = wmap = NULL;
+    more = NULL;
 
     /* Labels are made when a row is shown (heapscope._api._ViaNames):
      * row r is rows[r]: a name's index, ROW_NONE, or ROW_LIST | a list id,
@@ -1438,6 +1451,18 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     if (nnames > 0)
         memcpy(nc, c.code, nnames * sizeof *nc);
     nc[nnames] = 0;
+    free(rows);
+    rows = NULL;
+    hs_rcs_table_free(&t);
+
+    int err = hs_partition_counted(part, s, keys, nrows, rcount, rsize);
+    if (err < 0) {
+        if (err == -HS_ENOMEM)
+            PyErr_NoMemory();
+        else
+            PyErr_SetString(PyExc_OverflowError, "too many byvia rows");
+        goto done;
+    }
     if ((labels = PyTuple_Pack(5, rowinfo, starts, lkeys, c.names,
                                ncodes)) == NULL)
         goto done;
