@@ -227,12 +227,12 @@ enum hs_classifier {
  * member of s, in s's order) when keys != NULL. */
 int hs_partition_new(hs_partition *p, const hs_graph *g, const hs_set *s,
                      enum hs_classifier by, const uint64_t *keys);
-/* The same from caller-given keys 0 .. nkeys-1 whose members' count and
- * total size per key the caller has already (byvia counts them as it
- * numbers its rows): one pass over the set fewer.  The members of a key
- * of count 0 are none. */
+/* The same from caller-given 32-bit keys 0 .. nkeys-1 whose members'
+ * count and total size per key the caller has already (byvia counts them
+ * as it numbers its rows): one pass over the set fewer, and half the
+ * memory for the keys.  The members of a key of count 0 are none. */
 int hs_partition_counted(hs_partition *p, const hs_set *s,
-                         const uint64_t *keys, size_t nkeys,
+                         const uint32_t *keys, size_t nkeys,
                          const uint64_t *count, const uint64_t *size);
 /* Fill p->member (a no-op when it is there); s and g must be the ones the
  * partition was made from. */

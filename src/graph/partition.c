@@ -380,10 +380,12 @@ dense_cmp(const void *a, const void *b, void *ctx)
 
 /* Groups of dense keys 0 .. nkeys-1 whose count and size are known:
  * members scattered by a key -> rank array, no hashing.  Same order as
- * the hashed way (group_cmp: the key breaks ties). */
+ * the hashed way (group_cmp: the key breaks ties).  The keys are 64-bit
+ * (keys) or 32-bit (keys32). */
 static int
 dense_build(hs_partition *p, const hs_set *s, const uint64_t *keys,
-            size_t nkeys, const uint64_t *count, const uint64_t *size)
+            const uint32_t *keys32, size_t nkeys, const uint64_t *count,
+            const uint64_t *size)
 {
     int err = -HS_ENOMEM;
     uint32_t *order = NULL, *rank = NULL;
@@ -415,8 +417,12 @@ dense_build(hs_partition *p, const hs_set *s, const uint64_t *keys,
     }
     p->start[ng] = at;
     p->total_count = s->n;
-    for (size_t i = 0; i < s->n; i++)
-        p->member[fill[rank[keys[i]]]++] = s->ids[i];
+    if (keys32 != NULL)
+        for (size_t i = 0; i < s->n; i++)
+            p->member[fill[rank[keys32[i]]]++] = s->ids[i];
+    else
+        for (size_t i = 0; i < s->n; i++)
+            p->member[fill[rank[keys[i]]]++] = s->ids[i];
     err = 0;
 done:
     free(order);
@@ -439,7 +445,7 @@ partition_dense(hs_partition *p, const hs_graph *g, const hs_set *s,
             count[keys[i]]++;
             size[keys[i]] += hs_graph_size(g, s->ids[i]);
         }
-        err = dense_build(p, s, keys, nkeys, count, size);
+        err = dense_build(p, s, keys, NULL, nkeys, count, size);
     }
     free(count);
     free(size);
@@ -447,7 +453,7 @@ partition_dense(hs_partition *p, const hs_graph *g, const hs_set *s,
 }
 
 int
-hs_partition_counted(hs_partition *p, const hs_set *s, const uint64_t *keys,
+hs_partition_counted(hs_partition *p, const hs_set *s, const uint32_t *keys,
                      size_t nkeys, const uint64_t *count,
                      const uint64_t *size)
 {
@@ -455,7 +461,7 @@ hs_partition_counted(hs_partition *p, const hs_set *s, const uint64_t *keys,
     p->by = HS_BY_UNITY;
     if (nkeys > UINT32_MAX)
         return -HS_ERANGE;
-    int err = dense_build(p, s, keys, nkeys, count, size);
+    int err = dense_build(p, s, NULL, keys, nkeys, count, size);
     if (err < 0)
         hs_partition_free(p);
     return err;

@@ -197,8 +197,8 @@ PyObject *hs_py_safe_repr(PyObject *o);
 
 /* ---- via.c -------------------------------------------------------------- */
 
-/* byvia: *part the partition of s by it (keys, room for one per member
- * of s and zeroed, are left as each member's row); *labels_out
+/* byvia: *part the partition of s by it (keys, from hs_scratch_new with
+ * room for one per member of s, are its scratch: it trims them); *labels_out
  * a new tuple (rows, starts, keys, names, codes) from which a row's label
  * is made when shown: rows[r] is a name's index i, ROW_NONE (1 << 63: no
  * name) or ROW_LIST (1 << 62) | a list id, list id's names being

@@ -1359,7 +1359,10 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     }
     for (size_t i = 0; i < nnames; i++)
         renum[i] = UINT32_MAX;
-    uint32_t none = UINT32_MAX;
+    /* Rows are 32-bit, written over keys as they are read (row k's four
+     * bytes are before key k's eight): then the upper half of keys is given
+     * back, for the partition's members to have. */
+    uint32_t none = UINT32_MAX, *krow = (uint32_t *)keys;
     for (size_t k = 0, e = 0; k < s->n; k++) {
         uint64_t f = keys[k];
         uint32_t row;
@@ -1413,11 +1416,12 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                 row = lrow[lid];
             }
         }
-        keys[k] = row;
+        krow[k] = row;
         rcount[row]++;
         rsize[row] += hs_graph_size(g, s->ids[k]);
     }
     free(buf);
+    hs_scratch_trim(keys, (s->n + 1) * sizeof *krow);
     /* (what numbering took goes before the labels and the partition) */
     free(renum);
     free(lrow);
@@ -1455,7 +1459,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     rows = NULL;
     hs_rcs_table_free(&t);
 
-    int err = hs_partition_counted(part, s, keys, nrows, rcount, rsize);
+    int err = hs_partition_counted(part, s, krow, nrows, rcount, rsize);
     if (err < 0) {
         if (err == -HS_ENOMEM)
             PyErr_NoMemory();
