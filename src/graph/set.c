@@ -58,73 +58,24 @@ hs_sort_u32(uint32_t *a, size_t n)
     return 0;
 }
 
-int
-hs_sort_u64(uint64_t *a, size_t n)
+/* LSD radix sort of n >= 1 keys by bits lo .. hi-1, `digit` bits a pass;
+ * stable, and passes where every key has the same digit are skipped. */
+static int
+radix_u64(uint64_t *a, size_t n, unsigned lo, unsigned hi, unsigned digit)
 {
-    if (n < 64) {
-        for (size_t i = 1; i < n; i++) {
-            uint64_t v = a[i];
-            size_t j = i;
-            for (; j > 0 && a[j - 1] > v; j--)
-                a[j] = a[j - 1];
-            a[j] = v;
-        }
-        return 0;
-    }
-    uint64_t *tmp = hs_scratch_new(n * sizeof *tmp);   /* fresh: faulted in aside */
-    size_t *cnt = malloc(65536 * sizeof *cnt);
-    if (tmp == NULL || cnt == NULL) {
-        hs_scratch_free(tmp);
-        free(cnt);
-        return -HS_ENOMEM;
-    }
-    uint64_t *src = a, *dst = tmp;
-    for (int shift = 0; shift < 64; shift += 16) {
-        memset(cnt, 0, 65536 * sizeof *cnt);
-        for (size_t i = 0; i < n; i++)
-            cnt[(src[i] >> shift) & 0xFFFF]++;
-        if (cnt[(src[0] >> shift) & 0xFFFF] == n)
-            continue;
-        size_t sum = 0;
-        for (size_t d = 0; d < 65536; d++) {
-            size_t c = cnt[d];
-            cnt[d] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            dst[cnt[(src[i] >> shift) & 0xFFFF]++] = src[i];
-        uint64_t *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != a)
-        memcpy(a, src, n * sizeof *a);
-    hs_scratch_free(tmp);
-    free(cnt);
-    return 0;
-}
-
-int
-hs_sort_u64_bits(uint64_t *a, size_t n, unsigned lo, unsigned hi)
-{
-    if (hi > 64)
-        hi = 64;
-    if (n < 2 || lo >= hi)
-        return 0;
-    /* digits of at most 12 bits: a pass writes to at most 4096 places,
-     * which the caches can follow (16-bit digits scatter to 65536) */
-    unsigned width = hi - lo, passes = (width + 11) / 12,
-             digit = (width + passes - 1) / passes;
     size_t buckets = (size_t)1 << digit;
-    uint64_t *tmp = hs_scratch_new(n * sizeof *tmp);
+    uint64_t *tmp = hs_scratch_new(n * sizeof *tmp);   /* fresh: faulted in aside */
     size_t *cnt = malloc(buckets * sizeof *cnt);
     if (tmp == NULL || cnt == NULL) {
         hs_scratch_free(tmp);
         free(cnt);
         return -HS_ENOMEM;
     }
-    uint64_t *src = a, *dst = tmp, mask = buckets - 1;
+    uint64_t *src = a, *dst = tmp;
     for (unsigned shift = lo; shift < hi; shift += digit) {
+        /* (the last digit stops at hi) */
+        uint64_t mask = hi - shift < digit ? ((uint64_t)1 << (hi - shift)) - 1
+                                           : buckets - 1;
         memset(cnt, 0, buckets * sizeof *cnt);
         for (size_t i = 0; i < n; i++)
             cnt[(src[i] >> shift) & mask]++;
@@ -147,6 +98,35 @@ hs_sort_u64_bits(uint64_t *a, size_t n, unsigned lo, unsigned hi)
     hs_scratch_free(tmp);
     free(cnt);
     return 0;
+}
+
+int
+hs_sort_u64(uint64_t *a, size_t n)
+{
+    if (n < 64) {
+        for (size_t i = 1; i < n; i++) {
+            uint64_t v = a[i];
+            size_t j = i;
+            for (; j > 0 && a[j - 1] > v; j--)
+                a[j] = a[j - 1];
+            a[j] = v;
+        }
+        return 0;
+    }
+    return radix_u64(a, n, 0, 64, 16);
+}
+
+int
+hs_sort_u64_bits(uint64_t *a, size_t n, unsigned lo, unsigned hi)
+{
+    if (hi > 64)
+        hi = 64;
+    if (n < 2 || lo >= hi)
+        return 0;
+    /* digits of at most 12 bits: a pass writes to at most 4096 places,
+     * which the caches can follow (16-bit digits scatter to 65536) */
+    unsigned width = hi - lo, passes = (width + 11) / 12;
+    return radix_u64(a, n, lo, hi, (width + passes - 1) / passes);
 }
 
 int

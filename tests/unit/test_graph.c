@@ -568,6 +568,14 @@ test_sorts(void **state)
     assert_int_equal(hs_sort_u64_bits(c, 3, 0, 2), 0);
     assert_int_equal(c[0], 1);
     assert_int_equal(c[2], 3);
+    /* a range of 13 bits takes two passes of 7: the bit past it is not
+     * sorted by */
+    uint64_t d[] = {1u << 13, 5, 1u << 13 | 2, 3};
+    assert_int_equal(hs_sort_u64_bits(d, 4, 0, 13), 0);
+    assert_int_equal(d[0], 1u << 13);
+    assert_int_equal(d[1], 1u << 13 | 2);
+    assert_int_equal(d[2], 3);
+    assert_int_equal(d[3], 5);
     free(a);
     free(b);
 }
