@@ -197,8 +197,8 @@ PyObject *hs_py_safe_repr(PyObject *o);
 
 /* ---- via.c -------------------------------------------------------------- */
 
-/* byvia: *part the partition of s by it (keys, from hs_scratch_new with
- * room for one per member of s, are its scratch: it trims them); *labels_out
+/* byvia: *part the partition of s by it (keys, zeroed room for one per
+ * member of s, are its scratch); *labels_out
  * a new tuple (rows, starts, keys, names, codes) from which a row's label
  * is made when shown: rows[r] is a name's index i, ROW_NONE (1 << 63: no
  * name) or ROW_LIST (1 << 62) | a list id, list id's names being
@@ -210,7 +210,7 @@ PyObject *hs_py_safe_repr(PyObject *o);
  * (KeyboardInterrupt when prog cancelled). */
 PyObject *hs_py_via_code_name(uint64_t code, PyObject *key);
 int hs_py_via_classify(const hs_graph *g, const hs_relations *r,
-                       const hs_heapdefs *hd, const hs_set *s, uint64_t *keys,
+                       const hs_heapdefs *hd, const hs_set *s, uint32_t *keys,
                        hs_partition *part, PyObject **labels_out,
                        const hs_progress *prog, int threads);
 

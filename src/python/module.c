@@ -1207,7 +1207,7 @@ idset_via_partition(IdSetObject *self, PyObject *args, PyObject *kw)
     PartitionObject *p = new_partition(self->snap);
     if (p == NULL)
         return NULL;
-    uint64_t *keys = hs_scratch_new((self->s.n + 1) * sizeof *keys);
+    uint32_t *keys = hs_scratch_new((self->s.n + 1) * sizeof *keys);
     if (keys == NULL) {
         Py_DECREF(p);
         return PyErr_NoMemory();

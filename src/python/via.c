@@ -71,7 +71,7 @@ typedef struct {
 
 #define NUMBERED_KINDS 4
 #define NUMBERED_MIN (1u << 16)  /* numbers always kept in an array */
-#define WAYS_MAX (1u << 30)      /* a table's ways (see the tags below) */
+#define WAYS_MAX ((1u << 30) - 1) /* a table's ways (see the tags below) */
 
 typedef struct {
     name_slot *slot;
@@ -525,13 +525,14 @@ made_name(name_list *c, const hs_relname *n)
  * A member's first way is kept in place, its others aside in pairs: most
  * members have one.  What a member keeps is 32 bits: a tag and a number,
  * the number of a way in the main thread's table or the worker's, or of a
- * name made at once (a name that is text only, HS_RN_TEXT).  Both threads
- * may name one member, so the first is set by compare-and-swap. */
+ * name made at once (a name that is text only, HS_RN_TEXT); plus one, 0
+ * being none (numbers stay below WAYS_MAX, so that never carries into the
+ * tag).  Both threads may name one member, so the first is set by
+ * compare-and-swap, and a member with others is marked in a bitmap. */
 #define TAG_MAIN 0u
 #define TAG_WORKER (1u << 30)
 #define TAG_NAME (2u << 30)
 #define TAG_MASK (3u << 30)
-#define MORE (1ull << 63)
 #define ROW_NONE (1ull << 63)      /* a row of members with no name */
 #define ROW_LIST (1ull << 62)      /* a row named by a list of names */
 
@@ -550,14 +551,14 @@ typedef struct {
 } target_table;
 
 /* The set and the snapshot, shared by the threads (read only, but for
- * `first`, which they set member by member). */
+ * `first` and `multi`, which they set member by member). */
 typedef struct {
     const hs_graph *g;
     const hs_heapdefs *hd;
     uint64_t *inset;        /* bitmap of the set's node ids */
     uint32_t *rank;         /* members in the words before each word */
-    uint64_t *first;        /* per member: its first way + 1 (0: none), */
-                            /* | MORE when it has others */
+    uint32_t *first;        /* per member: its first way + 1 (0: none) */
+    uint64_t *multi;        /* bitmap of the members with others */
     hs_id dict_type;        /* the node of dict, when its edges are entries */
 } via_ctx;
 
@@ -615,19 +616,20 @@ member_of(const via_ctx *v, hs_id id)
 static int
 add_way_of(namer *m, uint32_t member, uint32_t way)
 {
-    uint64_t *f = &m->v->first[member], nm = (uint64_t)way + 1, cur = 0;
+    uint32_t *f = &m->v->first[member], nm = way + 1, cur = 0;
     if (__atomic_compare_exchange_n(f, &cur, nm, 0, __ATOMIC_RELAXED,
                                     __ATOMIC_RELAXED))
         return 0;
-    if ((cur & ~MORE) == nm)
+    if (cur == nm)
         return 0;               /* the first way again */
     uint64_t *more = room_for(m->more, &m->cap, m->nmore, sizeof *more, 4096);
     if (more == NULL)
         return m->err = -1;
     m->more = more;
     m->more[m->nmore++] = ((uint64_t)member << 32) | way;
-    if (!(cur & MORE))
-        __atomic_fetch_or(f, MORE, __ATOMIC_RELAXED);
+    uint64_t *w = &m->v->multi[member >> 6], bit = 1ull << (member & 63);
+    if (!(__atomic_load_n(w, __ATOMIC_RELAXED) & bit))
+        __atomic_fetch_or(w, bit, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -1197,7 +1199,7 @@ name_of(uint32_t tagged, const uint32_t *name, const uint32_t *wmap)
 
 int
 hs_py_via_classify(const hs_graph *g, const hs_relations *r,
-                   const hs_heapdefs *hd, const hs_set *s, uint64_t *keys,
+                   const hs_heapdefs *hd, const hs_set *s, uint32_t *keys,
                    hs_partition *part, PyObject **labels_out,
                    const hs_progress *prog, int threads)
 {
@@ -1215,6 +1217,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     v.g = g;
     v.hd = hd;
     v.first = keys;             /* zeroed by the caller, reused below */
+    v.multi = calloc((s->n + 64) / 64, sizeof *v.multi);
     /* (an NyHeapDef for dict would have walked dicts its own way) */
     v.dict_type = hs_heapdefs_find(hd, &PyDict_Type) != NULL
                       ? HS_NO_ID
@@ -1232,8 +1235,8 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     v.inset = calloc(words, sizeof *v.inset);
     v.rank = malloc(words * sizeof *v.rank);
     isref = calloc(words, sizeof *isref);
-    if (v.inset == NULL || v.rank == NULL || isref == NULL ||
-        names_init(&c) < 0 || ways_init(&m.ways) < 0 ||
+    if (v.inset == NULL || v.rank == NULL || v.multi == NULL ||
+        isref == NULL || names_init(&c) < 0 || ways_init(&m.ways) < 0 ||
         (m.kept = PyList_New(0)) == NULL || hs_rcs_table_init(&t) < 0) {
         if (!PyErr_Occurred())
             PyErr_NoMemory();
@@ -1359,12 +1362,10 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     }
     for (size_t i = 0; i < nnames; i++)
         renum[i] = UINT32_MAX;
-    /* Rows are 32-bit, written over keys as they are read (row k's four
-     * bytes are before key k's eight): then the upper half of keys is given
-     * back, for the partition's members to have. */
-    uint32_t none = UINT32_MAX, *krow = (uint32_t *)keys;
+    /* (rows are written over the first ways as they are read) */
+    uint32_t none = UINT32_MAX, *krow = keys;
     for (size_t k = 0, e = 0; k < s->n; k++) {
-        uint64_t f = keys[k];
+        uint32_t f = keys[k];
         uint32_t row;
         if (f == 0) {
             if (none == UINT32_MAX) {
@@ -1372,7 +1373,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                 rows[nrows++] = ROW_NONE;
             }
             row = none;
-        } else if (!(f & MORE)) {
+        } else if (!(v.multi[k >> 6] & (1ull << (k & 63)))) {
             uint32_t nm = name_of((uint32_t)(f - 1), name, wmap);
             if (renum[nm] == UINT32_MAX) {
                 renum[nm] = (uint32_t)nrows;
@@ -1381,7 +1382,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
             row = renum[nm];
         } else {
             size_t nl = 0;
-            buf[nl++] = name_of((uint32_t)((f & ~MORE) - 1), name, wmap);
+            buf[nl++] = name_of(f - 1, name, wmap);
             for (; e < nmore && (more[e] >> 32) == k; e++)
                 buf[nl++] = (uint32_t)more[e];
             for (size_t i = 1; i < nl; i++) {           /* insertion */
@@ -1421,7 +1422,6 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
         rsize[row] += hs_graph_size(g, s->ids[k]);
     }
     free(buf);
-    hs_scratch_trim(keys, (s->n + 1) * sizeof *krow);
     /* (what numbering took goes before the labels and the partition) */
     free(renum);
     free(lrow);
@@ -1498,6 +1498,7 @@ done:
     ways_free(&rp.w.ways);
     free(rp.defer);
     free(v.inset);
+    free(v.multi);
     free(v.rank);
     names_free(&c);
     hs_rcs_table_free(&t);
