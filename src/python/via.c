@@ -1363,7 +1363,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     for (size_t i = 0; i < nnames; i++)
         renum[i] = UINT32_MAX;
     /* (rows are written over the first ways as they are read) */
-    uint32_t none = UINT32_MAX, *krow = keys;
+    uint32_t none = UINT32_MAX;
     for (size_t k = 0, e = 0; k < s->n; k++) {
         uint32_t f = keys[k];
         uint32_t row;
@@ -1374,7 +1374,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
             }
             row = none;
         } else if (!(v.multi[k >> 6] & (1ull << (k & 63)))) {
-            uint32_t nm = name_of((uint32_t)(f - 1), name, wmap);
+            uint32_t nm = name_of(f - 1, name, wmap);
             if (renum[nm] == UINT32_MAX) {
                 renum[nm] = (uint32_t)nrows;
                 rows[nrows++] = nm;
@@ -1417,7 +1417,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                 row = lrow[lid];
             }
         }
-        krow[k] = row;
+        keys[k] = row;
         rcount[row]++;
         rsize[row] += hs_graph_size(g, s->ids[k]);
     }
@@ -1428,8 +1428,9 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     free(more);
     free(name);
     free(wmap);
+    free(v.multi);
     renum = lrow = name = wmap = NULL;
-    more = NULL;
+    more = v.multi = NULL;
 
     /* Labels are made when a row is shown (heapscope._api._ViaNames):
      * row r is rows[r]: a name's index, ROW_NONE, or ROW_LIST | a list id,
@@ -1459,7 +1460,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     rows = NULL;
     hs_rcs_table_free(&t);
 
-    int err = hs_partition_counted(part, s, krow, nrows, rcount, rsize);
+    int err = hs_partition_counted(part, s, keys, nrows, rcount, rsize);
     if (err < 0) {
         if (err == -HS_ENOMEM)
             PyErr_NoMemory();
