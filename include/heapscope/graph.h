@@ -10,6 +10,7 @@
 #ifndef HEAPSCOPE_GRAPH_H
 #define HEAPSCOPE_GRAPH_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -295,6 +296,10 @@ void hs_scratch_free(void *p);
  * bytes are kept now. */
 void hs_memory_keep(size_t bytes);
 size_t hs_memory_kept(void);
+
+/* A helper thread running fn(arg), on which none of the program's signals
+ * can land (they stay with its own threads): 1 if it started, 0 if not. */
+int hs_thread_start(pthread_t *th, void *(*fn)(void *), void *arg);
 
 #ifdef __cplusplus
 }

@@ -327,6 +327,17 @@ prefault_main(void *arg)
     return NULL;
 }
 
+int
+hs_thread_start(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int started = pthread_create(th, NULL, fn, arg) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return started;
+}
+
 hs_prefault *
 hs_big_prefault_start(void *const *ptr, const size_t *bytes, size_t n,
                       size_t first_whole)
@@ -344,13 +355,7 @@ hs_big_prefault_start(void *const *ptr, const size_t *bytes, size_t n,
         pf->len[k] = ptr[k] != NULL ? round_pages(bytes[k]) : 0;
     }
     atomic_init(&pf->stop, 0);
-    /* No signal of the program's may land on this thread. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int err = pthread_create(&pf->thread, NULL, prefault_main, pf);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (err != 0) {
+    if (!hs_thread_start(&pf->thread, prefault_main, pf)) {
         free(pf);
         return NULL;
     }

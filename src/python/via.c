@@ -18,7 +18,6 @@
 #include "heapscope/relations.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -911,19 +910,6 @@ typedef struct {
     size_t ndefer, dcap;
 } relpar;
 
-/* A thread running fn(arg), on which no signal of the program's may
- * land: 1 if it started. */
-static int
-start_thread(pthread_t *th, void *(*fn)(void *), void *arg)
-{
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int started = pthread_create(th, NULL, fn, arg) == 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return started;
-}
-
 /* The referrers of members lo .. hi-1 that can be related (objects the
  * snapshot holds), marked in a bitmap by id; whether the root is one. */
 typedef struct {
@@ -1027,7 +1013,7 @@ relate_referrers(namer *m, relpar *rp, int *par, const hs_id *refs,
     if (threads > 1 && nrefs >= PAR_MIN_REFS && ways_init(&rp->w.ways) == 0) {
         rp->w.v = m->v;
         rp->w.tag = TAG_WORKER;
-        *par = start_thread(&th, worker_main, rp);
+        *par = hs_thread_start(&th, worker_main, rp);
     }
     int running = *par;
     for (;;) {
@@ -1267,7 +1253,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     if (threads > 1 && s->n >= PAR_MIN_MEMBERS &&
         (mk[1].isref = calloc(words, sizeof *isref)) != NULL) {
         mk[0].hi = mk[1].lo = s->n / 2;
-        two = start_thread(&th, mark_referrers, &mk[1]);
+        two = hs_thread_start(&th, mark_referrers, &mk[1]);
         if (!two)
             mk[0].hi = s->n;
     }

@@ -16,7 +16,6 @@
 #include "hs_py.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 
 #define DEPTH 16          /* nodes stage A runs ahead of stage B */
@@ -506,12 +505,7 @@ lister_start(walker *w)
 {
     gc_lister *l = &w->lister;
     l->nheads = hs_compat_gc_heads(l->heads, HS_GC_LISTS);
-    sigset_t all, old;
-    sigfillset(&all);
-    /* the program's signals stay with its own threads */
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    l->running = pthread_create(&l->thread, NULL, lister_main, l) == 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    l->running = hs_thread_start(&l->thread, lister_main, l);
 }
 
 /* Wait for the lister (before anything can change the lists); what it
