@@ -425,6 +425,8 @@ snapshot_find(SnapshotObject *self, PyObject *o)
     return PyLong_FromLongLong(find_object(self, o));
 }
 
+#define MARK_AHEAD 48   /* nodes ahead whose mark slot is prefetched */
+
 static PyObject *
 snapshot_heap(SnapshotObject *self, PyObject *args)
 {
@@ -445,6 +447,10 @@ snapshot_heap(SnapshotObject *self, PyObject *args)
     hs_id first = unreached_only ? (g->gc_root == HS_NO_ID ? g->n : g->gc_root)
                                  : 0;
     for (hs_id i = first; i < g->n; i++) {
+        /* the mark's table is mostly empty and bigger than the caches:
+         * each lookup would be a miss of its own */
+        if (m != NULL && g->n - i > MARK_AHEAD)
+            hs_graph_prefetch(m, g->addr[i + MARK_AHEAD]);
         if (!reportable(g, i))
             continue;
         if (m != NULL) {
