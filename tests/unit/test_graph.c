@@ -2,6 +2,7 @@
  * table, CSR edges, big sizes, dict owners, set algebra and partitions. */
 #include <pthread.h>
 #include <stdarg.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <stddef.h>
@@ -716,6 +717,68 @@ test_memory_kept(void **state)
     assert_true(hs_memory_kept() == 0);
 }
 
+/* How many of the pages of [p, p + bytes) are in memory. */
+static size_t
+resident_pages(const void *p, size_t bytes)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), n = bytes / page, in = 0;
+    unsigned char *v = malloc(n);
+    assert_non_null(v);
+    assert_int_equal(mincore((void *)p, n * page, v), 0);
+    for (size_t k = 0; k < n; k++)
+        in += v[k] & 1;
+    free(v);
+    return in;
+}
+
+/* A kept block is cleared in place: what the last graph wrote reads as
+ * zeros again, and what hs_graph_finish gave back (the unused end of an
+ * array sized for more) stays out of memory. */
+static void
+test_memory_kept_trimmed(void **state)
+{
+    (void)state;
+    const size_t cap = (size_t)1 << 22, used = 5000;   /* 32 MiB of addr */
+    hs_memory_keep(1024 * MB);
+    hs_graph *g = hs_graph_new(cap, cap);
+    assert_non_null(g);
+    hs_id root, id;
+    int is_new;
+    assert_int_equal(hs_graph_add_virtual(g, &root), 0);
+    for (size_t k = 1; k < used; k++) {
+        assert_int_equal(hs_graph_intern(g, 0x100000 + k * 64, &id, &is_new),
+                         0);
+        assert_int_equal(hs_graph_add_edge(g, id), 0);
+    }
+    hs_graph_end_node(g, root);
+    for (hs_id i = 1; i < g->n; i++) {
+        assert_int_equal(hs_graph_set_size(g, i, 48), 0);
+        g->flags[i] = HS_F_GC;
+        hs_graph_end_node(g, i);
+    }
+    assert_int_equal(hs_graph_finish(g), 0);
+    hs_graph_free(g);
+    assert_true(hs_memory_kept() > 0);
+
+    g = hs_graph_new(cap, cap);
+    assert_non_null(g);
+    assert_true(hs_memory_kept() < 8 * MB);
+    /* what the old graph used is within its first 4 MiB; the rest was
+     * given back and must not have come back */
+    size_t tail = cap * sizeof *g->addr - 4 * MB;
+    assert_int_equal(resident_pages((char *)g->addr + 4 * MB, tail), 0);
+    for (size_t k = 0; k < used + 1024; k++)
+        assert_true(g->addr[k] == 0 && g->type[k] == 0 && g->size[k] == 0 &&
+                    g->flags[k] == 0 && g->edge_start[k + 1] == 0 &&
+                    g->edges[k] == 0);
+    for (uint64_t k = 0; k < g->tslots; k++)
+        if (g->table[k] != 0)
+            fail_msg("slot %llu not empty", (unsigned long long)k);
+    hs_graph_free(g);
+    hs_memory_keep(0);
+    assert_true(hs_memory_kept() == 0);
+}
+
 /* Two threads free graphs and take blocks from one pool at once. */
 static void *
 churn(void *arg)
@@ -900,6 +963,7 @@ main(void)
         cmocka_unit_test(test_sorts),
         cmocka_unit_test(test_scratch),
         cmocka_unit_test(test_memory_kept),
+        cmocka_unit_test(test_memory_kept_trimmed),
         cmocka_unit_test(test_memory_kept_threads),
         cmocka_unit_test(test_partition_clodo_members_follow_owners),
         cmocka_unit_test(test_empty_set),
