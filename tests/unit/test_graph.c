@@ -618,12 +618,13 @@ zero_then_fill(unsigned char *p, size_t n, int with)
     memset(p, with, n);
 }
 
-/* A graph of n nodes at scattered addresses, every page of its arrays
- * written (so that a block reused from them shows any byte not zeroed). */
+/* A graph of n nodes at scattered addresses in arrays sized for cap; with
+ * cap == n (scattered_graph) every page of them is written, so that a
+ * block reused from them shows any byte not zeroed. */
 static hs_graph *
-scattered_graph(size_t n)
+scattered_graph_in(size_t cap, size_t n)
 {
-    hs_graph *g = hs_graph_new(n, n);
+    hs_graph *g = hs_graph_new(cap, cap);
     assert_non_null(g);
     hs_id root, id;
     int is_new;
@@ -640,6 +641,12 @@ scattered_graph(size_t n)
         hs_graph_end_node(g, i);
     }
     return g;
+}
+
+static hs_graph *
+scattered_graph(size_t n)
+{
+    return scattered_graph_in(n, n);
 }
 
 /* Every slot of g's table is empty and every node array reads zeros. */
@@ -740,22 +747,7 @@ test_memory_kept_trimmed(void **state)
     (void)state;
     const size_t cap = (size_t)1 << 22, used = 5000;   /* 32 MiB of addr */
     hs_memory_keep(1024 * MB);
-    hs_graph *g = hs_graph_new(cap, cap);
-    assert_non_null(g);
-    hs_id root, id;
-    int is_new;
-    assert_int_equal(hs_graph_add_virtual(g, &root), 0);
-    for (size_t k = 1; k < used; k++) {
-        assert_int_equal(hs_graph_intern(g, 0x100000 + k * 64, &id, &is_new),
-                         0);
-        assert_int_equal(hs_graph_add_edge(g, id), 0);
-    }
-    hs_graph_end_node(g, root);
-    for (hs_id i = 1; i < g->n; i++) {
-        assert_int_equal(hs_graph_set_size(g, i, 48), 0);
-        g->flags[i] = HS_F_GC;
-        hs_graph_end_node(g, i);
-    }
+    hs_graph *g = scattered_graph_in(cap, used);
     assert_int_equal(hs_graph_finish(g), 0);
     hs_graph_free(g);
     assert_true(hs_memory_kept() > 0);
@@ -771,9 +763,7 @@ test_memory_kept_trimmed(void **state)
         assert_true(g->addr[k] == 0 && g->type[k] == 0 && g->size[k] == 0 &&
                     g->flags[k] == 0 && g->edge_start[k + 1] == 0 &&
                     g->edges[k] == 0);
-    for (uint64_t k = 0; k < g->tslots; k++)
-        if (g->table[k] != 0)
-            fail_msg("slot %llu not empty", (unsigned long long)k);
+    graph_arrays_zero(g);
     hs_graph_free(g);
     hs_memory_keep(0);
     assert_true(hs_memory_kept() == 0);
