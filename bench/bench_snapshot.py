@@ -13,6 +13,7 @@ the heap before building, then times, once each in a fresh order:
     a second heap() (later snapshots reuse what the first learned)
     h2 = hp.heap() twice more, --pause seconds apart (heap_later, the
     last: it walks into the arrays of the one before, kept for it)
+    h2 - h (later_minus_h: every object of h looked up in h2's snapshot)
 
 and prints one JSON line: seconds, ns per object, the snapshot's own memory
 in bytes per object (after the walk) and the peak RSS growth per object
@@ -135,6 +136,7 @@ def main(argv):
     h2 = hp.heap()
     time.sleep(args.pause)
     h2 = timed('heap_later', hp.heap)
+    timed('later_minus_h', lambda: h2 - h)
     del h2
     for k, v in res['seconds'].items():
         res['ns_per_object'][k] = round(v * 1e9 / nobj, 1)

@@ -878,10 +878,22 @@ same_snapshot(IdSetObject *self, IdSetObject *other, hs_set *out, int *owned,
         PyErr_NoMemory();
         return -1;
     }
-    size_t n = 0;
-    for (size_t k = 0; k < other->s.n; k++) {
-        hs_id j = other->s.ids[k];
-        hs_id i = hs_graph_find(g, h->addr[j]);
+    /* Two passes, each fetching MARK_AHEAD members ahead: the lookups in
+     * self's table, then the nodes they found (both scattered over arrays
+     * bigger than the caches). */
+    const hs_id *from = other->s.ids;
+    size_t n = 0, count = other->s.n;
+    for (size_t k = 0; k < count; k++) {
+        if (k + MARK_AHEAD < count)
+            hs_graph_prefetch(g, h->addr[from[k + MARK_AHEAD]]);
+        ids[k] = hs_graph_find(g, h->addr[from[k]]);
+    }
+    for (size_t k = 0; k < count; k++) {
+        if (k + MARK_AHEAD < count && ids[k + MARK_AHEAD] != HS_NO_ID) {
+            __builtin_prefetch(&g->type[ids[k + MARK_AHEAD]]);
+            __builtin_prefetch(&g->flags[ids[k + MARK_AHEAD]]);
+        }
+        hs_id j = from[k], i = ids[k];
         /* (a node self's snapshot does not hold is heapscope's own
          * there, e.g. what only other's snapshot kept alive) */
         if (i == HS_NO_ID || g->type[i] == HS_NO_ID ||
