@@ -655,6 +655,8 @@ refer(namer *m, uint32_t member, const hs_relname *n)
  * dict to hs_py_relate_all instead. */
 #define KEPT (HS_F_HELD | HS_F_STATIC | HS_F_IMMORTAL)
 
+#define KEY_AHEAD 8             /* entries ahead whose key is fetched */
+
 /* 1 if p is an exact dict and its entries that are members were referred
  * to; 0 if p must be related otherwise; -1 when out of room. */
 static int
@@ -672,6 +674,13 @@ dict_by_edges(namer *m, hs_id p)
         if (IN_SET(v, e[j + 1]) && !(g->flags[e[j]] & KEPT))
             return 0;
     for (uint32_t j = 0; j < nout; j += 2) {
+        /* a key not seen lately is read for its text: fetched ahead in a
+         * big dict (the first of each dict is, by relate_block) */
+        if (j + 2 * KEY_AHEAD < nout) {
+            const char *o = (const char *)g->addr[e[j + 2 * KEY_AHEAD]];
+            __builtin_prefetch(o);
+            __builtin_prefetch(o + 64);
+        }
         if (IN_SET(v, e[j + 1])) {
             hs_relname n = {HS_RN_INDEXVAL, NULL, (PyObject *)g->addr[e[j]],
                             0};
@@ -959,15 +968,22 @@ relate_block(namer *m, const hs_id *refs, size_t k, size_t end,
     for (; k < end; k++) {
         hs_id p = refs[k];
         /* what relating a referrer reads first is its header (and, on
-         * 3.11+, the pointers before it): a cache miss each, in id order
-         * as scattered as the heap, so fetched RELATE_AHEAD ahead */
+         * 3.11+, the pointers before it), or for a dict named by its edges
+         * its first key (a key's text is read when its address was not
+         * seen lately): a cache miss each, in id order as scattered as the
+         * heap, so fetched RELATE_AHEAD ahead */
         if (k + RELATE_AHEAD < end) {
             hs_id q = refs[k + RELATE_AHEAD];
+            const char *o = NULL;
             if (g->type[q] != m->v->dict_type) {
-                const char *o = (const char *)g->addr[q];
+                o = (const char *)g->addr[q];
                 __builtin_prefetch(o - 32);
-                __builtin_prefetch(o + 32);
+            } else if (hs_graph_nout(g, q) >= 2) {
+                o = (const char *)g->addr[hs_graph_out(g, q)[0]];
+                __builtin_prefetch(o);
             }
+            if (o != NULL)
+                __builtin_prefetch(o + 32);
         }
         /* an exact dict is named from the snapshot alone, without a read
          * of the object (its header is a cache miss of its own) */
