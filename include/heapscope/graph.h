@@ -286,6 +286,15 @@ void *hs_scratch_new(size_t bytes);
 void hs_scratch_trim(void *p, size_t used);
 void hs_scratch_free(void *p);
 
+/* Zeroed memory for n items of `size` bytes that are read before they are
+ * written (a hash table's slots, a bitmap tested before it is set), free
+ * with free(): every page is written at once.  A fresh page that is read
+ * first maps the shared zero page, and its first write then faults again
+ * and flushes the TLB of each core the process runs on, an interrupt to
+ * the other core (a large part of a first byvia's cost on two cores here).
+ * NULL on ENOMEM. */
+void *hs_table_alloc(size_t n, size_t size);
+
 /* The big arrays of graphs and relations freed are kept for the next
  * ones (a new snapshot's; scratch neither takes nor gives), up to `bytes`
  * in all (0, the default: none, and what is kept goes back to the system

@@ -409,6 +409,17 @@ typedef struct scratch_head {
 } scratch_head;
 
 void *
+hs_table_alloc(size_t n, size_t size)
+{
+    if (size != 0 && n > SIZE_MAX / size)
+        return NULL;
+    void *p = malloc(n * size + (n * size == 0));
+    if (p != NULL)
+        memset(p, 0, n * size);
+    return p;
+}
+
+void *
 hs_scratch_new(size_t bytes)
 {
     if (bytes > SIZE_MAX - sizeof(scratch_head))

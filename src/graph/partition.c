@@ -128,7 +128,7 @@ keymap_grow(keymap *m)
     m->cap = cap;
     /* Rehash into a table twice the group capacity. */
     size_t slots = cap * 2;
-    uint32_t *t = calloc(slots, sizeof *t);
+    uint32_t *t = hs_table_alloc(slots, sizeof *t);
     if (t == NULL)
         return -HS_ENOMEM;
     free(m->slot);

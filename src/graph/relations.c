@@ -182,7 +182,7 @@ rcs_grow(hs_rcs_table *t)
     if (st == NULL)
         return -HS_ENOMEM;
     t->start = st;
-    uint32_t *slot = calloc(cap * 2, sizeof *slot);
+    uint32_t *slot = hs_table_alloc(cap * 2, sizeof *slot);
     if (slot == NULL)
         return -HS_ENOMEM;
     free(t->slot);

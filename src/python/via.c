@@ -211,7 +211,7 @@ static int
 slot_grow(way_table *t)
 {
     size_t nmask = t->mask * 2 + 1;
-    name_slot *ns = calloc(nmask + 1, sizeof *ns);
+    name_slot *ns = hs_table_alloc(nmask + 1, sizeof *ns);
     if (ns == NULL)
         return -1;
     for (size_t i = 0; i <= t->mask; i++) {
@@ -233,7 +233,7 @@ static int
 keyed_grow(way_table *t)
 {
     size_t nmask = t->kmask * 2 + 1;
-    keyed_slot *ks = calloc(nmask + 1, sizeof *ks);
+    keyed_slot *ks = hs_table_alloc(nmask + 1, sizeof *ks);
     if (ks == NULL)
         return -1;
     for (size_t i = 0; i <= t->kmask; i++) {
@@ -1228,7 +1228,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     v.g = g;
     v.hd = hd;
     v.first = keys;             /* zeroed by the caller, reused below */
-    v.multi = calloc((s->n + 64) / 64, sizeof *v.multi);
+    v.multi = hs_table_alloc((s->n + 64) / 64, sizeof *v.multi);
     /* (an NyHeapDef for dict would have walked dicts its own way) */
     v.dict_type = hs_heapdefs_find(hd, &PyDict_Type) != NULL
                       ? HS_NO_ID
@@ -1245,7 +1245,10 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     size_t words = ((size_t)g->n + 64) / 64;
     v.inset = calloc(words, sizeof *v.inset);
     v.rank = malloc(words * sizeof *v.rank);
-    isref = calloc(words, sizeof *isref);
+    /* (a bitmap tested before it is set: written through at once where
+     * most of its pages will be, hs_table_alloc) */
+    isref = s->n >= PAR_MIN_MEMBERS ? hs_table_alloc(words, sizeof *isref)
+                                    : calloc(words, sizeof *isref);
     if (v.inset == NULL || v.rank == NULL || v.multi == NULL ||
         isref == NULL || names_init(&c) < 0 || ways_init(&m.ways) < 0 ||
         (m.kept = PyList_New(0)) == NULL || hs_rcs_table_init(&t) < 0) {
@@ -1276,7 +1279,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     pthread_t th;
     int two = 0;
     if (threads > 1 && s->n >= PAR_MIN_MEMBERS &&
-        (mk[1].isref = calloc(words, sizeof *isref)) != NULL) {
+        (mk[1].isref = hs_table_alloc(words, sizeof *isref)) != NULL) {
         mk[0].hi = mk[1].lo = s->n / 2;
         two = hs_thread_start(&th, mark_referrers, &mk[1]);
         if (!two)

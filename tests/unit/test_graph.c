@@ -738,6 +738,41 @@ resident_pages(const void *p, size_t bytes)
     return in;
 }
 
+/* A table read before it is written (hs_table_alloc) is zeroed and in
+ * memory from the start, every page of it written once: none is left to
+ * map the zero page on a first read and fault again on the first write.
+ * (Fresh from calloc, a block this big, past what malloc serves from its
+ * heap, is not in memory.)  A small one reused after a dirty free reads as
+ * zeros too. */
+static void
+test_table_alloc(void **state)
+{
+    (void)state;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t sizes[] = {(64 * MB) / 8, 1000, 1000};
+    for (size_t r = 0; r < sizeof sizes / sizeof *sizes; r++) {
+        size_t n = sizes[r];
+        uint64_t *t = hs_table_alloc(n, sizeof *t);
+        assert_non_null(t);
+        /* (before any read: a page read maps the zero page, which mincore
+         * counts as in memory) */
+        uintptr_t from = ((uintptr_t)t + page - 1) & ~(uintptr_t)(page - 1);
+        uintptr_t to = ((uintptr_t)(t + n)) & ~(uintptr_t)(page - 1);
+        if (to > from)
+            assert_int_equal(resident_pages((void *)from, to - from),
+                             (to - from) / page);
+        for (size_t i = 0; i < n; i += 97)
+            assert_true(t[i] == 0);
+        assert_true(t[n - 1] == 0);
+        memset(t, 0xA5, n * sizeof *t);     /* (the next may reuse it) */
+        free(t);
+    }
+    void *e = hs_table_alloc(0, 8);
+    assert_non_null(e);
+    free(e);
+    assert_null(hs_table_alloc(SIZE_MAX / 4, 8));
+}
+
 /* A kept block is cleared in place: what the last graph wrote reads as
  * zeros again, and what hs_graph_finish gave back (the unused end of an
  * array sized for more) stays out of memory. */
@@ -954,6 +989,7 @@ main(void)
         cmocka_unit_test(test_scratch),
         cmocka_unit_test(test_memory_kept),
         cmocka_unit_test(test_memory_kept_trimmed),
+        cmocka_unit_test(test_table_alloc),
         cmocka_unit_test(test_memory_kept_threads),
         cmocka_unit_test(test_partition_clodo_members_follow_owners),
         cmocka_unit_test(test_empty_set),
