@@ -656,6 +656,26 @@ refer(namer *m, uint32_t member, const hs_relname *n)
 #define KEPT (HS_F_HELD | HS_F_STATIC | HS_F_IMMORTAL)
 
 #define KEY_AHEAD 8             /* entries ahead whose key is fetched */
+#define BIG_DICT 128            /* entries from which keyed slots are too */
+
+/* Fetch the slot of t's keyed table where an exact str key, named
+ * "['key']", will be looked up, unless `front` has the key: in a big dict
+ * of keys of their own (a cache keyed by name) each is a miss. */
+static void
+prefetch_keyed(const way_table *t, PyObject *key)
+{
+    uint64_t k = (uint64_t)(uintptr_t)key;
+    const front_slot *f =
+        &t->front[mix(HS_RN_INDEXVAL, k) & (FRONT_SLOTS - 1)];
+    const void *data;
+    size_t bytes;
+    int ukind;
+    if ((f->key == k && f->kind == HS_RN_INDEXVAL) ||
+        !PyUnicode_CheckExact(key) || !str_text(key, &data, &bytes, &ukind))
+        return;
+    uint64_t h = text_hash(data, bytes, ukind, HS_RN_INDEXVAL);
+    __builtin_prefetch(&t->keyed[h & t->kmask]);
+}
 
 /* 1 if p is an exact dict and its entries that are members were referred
  * to; 0 if p must be related otherwise; -1 when out of room. */
@@ -681,6 +701,9 @@ dict_by_edges(namer *m, hs_id p)
             __builtin_prefetch(o);
             __builtin_prefetch(o + 64);
         }
+        if (nout >= 2 * BIG_DICT && j + KEY_AHEAD < nout &&
+            IN_SET(v, e[j + KEY_AHEAD + 1]))
+            prefetch_keyed(&m->ways, (PyObject *)g->addr[e[j + KEY_AHEAD]]);
         if (IN_SET(v, e[j + 1])) {
             hs_relname n = {HS_RN_INDEXVAL, NULL, (PyObject *)g->addr[e[j]],
                             0};
