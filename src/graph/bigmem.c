@@ -409,17 +409,6 @@ typedef struct scratch_head {
 } scratch_head;
 
 void *
-hs_table_alloc(size_t n, size_t size)
-{
-    if (size != 0 && n > SIZE_MAX / size)
-        return NULL;
-    void *p = malloc(n * size + (n * size == 0));
-    if (p != NULL)
-        memset(p, 0, n * size);
-    return p;
-}
-
-void *
 hs_scratch_new(size_t bytes)
 {
     if (bytes > SIZE_MAX - sizeof(scratch_head))
@@ -464,4 +453,19 @@ hs_scratch_free(void *p)
     }
     hs_big_prefault_stop(h->pf);
     hs_big_free(h, h->bytes);
+}
+
+/* ---- tables read before they are written ----------------------------------
+ *
+ * Zeroed by writing every page now (see graph.h): calloc would leave fresh
+ * pages to be mapped as the zero page by a first read. */
+void *
+hs_table_alloc(size_t n, size_t size)
+{
+    if (size != 0 && n > SIZE_MAX / size)
+        return NULL;
+    void *p = malloc(n * size + (n * size == 0));
+    if (p != NULL)
+        memset(p, 0, n * size);
+    return p;
 }

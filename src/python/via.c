@@ -268,6 +268,13 @@ room_for(void *a, size_t *cap, size_t n, size_t elem, size_t first)
     return b;
 }
 
+/* Where t's front remembers key `key` of kind `kind` (a key's address). */
+static inline front_slot *
+front_of(const way_table *t, uint32_t kind, uint64_t key)
+{
+    return &t->front[mix(kind, key) & (FRONT_SLOTS - 1)];
+}
+
 /* A new way: its number, or -1 when out of room. */
 static long
 add_way(way_table *t, const hs_relname *n)
@@ -392,8 +399,7 @@ way_of(way_table *t, const hs_relname *n)
     }
     uint64_t key = rel_val(n);
     if ((n->kind == HS_RN_INDEXVAL || n->kind == HS_RN_ATTR) && key != 0) {
-        front_slot *f = &t->front[mix((uint64_t)n->kind, key) &
-                                  (FRONT_SLOTS - 1)];
+        front_slot *f = front_of(t, (uint32_t)n->kind, key);
         if (f->key == key && f->kind == (uint32_t)n->kind)
             return f->way;
         const void *data;
@@ -665,8 +671,7 @@ static void
 prefetch_keyed(const way_table *t, PyObject *key)
 {
     uint64_t k = (uint64_t)(uintptr_t)key;
-    const front_slot *f =
-        &t->front[mix(HS_RN_INDEXVAL, k) & (FRONT_SLOTS - 1)];
+    const front_slot *f = front_of(t, HS_RN_INDEXVAL, k);
     const void *data;
     size_t bytes;
     int ukind;
@@ -694,8 +699,8 @@ dict_by_edges(namer *m, hs_id p)
         if (IN_SET(v, e[j + 1]) && !(g->flags[e[j]] & KEPT))
             return 0;
     for (uint32_t j = 0; j < nout; j += 2) {
-        /* a key not seen lately is read for its text: fetched ahead in a
-         * big dict (the first of each dict is, by relate_block) */
+        /* a key not seen lately is read for its text: fetched KEY_AHEAD
+         * entries ahead (the first of each dict is, by relate_block) */
         if (j + 2 * KEY_AHEAD < nout) {
             const char *o = (const char *)g->addr[e[j + 2 * KEY_AHEAD]];
             __builtin_prefetch(o);
