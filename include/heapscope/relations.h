@@ -76,7 +76,7 @@ typedef struct hs_rcs_table {
     size_t *start;         /* n+1 offsets into key */
     uint64_t *key;
     size_t nkeys, keycap, cap;
-    uint32_t *slot;        /* hash of lists -> id + 1 */
+    uint64_t *slot;        /* hash of lists -> id + 1, hash tag */
     size_t smask;
 } hs_rcs_table;
 

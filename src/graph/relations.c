@@ -174,6 +174,16 @@ list_hash(const uint64_t *k, size_t n)
     return h;
 }
 
+/* A slot holds a list's id + 1 (0: empty) in its low half and the high
+ * half of the list's hash in its high half: a probe that meets another list
+ * reads neither that list's start nor its keys (two misses each, on a
+ * table of half a million lists of their own). */
+static inline uint64_t
+rcs_slot(uint64_t h, size_t id)
+{
+    return (h & 0xFFFFFFFF00000000ull) | ((uint64_t)id + 1);
+}
+
 static int
 rcs_grow(hs_rcs_table *t)
 {
@@ -182,7 +192,7 @@ rcs_grow(hs_rcs_table *t)
     if (st == NULL)
         return -HS_ENOMEM;
     t->start = st;
-    uint32_t *slot = hs_table_alloc(cap * 2, sizeof *slot);
+    uint64_t *slot = hs_table_alloc(cap * 2, sizeof *slot);
     if (slot == NULL)
         return -HS_ENOMEM;
     free(t->slot);
@@ -190,11 +200,12 @@ rcs_grow(hs_rcs_table *t)
     t->smask = cap * 2 - 1;
     t->cap = cap;
     for (size_t id = 0; id < t->n; id++) {
-        size_t i = list_hash(t->key + t->start[id],
-                             t->start[id + 1] - t->start[id]) & t->smask;
+        uint64_t h = list_hash(t->key + t->start[id],
+                               t->start[id + 1] - t->start[id]);
+        size_t i = h & t->smask;
         while (t->slot[i])
             i = (i + 1) & t->smask;
-        t->slot[i] = (uint32_t)id + 1;
+        t->slot[i] = rcs_slot(h, id);
     }
     return 0;
 }
@@ -216,14 +227,19 @@ hs_rcs_intern(hs_rcs_table *t, const uint64_t *k, size_t n)
 {
     uint64_t h = list_hash(k, n);
     size_t i = h & t->smask;
+    uint64_t tag = h & 0xFFFFFFFF00000000ull;
     for (;;) {
-        uint32_t s = t->slot[i];
-        if (s == 0)
+        uint64_t x = t->slot[i];
+        if (x == 0)
             break;
-        size_t a = t->start[s - 1], m = t->start[s] - a;
-        /* (no referrers: n == 0, and key may still be NULL) */
-        if (m == n && (n == 0 || memcmp(t->key + a, k, n * sizeof *k) == 0))
-            return s - 1;
+        if ((x & 0xFFFFFFFF00000000ull) == tag) {
+            size_t s = (uint32_t)x;
+            size_t a = t->start[s - 1], m = t->start[s] - a;
+            /* (no referrers: n == 0, and key may still be NULL) */
+            if (m == n &&
+                (n == 0 || memcmp(t->key + a, k, n * sizeof *k) == 0))
+                return (long long)s - 1;
+        }
         i = (i + 1) & t->smask;
     }
     if (t->n == t->cap) {
@@ -248,7 +264,7 @@ hs_rcs_intern(hs_rcs_table *t, const uint64_t *k, size_t n)
     t->nkeys += n;
     size_t id = t->n++;
     t->start[id + 1] = t->nkeys;
-    t->slot[i] = (uint32_t)id + 1;
+    t->slot[i] = rcs_slot(h, id);
     return (long long)id;
 }
 

@@ -144,6 +144,34 @@ test_rcs_no_referrers(void **state)
 }
 
 static void
+test_rcs_intern_many(void **state)
+{
+    (void)state;
+    /* Lists of their own by the hundred thousand, as byvia's weak cache
+     * makes (the table grows many times, and slots carry a tag of the
+     * hash): each keeps its id, [a, b] and [b, a] and [a] are three, and
+     * every list found again is found by its id. */
+    hs_rcs_table t;
+    assert_int_equal(hs_rcs_table_init(&t), 0);
+    enum { N = 100000 };
+    for (uint64_t i = 0; i < N; i++) {
+        uint64_t ab[] = {i, i + 1}, ba[] = {i + 1, i}, a[] = {i};
+        assert_int_equal(hs_rcs_intern(&t, ab, 2), (long long)(3 * i));
+        assert_int_equal(hs_rcs_intern(&t, ba, 2), (long long)(3 * i + 1));
+        assert_int_equal(hs_rcs_intern(&t, a, 1), (long long)(3 * i + 2));
+    }
+    assert_int_equal(t.n, 3 * N);
+    for (uint64_t i = 0; i < N; i += 7) {
+        uint64_t ab[] = {i, i + 1}, ba[] = {i + 1, i}, a[] = {i};
+        assert_int_equal(hs_rcs_intern(&t, a, 1), (long long)(3 * i + 2));
+        assert_int_equal(hs_rcs_intern(&t, ba, 2), (long long)(3 * i + 1));
+        assert_int_equal(hs_rcs_intern(&t, ab, 2), (long long)(3 * i));
+    }
+    assert_int_equal(t.n, 3 * N);
+    hs_rcs_table_free(&t);
+}
+
+static void
 test_dominators_and_domisize(void **state)
 {
     (void)state;
@@ -527,6 +555,7 @@ main(void)
         cmocka_unit_test(test_reverse_edges),
         cmocka_unit_test(test_rcs_kinds),
         cmocka_unit_test(test_rcs_no_referrers),
+        cmocka_unit_test(test_rcs_intern_many),
         cmocka_unit_test(test_dominators_and_domisize),
         cmocka_unit_test(test_hidden_and_static_keep_nothing),
         cmocka_unit_test(test_long_chain),
