@@ -89,6 +89,9 @@ void hs_rcs_table_free(hs_rcs_table *t);
  * lists of names): init, then intern a list to get its id (-1: ENOMEM). */
 int hs_rcs_table_init(hs_rcs_table *t);
 long long hs_rcs_intern(hs_rcs_table *t, const uint64_t *k, size_t n);
+/* Fetch into the cache the slot where a list will be looked up (a miss
+ * each, in a big table of lists of their own). */
+void hs_rcs_prefetch(const hs_rcs_table *t, const uint64_t *k, size_t n);
 
 /* ---- dominators ------------------------------------------------------------ */
 

@@ -268,6 +268,12 @@ hs_rcs_intern(hs_rcs_table *t, const uint64_t *k, size_t n)
     return (long long)id;
 }
 
+void
+hs_rcs_prefetch(const hs_rcs_table *t, const uint64_t *k, size_t n)
+{
+    __builtin_prefetch(&t->slot[list_hash(k, n) & t->smask]);
+}
+
 /* The clodo key of referrer p, through a small direct-mapped cache: the
  * members of a set are in discovery order, so the strings of one dict sit
  * side by side and ask for the same referrer in a row, and a dict's owner

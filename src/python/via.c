@@ -648,6 +648,30 @@ refer(namer *m, uint32_t member, const hs_relname *n)
     return add_way_of(m, member, m->tag | (uint32_t)w);
 }
 
+/* A member's first way is set by a locked compare-and-swap, which waits
+ * for its cache line where a store would not: the first ways of the
+ * members a referrer holds are fetched for writing ahead of it, those of
+ * its first FIRSTS_AHEAD edges with its header (RELATE_AHEAD referrers
+ * ahead) and those of a big dict's later entries KEY_AHEAD entries ahead
+ * (dict_by_edges). */
+#define FIRSTS_AHEAD 16
+
+static inline void
+prefetch_first(const via_ctx *v, hs_id id)
+{
+    if (IN_SET(v, id))
+        __builtin_prefetch(&v->first[member_of(v, id)], 1);
+}
+
+static void
+prefetch_firsts(const via_ctx *v, hs_id q)
+{
+    const hs_id *e = hs_graph_out(v->g, q);
+    uint32_t n = hs_graph_nout(v->g, q);
+    for (uint32_t j = 0; j < n && j < FIRSTS_AHEAD; j++)
+        prefetch_first(v, e[j]);
+}
+
 /* ---- exact dicts, named from their edges ---------------------------------
  *
  * The walk gives an exact dict's node its entries as edges, (key, value)
@@ -705,6 +729,10 @@ dict_by_edges(namer *m, hs_id p)
             const char *o = (const char *)g->addr[e[j + 2 * KEY_AHEAD]];
             __builtin_prefetch(o);
             __builtin_prefetch(o + 64);
+        }
+        if (j + 2 * KEY_AHEAD + 1 < nout && j + 2 * KEY_AHEAD >= FIRSTS_AHEAD) {
+            prefetch_first(v, e[j + 2 * KEY_AHEAD]);
+            prefetch_first(v, e[j + 2 * KEY_AHEAD + 1]);
         }
         if (nout >= 2 * BIG_DICT && j + KEY_AHEAD < nout &&
             IN_SET(v, e[j + KEY_AHEAD + 1]))
@@ -1012,6 +1040,7 @@ relate_block(namer *m, const hs_id *refs, size_t k, size_t end,
             }
             if (o != NULL)
                 __builtin_prefetch(o + 32);
+            prefetch_firsts(m->v, q);
         }
         /* an exact dict is named from the snapshot alone, without a read
          * of the object (its header is a cache miss of its own) */
@@ -1236,6 +1265,60 @@ name_of(uint32_t tagged, const uint32_t *name, const uint32_t *wmap)
     }
 }
 
+/* The names of member k, one with others, sorted and each once, in buf:
+ * how many.  Its first way's name is `first`, its others' are the entries
+ * of `more` from *e on, past which *e moves. */
+static size_t
+member_names(uint64_t first, const uint64_t *more, size_t nmore, size_t *e,
+             size_t k, uint64_t *buf)
+{
+    size_t nl = 0;
+    buf[nl++] = first;
+    for (; *e < nmore && (more[*e] >> 32) == k; (*e)++)
+        buf[nl++] = (uint32_t)more[*e];
+    for (size_t i = 1; i < nl; i++) {           /* insertion */
+        uint64_t x = buf[i];
+        size_t j = i;
+        for (; j > 0 && buf[j - 1] > x; j--)
+            buf[j] = buf[j - 1];
+        buf[j] = x;
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < nl; i++)
+        if (w == 0 || buf[w - 1] != buf[i])
+            buf[w++] = buf[i];
+    return w;
+}
+
+/* Members with others whose list of names is looked up ahead of its turn:
+ * in a set like the bench heap's strings, half a million cache keys are
+ * also an attribute each, half a million lists of their own, and each
+ * lookup in their table is a miss. */
+#define LIST_AHEAD 8
+#define AHEAD_NAMES 32          /* (a longer list is not fetched) */
+
+/* Fetch the slot of the list of the next member with others, whose
+ * entries in `more` start at *ea (moved past them). */
+static void
+fetch_list_ahead(const hs_rcs_table *t, const uint32_t *keys,
+                 const uint64_t *more, size_t nmore, size_t *ea,
+                 const uint32_t *name, const uint32_t *wmap)
+{
+    if (*ea >= nmore)
+        return;
+    size_t k = (size_t)(more[*ea] >> 32), end = *ea;
+    while (end < nmore && (more[end] >> 32) == k)
+        end++;
+    if (end - *ea < AHEAD_NAMES) {
+        uint64_t buf[AHEAD_NAMES];
+        size_t w = member_names(name_of(keys[k] - 1, name, wmap), more,
+                                nmore, ea, k, buf);
+        if (w > 1)
+            hs_rcs_prefetch(t, buf, w);
+    }
+    *ea = end;
+}
+
 int
 hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                    const hs_heapdefs *hd, const hs_set *s, uint32_t *keys,
@@ -1404,8 +1487,12 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     }
     for (size_t i = 0; i < nnames; i++)
         renum[i] = UINT32_MAX;
-    /* (rows are written over the first ways as they are read) */
+    /* (rows are written over the first ways as they are read: the lists
+     * fetched ahead read members not reached yet) */
     uint32_t none = UINT32_MAX;
+    size_t ea = 0;
+    for (int i = 0; i < LIST_AHEAD; i++)
+        fetch_list_ahead(&t, keys, more, nmore, &ea, name, wmap);
     for (size_t k = 0, e = 0; k < s->n; k++) {
         uint32_t f = keys[k];
         uint32_t row;
@@ -1423,21 +1510,9 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
             }
             row = renum[nm];
         } else {
-            size_t nl = 0;
-            buf[nl++] = name_of(f - 1, name, wmap);
-            for (; e < nmore && (more[e] >> 32) == k; e++)
-                buf[nl++] = (uint32_t)more[e];
-            for (size_t i = 1; i < nl; i++) {           /* insertion */
-                uint64_t x = buf[i];
-                size_t j = i;
-                for (; j > 0 && buf[j - 1] > x; j--)
-                    buf[j] = buf[j - 1];
-                buf[j] = x;
-            }
-            size_t w = 0;
-            for (size_t i = 0; i < nl; i++)
-                if (w == 0 || buf[w - 1] != buf[i])
-                    buf[w++] = buf[i];
+            fetch_list_ahead(&t, keys, more, nmore, &ea, name, wmap);
+            size_t w = member_names(name_of(f - 1, name, wmap), more, nmore,
+                                    &e, k, buf);
             if (w == 1) {       /* one name after all, met more than once */
                 uint64_t name = buf[0];
                 if (renum[name] == UINT32_MAX) {
