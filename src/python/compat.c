@@ -393,6 +393,26 @@ hs_compat_instance_dict(PyObject *op)
 #endif
 }
 
+void
+hs_compat_prefetch_values(PyObject *op)
+{
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000
+    if (!(Py_TYPE(op)->tp_flags & Py_TPFLAGS_MANAGED_DICT))
+        return;
+#if PY_VERSION_HEX >= 0x030C0000
+    PyDictOrValues dv = *_PyObject_DictOrValuesPointer(op);
+    if (_PyDictOrValues_IsValues(dv))
+        __builtin_prefetch(_PyDictOrValues_GetValues(dv));
+#else
+    PyDictValues *values = *_PyObject_ValuesPointer(op);
+    if (values != NULL)
+        __builtin_prefetch(values);
+#endif
+#else
+    (void)op;               /* (3.13: the values are inline, in its lines) */
+#endif
+}
+
 int
 hs_compat_visit_values(PyObject *op, hs_compat_attr visit, void *arg)
 {

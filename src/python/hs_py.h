@@ -102,6 +102,11 @@ int hs_compat_visit_dict_pairs(PyObject *op, hs_compat_visit visit,
  * once the dict exists.  Returns what visit returned if non-zero. */
 typedef int (*hs_compat_attr)(PyObject *name, PyObject *value, void *arg);
 int hs_compat_visit_values(PyObject *op, hs_compat_attr visit, void *arg);
+/* Fetch into the cache the values array of a 3.11 or 3.12 instance whose
+ * attributes are in managed values (a block of its own, read by
+ * hs_compat_visit_values: a cache miss after the object's own); nothing
+ * otherwise.  Reads op's header and the pointer before it. */
+void hs_compat_prefetch_values(PyObject *op);
 
 /* Where tracemalloc saw op allocated: a new tuple of (filename, lineno)
  * frames, most recent first; None when it was not traced.  Allocates

@@ -1042,6 +1042,13 @@ relate_block(namer *m, const hs_id *refs, size_t k, size_t end,
                 __builtin_prefetch(o + 32);
             prefetch_firsts(m->v, q);
         }
+        /* an instance's managed values (3.11, 3.12) are a block of their
+         * own, found from its header fetched above */
+        if (k + RELATE_AHEAD / 2 < end) {
+            hs_id q = refs[k + RELATE_AHEAD / 2];
+            if (g->type[q] != m->v->dict_type)
+                hs_compat_prefetch_values((PyObject *)g->addr[q]);
+        }
         /* an exact dict is named from the snapshot alone, without a read
          * of the object (its header is a cache miss of its own) */
         int d = dict_by_edges(m, p);
