@@ -378,6 +378,56 @@ dense_cmp(const void *a, const void *b, void *ctx)
     return (x > y) - (x < y);
 }
 
+/* Put the groups of `order` (ascending keys) in dense_cmp's order.  Many
+ * groups (byvia's half a million rows of one string each) are radix
+ * sorted by size, stably, so that equal sizes keep their keys ascending;
+ * a run of equal sizes whose counts differ is then sorted by dense_cmp.
+ * 0 or -HS_ENOMEM. */
+#define FEW_GROUPS 4096
+
+static int
+order_groups(uint32_t *order, size_t ng, const dense_groups *d)
+{
+    uint64_t most = 0;
+    uint32_t kmax = 0;
+    for (size_t r = 0; r < ng; r++) {
+        if (d->size[order[r]] > most)
+            most = d->size[order[r]];
+        kmax = order[r];        /* (ascending) */
+    }
+    unsigned kb = 1, sb = 1;
+    while (kb < 32 && (1ull << kb) <= kmax)
+        kb++;
+    while (sb < 64 && (1ull << sb) <= most)
+        sb++;
+    if (ng < FEW_GROUPS || kb + sb > 64) {
+        qsort_r(order, ng, sizeof *order, dense_cmp, (void *)d);
+        return 0;
+    }
+    uint64_t *t = malloc(ng * sizeof *t);
+    if (t == NULL)
+        return -HS_ENOMEM;
+    for (size_t r = 0; r < ng; r++)
+        t[r] = (most - d->size[order[r]]) << kb | order[r];
+    if (hs_sort_u64_bits(t, ng, kb, kb + sb) < 0) {
+        free(t);
+        return -HS_ENOMEM;
+    }
+    uint64_t kmask = (1ull << kb) - 1;
+    for (size_t r = 0; r < ng; r++)
+        order[r] = (uint32_t)(t[r] & kmask);
+    free(t);
+    for (size_t a = 0, b; a < ng; a = b) {
+        int mixed = 0;
+        for (b = a + 1; b < ng && d->size[order[b]] == d->size[order[a]];
+             b++)
+            mixed |= d->count[order[b]] != d->count[order[a]];
+        if (mixed)
+            qsort_r(order + a, b - a, sizeof *order, dense_cmp, (void *)d);
+    }
+    return 0;
+}
+
 /* Groups of dense keys 0 .. nkeys-1 whose count and size are known:
  * members scattered by a key -> rank array, no hashing.  Same order as
  * the hashed way (group_cmp: the key breaks ties).  The keys are 64-bit
@@ -403,7 +453,8 @@ dense_build(hs_partition *p, const hs_set *s, const uint64_t *keys,
         if (count[k] != 0)
             order[r++] = (uint32_t)k;
     dense_groups d = {count, size};
-    qsort_r(order, ng, sizeof *order, dense_cmp, &d);
+    if (order_groups(order, ng, &d) < 0)
+        goto done;
     size_t at = 0;
     for (size_t r = 0; r < ng; r++) {
         uint32_t k = order[r];

@@ -533,6 +533,68 @@ test_partition_with_given_keys(void **state)
     hs_graph_free(g);
 }
 
+/* Many groups (byvia: half a million rows of one string) are put in order
+ * by a radix sort on their size, runs of one size by their counts: the
+ * order is still size, then count, both descending, then key ascending,
+ * with many equal sizes, counts that differ within them, and keys of no
+ * members. */
+static void
+test_partition_many_groups_order(void **state)
+{
+    (void)state;
+    enum { NKEYS = 30000 };
+    uint64_t *count = calloc(NKEYS, sizeof *count);
+    uint64_t *size = calloc(NKEYS, sizeof *size);
+    hs_id *ids = malloc(4 * NKEYS * sizeof *ids);
+    uint32_t *keys = malloc(4 * NKEYS * sizeof *keys);
+    assert_non_null(count);
+    assert_non_null(size);
+    assert_non_null(ids);
+    assert_non_null(keys);
+    size_t n = 0;
+    for (uint32_t k = 0; k < NKEYS; k++) {
+        if (k % 11 == 5)
+            continue;           /* a key of no members: no group */
+        count[k] = 1 + (k / 7) % 3;
+        size[k] = 100 * ((k * 104729u) % 9) + (k % 1000 == 0 ? 1 : 0);
+        for (uint64_t j = 0; j < count[k]; j++) {
+            ids[n] = (hs_id)n;
+            keys[n++] = k;
+        }
+    }
+    hs_set s = mk(ids, n);
+    hs_partition p;
+    assert_int_equal(hs_partition_counted(&p, &s, keys, NKEYS, count, size),
+                     0);
+    assert_int_equal(p.total_count, n);
+    size_t groups = 0;
+    for (uint32_t k = 0; k < NKEYS; k++)
+        groups += count[k] != 0;
+    assert_int_equal(p.ngroups, groups);
+    for (size_t r = 0; r < p.ngroups; r++) {
+        uint64_t k = p.key[r];
+        assert_int_equal(p.count[r], count[k]);
+        assert_int_equal(p.gsize[r], size[k]);
+        assert_int_equal(p.start[r + 1] - p.start[r], count[k]);
+        for (size_t m = p.start[r]; m < p.start[r + 1]; m++)
+            assert_int_equal(keys[p.member[m]], k);
+        if (r == 0)
+            continue;
+        uint64_t j = p.key[r - 1];
+        int before = size[j] > size[k] ||
+                     (size[j] == size[k] &&
+                      (count[j] > count[k] ||
+                       (count[j] == count[k] && j < k)));
+        assert_true(before);
+    }
+    hs_partition_free(&p);
+    hs_set_free(&s);
+    free(count);
+    free(size);
+    free(ids);
+    free(keys);
+}
+
 /* Sorting: all 64 bits, or a range of them alone and stably (byvia groups
  * member << 32 | name by member). */
 static void
@@ -985,6 +1047,7 @@ main(void)
         cmocka_unit_test(test_partition_by_type_and_size),
         cmocka_unit_test(test_partition_by_id_orders_by_size),
         cmocka_unit_test(test_partition_with_given_keys),
+        cmocka_unit_test(test_partition_many_groups_order),
         cmocka_unit_test(test_sorts),
         cmocka_unit_test(test_scratch),
         cmocka_unit_test(test_memory_kept),
