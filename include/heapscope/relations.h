@@ -88,6 +88,9 @@ void hs_rcs_table_free(hs_rcs_table *t);
 /* The table is a general interning table of u64 lists (byvia uses it for
  * lists of names): init, then intern a list to get its id (-1: ENOMEM). */
 int hs_rcs_table_init(hs_rcs_table *t);
+/* The same with room for `lists` lists of `keys` keys in all at first (no
+ * growing on the way: the tables are rehashed and copied at each). */
+int hs_rcs_table_init_for(hs_rcs_table *t, size_t lists, size_t keys);
 long long hs_rcs_intern(hs_rcs_table *t, const uint64_t *k, size_t n);
 /* Fetch into the cache the slot where a list will be looked up (a miss
  * each, in a big table of lists of their own). */

@@ -185,9 +185,8 @@ rcs_slot(uint64_t h, size_t id)
 }
 
 static int
-rcs_grow(hs_rcs_table *t)
+rcs_grow_to(hs_rcs_table *t, size_t cap)
 {
-    size_t cap = t->cap ? t->cap * 2 : 64;
     size_t *st = realloc(t->start, (cap + 1) * sizeof *st);
     if (st == NULL)
         return -HS_ENOMEM;
@@ -210,16 +209,42 @@ rcs_grow(hs_rcs_table *t)
     return 0;
 }
 
+static int
+rcs_grow(hs_rcs_table *t)
+{
+    return rcs_grow_to(t, t->cap ? t->cap * 2 : 64);
+}
+
 int
 hs_rcs_table_init(hs_rcs_table *t)
 {
+    return hs_rcs_table_init_for(t, 0, 0);
+}
+
+/* (at most this many lists' room at first: a caller's bound may be far
+ * above what it interns, and the slots are written through) */
+#define RCS_PRESIZE_MAX ((size_t)1 << 20)
+
+int
+hs_rcs_table_init_for(hs_rcs_table *t, size_t lists, size_t keys)
+{
     memset(t, 0, sizeof *t);
-    if (rcs_grow(t) < 0) {
-        hs_rcs_table_free(t);
-        return -HS_ENOMEM;
-    }
+    size_t cap = 64;
+    while (cap < lists && cap < RCS_PRESIZE_MAX)
+        cap *= 2;
+    if (rcs_grow_to(t, cap) < 0)
+        goto fail;
     t->start[0] = 0;
+    if (keys > 0) {
+        /* (only the pages written are the process's) */
+        if ((t->key = malloc(keys * sizeof *t->key)) == NULL)
+            goto fail;
+        t->keycap = keys;
+    }
     return 0;
+fail:
+    hs_rcs_table_free(t);
+    return -HS_ENOMEM;
 }
 
 long long

@@ -1305,13 +1305,14 @@ member_names(uint64_t first, const uint64_t *more, size_t nmore, size_t *e,
 #define AHEAD_NAMES 32          /* (a longer list is not fetched) */
 
 /* Fetch the slot of the list of the next member with others, whose
- * entries in `more` start at *ea (moved past them). */
+ * entries in `more` start at *ea (moved past them), if it is below hi
+ * (another thread may be writing the rows of those beyond). */
 static void
 fetch_list_ahead(const hs_rcs_table *t, const uint32_t *keys,
-                 const uint64_t *more, size_t nmore, size_t *ea,
+                 const uint64_t *more, size_t nmore, size_t *ea, size_t hi,
                  const uint32_t *name, const uint32_t *wmap)
 {
-    if (*ea >= nmore)
+    if (*ea >= nmore || (more[*ea] >> 32) >= hi)
         return;
     size_t k = (size_t)(more[*ea] >> 32), end = *ea;
     while (end < nmore && (more[end] >> 32) == k)
@@ -1325,6 +1326,239 @@ fetch_list_ahead(const hs_rcs_table *t, const uint32_t *keys,
     }
     *ea = end;
 }
+
+/* ---- numbering the rows ---------------------------------------------------
+ *
+ * Per member: its ways as names, and the row of members named so.  A row
+ * is one name (most: a member of one name, found by that name through
+ * `renum`), no name, or a list of names interned in t (the others' names
+ * are `more`, sorted by member).  Rows are numbered as met in member
+ * order, whichever core named what.  A big set is numbered in two parts
+ * on two cores, each with rows of its own; the second's are then made
+ * the first's in the order met (so numbered as one pass would have), and
+ * its members' rows renumbered. */
+typedef struct {
+    /* shared, read only */
+    const hs_graph *g;
+    const hs_set *s;
+    const uint64_t *multi, *more;
+    const uint32_t *name, *wmap;
+    size_t nmore;
+    uint32_t *keys;     /* per member: in, its first way + 1; out, its row */
+    /* this part's: members lo .. hi-1, their entries in more from e on */
+    size_t lo, hi, e;
+    uint32_t *renum;    /* name -> row, UINT32_MAX: none yet */
+    uint64_t *rows;     /* row -> a name, ROW_NONE or ROW_LIST | list id */
+    uint64_t *rcount, *rsize;
+    uint32_t *lrow;     /* list id -> row */
+    uint64_t *buf;      /* a member's names */
+    size_t nrows, nlists;
+    uint32_t none;      /* the row of no name, UINT32_MAX: none yet */
+    hs_rcs_table t;
+    int err;            /* out of room */
+} numbering;
+
+/* Members with others among lo .. hi-1: bits set in multi. */
+static size_t
+multi_between(const uint64_t *multi, size_t lo, size_t hi)
+{
+    size_t n = 0;
+    for (size_t k = lo; k < hi;) {
+        if ((k & 63) == 0 && k + 64 <= hi) {
+            n += popcount64(multi[k >> 6]);
+            k += 64;
+        } else {
+            n += (multi[k >> 6] >> (k & 63)) & 1;
+            k++;
+        }
+    }
+    return n;
+}
+
+/* Room for a part of `members` members and `lists` members with others
+ * (the lists it may intern): 0, or -1. */
+static int
+numbering_init(numbering *nb, size_t nnames, size_t maxrows, size_t members,
+               size_t lists)
+{
+    size_t rows = (members < maxrows ? members : maxrows) + 1;
+    nb->renum = malloc((nnames + 1) * sizeof *nb->renum);
+    nb->rows = malloc(rows * sizeof *nb->rows);
+    nb->rcount = calloc(rows, sizeof *nb->rcount);
+    nb->rsize = calloc(rows, sizeof *nb->rsize);
+    nb->lrow = malloc((lists + 1) * sizeof *nb->lrow);
+    nb->buf = malloc((nb->nmore + 2) * sizeof *nb->buf);
+    nb->none = UINT32_MAX;
+    if (nb->renum == NULL || nb->rows == NULL || nb->rcount == NULL ||
+        nb->rsize == NULL || nb->lrow == NULL || nb->buf == NULL ||
+        hs_rcs_table_init_for(&nb->t, lists, lists + nb->nmore) < 0)
+        return -1;
+    for (size_t i = 0; i < nnames; i++)
+        nb->renum[i] = UINT32_MAX;
+    return 0;
+}
+
+static void
+numbering_free(numbering *nb)
+{
+    free(nb->renum);
+    free(nb->rows);
+    free(nb->rcount);
+    free(nb->rsize);
+    free(nb->lrow);
+    free(nb->buf);
+    hs_rcs_table_free(&nb->t);
+    nb->renum = nb->lrow = NULL;
+    nb->rows = nb->rcount = nb->rsize = nb->buf = NULL;
+}
+
+/* The row of name nm in part nb, numbered now if new. */
+static inline uint32_t
+name_row(numbering *nb, uint64_t nm)
+{
+    if (nb->renum[nm] == UINT32_MAX) {
+        nb->renum[nm] = (uint32_t)nb->nrows;
+        nb->rows[nb->nrows++] = nm;
+    }
+    return nb->renum[nm];
+}
+
+/* The row of list k[0..n) in part nb, numbered now if new; UINT32_MAX when
+ * out of room. */
+static inline uint32_t
+list_row(numbering *nb, const uint64_t *k, size_t n)
+{
+    long long lid = hs_rcs_intern(&nb->t, k, n);
+    if (lid < 0)
+        return UINT32_MAX;
+    if ((size_t)lid == nb->nlists) {            /* a new list */
+        nb->lrow[nb->nlists++] = (uint32_t)nb->nrows;
+        nb->rows[nb->nrows++] = ROW_LIST | (uint64_t)lid;
+    }
+    return nb->lrow[lid];
+}
+
+/* Number the rows of part nb's members (a thread's body: pure C). */
+static void *
+number_members(void *arg)
+{
+    numbering *nb = arg;
+    const uint32_t *name = nb->name, *wmap = nb->wmap;
+    const uint64_t *more = nb->more;
+    size_t nmore = nb->nmore, e = nb->e, ea = nb->e;
+    uint32_t *keys = nb->keys;
+    /* (rows are written over the first ways as they are read: the lists
+     * fetched ahead read members not reached yet) */
+    for (int i = 0; i < LIST_AHEAD; i++)
+        fetch_list_ahead(&nb->t, keys, more, nmore, &ea, nb->hi, name, wmap);
+    for (size_t k = nb->lo; k < nb->hi; k++) {
+        uint32_t f = keys[k];
+        uint32_t row;
+        if (f == 0) {
+            if (nb->none == UINT32_MAX) {
+                nb->none = (uint32_t)nb->nrows;
+                nb->rows[nb->nrows++] = ROW_NONE;
+            }
+            row = nb->none;
+        } else if (!(nb->multi[k >> 6] & (1ull << (k & 63)))) {
+            row = name_row(nb, name_of(f - 1, name, wmap));
+        } else {
+            fetch_list_ahead(&nb->t, keys, more, nmore, &ea, nb->hi, name,
+                             wmap);
+            size_t w = member_names(name_of(f - 1, name, wmap), more, nmore,
+                                    &e, k, nb->buf);
+            if (w == 1) {       /* one name after all, met more than once */
+                row = name_row(nb, nb->buf[0]);
+            } else if ((row = list_row(nb, nb->buf, w)) == UINT32_MAX) {
+                nb->err = -1;
+                return NULL;
+            }
+        }
+        keys[k] = row;
+        nb->rcount[row]++;
+        nb->rsize[row] += hs_graph_size(nb->g, nb->s->ids[k]);
+    }
+    return NULL;
+}
+
+/* Make part b's rows part a's, numbered in the order b met them after a's
+ * own, and renumber b's members.  0, or -1 when out of room. */
+static int
+merge_numbering(numbering *a, numbering *b)
+{
+    uint32_t *map = malloc((b->nrows + 1) * sizeof *map);
+    if (map == NULL)
+        return -1;
+    for (size_t r = 0; r < b->nrows; r++) {
+        uint64_t x = b->rows[r];
+        uint32_t row;
+        if (r + LIST_AHEAD < b->nrows &&
+            (b->rows[r + LIST_AHEAD] & ROW_LIST) &&
+            b->rows[r + LIST_AHEAD] != ROW_NONE) {
+            size_t id = (size_t)(b->rows[r + LIST_AHEAD] & ~ROW_LIST);
+            hs_rcs_prefetch(&a->t, b->t.key + b->t.start[id],
+                            b->t.start[id + 1] - b->t.start[id]);
+        }
+        if (x == ROW_NONE) {
+            if (a->none == UINT32_MAX) {
+                a->none = (uint32_t)a->nrows;
+                a->rows[a->nrows++] = ROW_NONE;
+            }
+            row = a->none;
+        } else if (x & ROW_LIST) {
+            size_t id = (size_t)(x & ~ROW_LIST);
+            size_t from = b->t.start[id], n = b->t.start[id + 1] - from;
+            if ((row = list_row(a, b->t.key + from, n)) == UINT32_MAX) {
+                free(map);
+                return -1;
+            }
+        } else {
+            row = name_row(a, x);
+        }
+        map[r] = row;
+        a->rcount[row] += b->rcount[r];
+        a->rsize[row] += b->rsize[r];
+    }
+    for (size_t k = b->lo; k < b->hi; k++)
+        b->keys[k] = map[b->keys[k]];
+    free(map);
+    return 0;
+}
+
+/* The first of more's entries (sorted by member) of member k or after. */
+static size_t
+more_from(const uint64_t *more, size_t nmore, size_t k)
+{
+    size_t lo = 0, hi = nmore;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if ((more[mid] >> 32) < k)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+/* Where to split members 0 .. n-1 in two parts of about the same work: a
+ * member with others costs about MULTI_WEIGHT of one name (its list is
+ * built and looked up), and they are not spread evenly (the bench heap's
+ * half a million cache keys are all in the first half of its strings). */
+#define MULTI_WEIGHT 16
+
+static size_t
+numbering_half(const uint64_t *more, size_t nmore, size_t n)
+{
+    size_t half = (n + MULTI_WEIGHT * nmore) / 2, lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (mid + MULTI_WEIGHT * more_from(more, nmore, mid) < half)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 
 int
 hs_py_via_classify(const hs_graph *g, const hs_relations *r,
@@ -1353,9 +1587,11 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                       : hs_graph_find(g, (uintptr_t)&PyDict_Type);
     hs_id *refs = NULL;
     uint64_t *isref = NULL;
-    uint32_t *renum = NULL, *lrow = NULL, *name = NULL, *wmap = NULL;
+    uint32_t *name = NULL, *wmap = NULL;
     uint64_t *rows = NULL, *more = NULL, *rcount = NULL, *rsize = NULL;
     hs_rcs_table t = {0};
+    numbering nb[2];
+    memset(nb, 0, sizeof nb);
     PyObject *labels = NULL, *rowinfo = NULL, *starts = NULL, *lkeys = NULL,
              *ncodes = NULL;
     int ret = -1;
@@ -1369,7 +1605,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                                     : calloc(words, sizeof *isref);
     if (v.inset == NULL || v.rank == NULL || v.multi == NULL ||
         isref == NULL || names_init(&c) < 0 || ways_init(&m.ways) < 0 ||
-        (m.kept = PyList_New(0)) == NULL || hs_rcs_table_init(&t) < 0) {
+        (m.kept = PyList_New(0)) == NULL) {
         if (!PyErr_Occurred())
             PyErr_NoMemory();
         goto done;
@@ -1472,88 +1708,59 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     ways_free(&m.ways);
     ways_free(&rp.w.ways);
 
-    /* Per member: its ways as names, and the row of members named so.  A
-     * row is one name (most: a member of one name, found by that name
-     * through `renum`), no name, or a list of names interned in t (the
-     * others' names are `more`, sorted by member).  Rows are
-     * numbered as met in member order, whichever core named what. */
+    /* Rows, numbered by member (see numbering above). */
     size_t nnames = (size_t)PyList_GET_SIZE(c.names);
-    size_t maxrows = nnames + 1 + nmore, nrows = 0, nlists = 0;
-    renum = malloc((nnames + 1) * sizeof *renum);
-    rows = malloc((maxrows + 1) * sizeof *rows);
-    rcount = calloc(maxrows + 1, sizeof *rcount);   /* (the partition's) */
-    rsize = calloc(maxrows + 1, sizeof *rsize);
-    lrow = malloc((nmore + 1) * sizeof *lrow);
-    uint64_t *buf = malloc((nmore + 2) * sizeof *buf);
-    if (renum == NULL || rows == NULL || rcount == NULL || rsize == NULL ||
-        lrow == NULL || buf == NULL ||
-        hs_sort_u64_bits(more, nmore, 32, 32 + bits_for(s->n)) < 0) {
-        free(buf);
+    size_t maxrows = nnames + 1 + nmore;
+    if (hs_sort_u64_bits(more, nmore, 32, 32 + bits_for(s->n)) < 0) {
         PyErr_NoMemory();
         goto done;
     }
-    for (size_t i = 0; i < nnames; i++)
-        renum[i] = UINT32_MAX;
-    /* (rows are written over the first ways as they are read: the lists
-     * fetched ahead read members not reached yet) */
-    uint32_t none = UINT32_MAX;
-    size_t ea = 0;
-    for (int i = 0; i < LIST_AHEAD; i++)
-        fetch_list_ahead(&t, keys, more, nmore, &ea, name, wmap);
-    for (size_t k = 0, e = 0; k < s->n; k++) {
-        uint32_t f = keys[k];
-        uint32_t row;
-        if (f == 0) {
-            if (none == UINT32_MAX) {
-                none = (uint32_t)nrows;
-                rows[nrows++] = ROW_NONE;
-            }
-            row = none;
-        } else if (!(v.multi[k >> 6] & (1ull << (k & 63)))) {
-            uint32_t nm = name_of(f - 1, name, wmap);
-            if (renum[nm] == UINT32_MAX) {
-                renum[nm] = (uint32_t)nrows;
-                rows[nrows++] = nm;
-            }
-            row = renum[nm];
-        } else {
-            fetch_list_ahead(&t, keys, more, nmore, &ea, name, wmap);
-            size_t w = member_names(name_of(f - 1, name, wmap), more, nmore,
-                                    &e, k, buf);
-            if (w == 1) {       /* one name after all, met more than once */
-                uint64_t name = buf[0];
-                if (renum[name] == UINT32_MAX) {
-                    renum[name] = (uint32_t)nrows;
-                    rows[nrows++] = name;
-                }
-                row = renum[name];
-            } else {
-                long long lid = hs_rcs_intern(&t, buf, w);
-                if (lid < 0) {
-                    free(buf);
-                    PyErr_NoMemory();
-                    goto done;
-                }
-                if ((size_t)lid == nlists) {            /* a new list */
-                    lrow[nlists++] = (uint32_t)nrows;
-                    rows[nrows++] = ROW_LIST | (uint64_t)lid;
-                }
-                row = lrow[lid];
-            }
-        }
-        keys[k] = row;
-        rcount[row]++;
-        rsize[row] += hs_graph_size(g, s->ids[k]);
+    numbering base = {g, s, v.multi, more, name, wmap, nmore, keys};
+    nb[0] = nb[1] = base;
+    nb[0].hi = s->n;
+    int halves = 0;
+    if (threads > 1 && s->n >= PAR_MIN_MEMBERS) {
+        nb[0].hi = nb[1].lo = numbering_half(more, nmore, s->n);
+        nb[1].hi = s->n;
+        nb[1].e = more_from(more, nmore, nb[1].lo);
+        halves = numbering_init(&nb[1], nnames, maxrows, nb[1].hi - nb[1].lo,
+                                multi_between(v.multi, nb[1].lo, s->n)) ==
+                     0 &&
+                 hs_thread_start(&th, number_members, &nb[1]);
+        if (!halves)
+            nb[0].hi = s->n;
     }
-    free(buf);
+    /* (the first part's lists are the second's too, after the merge) */
+    if (numbering_init(&nb[0], nnames, maxrows, maxrows,
+                       multi_between(v.multi, 0, s->n)) < 0)
+        nb[0].err = -1;
+    if (!nb[0].err)
+        number_members(&nb[0]);
+    if (halves) {
+        pthread_join(th, NULL);
+        if (nb[0].err == 0 && nb[1].err == 0 &&
+            merge_numbering(&nb[0], &nb[1]) < 0)
+            nb[0].err = -1;
+    }
+    numbering_free(&nb[1]);
+    if (nb[0].err || nb[1].err) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    size_t nrows = nb[0].nrows;
+    rows = nb[0].rows;
+    rcount = nb[0].rcount;
+    rsize = nb[0].rsize;
+    nb[0].rows = nb[0].rcount = nb[0].rsize = NULL;
+    t = nb[0].t;
+    memset(&nb[0].t, 0, sizeof nb[0].t);
+    numbering_free(&nb[0]);
     /* (what numbering took goes before the labels and the partition) */
-    free(renum);
-    free(lrow);
     free(more);
     free(name);
     free(wmap);
     free(v.multi);
-    renum = lrow = name = wmap = NULL;
+    name = wmap = NULL;
     more = v.multi = NULL;
 
     /* Labels are made when a row is shown (heapscope._api._ViaNames):
@@ -1604,11 +1811,11 @@ done:
     Py_XDECREF(starts);
     Py_XDECREF(lkeys);
     Py_XDECREF(ncodes);
-    free(renum);
     free(rows);
     free(rcount);
     free(rsize);
-    free(lrow);
+    numbering_free(&nb[0]);
+    numbering_free(&nb[1]);
     free(refs);
     free(isref);
     free(more);

@@ -476,6 +476,49 @@ class TestMorePartitions(unittest.TestCase):
                             for r in rows[2]))
         del holders
 
+    def test_byvia_rows_numbered_in_two_parts_as_in_one(self):
+        # A set this big is numbered on two cores, each part with rows of
+        # its own made one at the end: the rows, and their order (ties go
+        # to the row met first), must be those of one pass, with names of
+        # one (in both parts), lists of their own (in both) and a list
+        # shared by members of both parts.
+        class Obj(object):
+            pass
+
+        n = 90000
+        strs = ['w%06d' % i for i in range(3 * n)]
+        seq, objs, dicts = [], [], []
+        for i, x in enumerate(strs):
+            if i % 3 != 2:
+                seq.append(x)                   # "[j]"
+            if i % 3 != 0:
+                o = Obj()
+                o.a = x                         # ".a"
+                objs.append(o)
+            if i % 3 == 2:
+                dicts.append({'k': x})          # "['k']"
+        del strs, x, o
+        s = self.hp.heap() & self.hp.Type(str)
+        self.assertGreater(s.count, 3 * n - 1)
+        rows = {}
+        for threads in (1, 2):
+            part, names = s._s.via_partition(threads=threads)
+            names = _api._ViaNames(names)
+            rows[threads] = [(part.row(i)[1], part.row(i)[2],
+                              tuple(sorted(names[part.row(i)[0]])))
+                             for i in range(len(part))]
+        self.assertEqual(len(rows[1]), len(rows[2]))
+        self.assertTrue(rows[1] == rows[2], 'byvia differs in two parts')
+        # (an instance's attributes are its __dict__'s before 3.11)
+        attr = '.a' if PY311 else "['a']"
+        shared = [r for r in rows[2] if r[2] == tuple(sorted((attr, "['k']")))]
+        self.assertEqual(len(shared), 1)
+        self.assertEqual(shared[0][0], n)
+        self.assertTrue(any(len(r[2]) == 2 and attr in r[2] and
+                            any(x[1:-1].isdigit() for x in r[2])
+                            for r in rows[2]))
+        del seq, objs, dicts
+
     def test_each_reference_is_named_once(self):
         # The fields of a method, a function, its code, a module, a class
         # and a builtin function are named once each, not once more as the
