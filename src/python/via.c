@@ -4,14 +4,16 @@
  * Each distinct referrer of the set is enumerated once
  * (hs_py_relate_all), and every reference it holds to a member names that
  * member; a million-item list holding a million members costs one pass.
- * It runs in two steps:
+ * It runs in three steps:
  *  - relating: every reference to a member finds its way of referring
  *    (kind and key) in a table of ways, C only, so that it can run on two
  *    cores; the member keeps the way's number;
  *  - naming: each distinct way becomes a name once, on the main thread, so
  *    a set of a million dict values under one key makes one string; the
  *    names that are a kind and a number or a dict's str key, and every
- *    row's label, are made only when a row is shown.
+ *    row's label, are made only when a row is shown;
+ *  - numbering: each member's row (its name, or its list of names), the
+ *    rows numbered as met in member order, a big set's on two cores.
  * No user code runs: keys are named by a safe repr.
  */
 #include "hs_py.h"
