@@ -694,17 +694,17 @@ prefetch_firsts(const via_ctx *v, hs_id q)
  * "['key']", will be looked up, unless `front` has the key: in a big dict
  * of keys of their own (a cache keyed by name) each is a miss. */
 static void
-prefetch_keyed(const way_table *t, PyObject *key)
+prefetch_keyed(const way_table *t, PyObject *key, int kind)
 {
     uint64_t k = (uint64_t)(uintptr_t)key;
-    const front_slot *f = front_of(t, HS_RN_INDEXVAL, k);
+    const front_slot *f = front_of(t, (uint32_t)kind, k);
     const void *data;
     size_t bytes;
     int ukind;
-    if ((f->key == k && f->kind == HS_RN_INDEXVAL) ||
+    if ((f->key == k && f->kind == (uint32_t)kind) ||
         !PyUnicode_CheckExact(key) || !str_text(key, &data, &bytes, &ukind))
         return;
-    uint64_t h = text_hash(data, bytes, ukind, HS_RN_INDEXVAL);
+    uint64_t h = text_hash(data, bytes, ukind, kind);
     __builtin_prefetch(&t->keyed[h & t->kmask]);
 }
 
@@ -738,7 +738,8 @@ dict_by_edges(namer *m, hs_id p)
         }
         if (nout >= 2 * BIG_DICT && j + KEY_AHEAD < nout &&
             IN_SET(v, e[j + KEY_AHEAD + 1]))
-            prefetch_keyed(&m->ways, (PyObject *)g->addr[e[j + KEY_AHEAD]]);
+            prefetch_keyed(&m->ways, (PyObject *)g->addr[e[j + KEY_AHEAD]],
+                           HS_RN_INDEXVAL);
         if (IN_SET(v, e[j + 1])) {
             hs_relname n = {HS_RN_INDEXVAL, NULL, (PyObject *)g->addr[e[j]],
                             0};
@@ -1243,12 +1244,31 @@ fail:
     return -1;
 }
 
+/* Whether way d is found by a key's text (when the key is an exact str). */
+static inline int
+is_keyed(way_def d)
+{
+    return (d.kind == HS_RN_INDEXVAL || d.kind == HS_RN_ATTR) && d.val != 0;
+}
+
 /* The worker's ways as the main thread's: wmap[w] is the number in main
  * of the worker's way w.  0, or -1 when out of room. */
 static int
 merge_ways(way_table *main, const way_table *wt, uint32_t *wmap)
 {
     for (size_t w = 0; w < wt->n; w++) {
+        /* a str key's text, then its slot in main's keyed table, fetched
+         * ahead: the worker's ways of keys of their own (half a million in
+         * the weak cache of the bench heap) are a miss or two each */
+        size_t far = w + 2 * KEY_AHEAD, near = w + KEY_AHEAD;
+        if (far < wt->n && is_keyed(wt->def[far])) {
+            const char *o = (const char *)wt->def[far].val;
+            __builtin_prefetch(o);
+            __builtin_prefetch(o + 64);
+        }
+        if (near < wt->n && is_keyed(wt->def[near]))
+            prefetch_keyed(main, (PyObject *)wt->def[near].val,
+                           (int)wt->def[near].kind);
         way_def d = wt->def[w];
         hs_relname n = rel_name((int)d.kind, d.val);
         long mw = way_of(main, &n);
