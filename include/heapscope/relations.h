@@ -92,6 +92,13 @@ int hs_rcs_table_init(hs_rcs_table *t);
  * growing on the way: the tables are rehashed and copied at each). */
 int hs_rcs_table_init_for(hs_rcs_table *t, size_t lists, size_t keys);
 long long hs_rcs_intern(hs_rcs_table *t, const uint64_t *k, size_t n);
+/* The keys of list id, *n of them. */
+static inline const uint64_t *hs_rcs_list(const hs_rcs_table *t, size_t id,
+                                          size_t *n)
+{
+    *n = t->start[id + 1] - t->start[id];
+    return t->key + t->start[id];
+}
 /* Fetch into the cache the slot where a list will be looked up (a miss
  * each, in a big table of lists of their own). */
 void hs_rcs_prefetch(const hs_rcs_table *t, const uint64_t *k, size_t n);

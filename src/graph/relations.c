@@ -199,8 +199,9 @@ rcs_grow_to(hs_rcs_table *t, size_t cap)
     t->smask = cap * 2 - 1;
     t->cap = cap;
     for (size_t id = 0; id < t->n; id++) {
-        uint64_t h = list_hash(t->key + t->start[id],
-                               t->start[id + 1] - t->start[id]);
+        size_t n;
+        const uint64_t *k = hs_rcs_list(t, id, &n);
+        uint64_t h = list_hash(k, n);
         size_t i = h & t->smask;
         while (t->slot[i])
             i = (i + 1) & t->smask;

@@ -1584,10 +1584,11 @@ partition_rcs_keys(PartitionObject *self, PyObject *arg)
         PyErr_SetString(PyExc_IndexError, "not a referrer-kind key");
         return NULL;
     }
-    size_t a = self->rcs.start[k], n = self->rcs.start[k + 1] - a;
+    size_t n;
+    const uint64_t *keys = hs_rcs_list(&self->rcs, (size_t)k, &n);
     PyObject *t = PyTuple_New((Py_ssize_t)n);
     for (size_t i = 0; t != NULL && i < n; i++) {
-        PyObject *v = PyLong_FromUnsignedLongLong(self->rcs.key[a + i]);
+        PyObject *v = PyLong_FromUnsignedLongLong(keys[i]);
         if (v == NULL)
             Py_CLEAR(t);
         else

@@ -1434,6 +1434,17 @@ numbering_free(numbering *nb)
     nb->rows = nb->rcount = nb->rsize = nb->buf = NULL;
 }
 
+/* The row of the members of no name in part nb, numbered now if new. */
+static inline uint32_t
+none_row(numbering *nb)
+{
+    if (nb->none == UINT32_MAX) {
+        nb->none = (uint32_t)nb->nrows;
+        nb->rows[nb->nrows++] = ROW_NONE;
+    }
+    return nb->none;
+}
+
 /* The row of name nm in part nb, numbered now if new. */
 static inline uint32_t
 name_row(numbering *nb, uint64_t nm)
@@ -1477,11 +1488,7 @@ number_members(void *arg)
         uint32_t f = keys[k];
         uint32_t row;
         if (f == 0) {
-            if (nb->none == UINT32_MAX) {
-                nb->none = (uint32_t)nb->nrows;
-                nb->rows[nb->nrows++] = ROW_NONE;
-            }
-            row = nb->none;
+            row = none_row(nb);
         } else if (!(nb->multi[k >> 6] & (1ull << (k & 63)))) {
             row = name_row(nb, name_of(f - 1, name, wmap));
         } else {
@@ -1514,23 +1521,20 @@ merge_numbering(numbering *a, numbering *b)
     for (size_t r = 0; r < b->nrows; r++) {
         uint64_t x = b->rows[r];
         uint32_t row;
-        if (r + LIST_AHEAD < b->nrows &&
-            (b->rows[r + LIST_AHEAD] & ROW_LIST) &&
-            b->rows[r + LIST_AHEAD] != ROW_NONE) {
-            size_t id = (size_t)(b->rows[r + LIST_AHEAD] & ~ROW_LIST);
-            hs_rcs_prefetch(&a->t, b->t.key + b->t.start[id],
-                            b->t.start[id + 1] - b->t.start[id]);
+        size_t n;
+        const uint64_t *k;
+        /* (ROW_NONE has no ROW_LIST bit) */
+        uint64_t ahead = r + LIST_AHEAD < b->nrows ? b->rows[r + LIST_AHEAD]
+                                                   : 0;
+        if (ahead & ROW_LIST) {
+            k = hs_rcs_list(&b->t, ahead & ~ROW_LIST, &n);
+            hs_rcs_prefetch(&a->t, k, n);
         }
         if (x == ROW_NONE) {
-            if (a->none == UINT32_MAX) {
-                a->none = (uint32_t)a->nrows;
-                a->rows[a->nrows++] = ROW_NONE;
-            }
-            row = a->none;
+            row = none_row(a);
         } else if (x & ROW_LIST) {
-            size_t id = (size_t)(x & ~ROW_LIST);
-            size_t from = b->t.start[id], n = b->t.start[id + 1] - from;
-            if ((row = list_row(a, b->t.key + from, n)) == UINT32_MAX) {
+            k = hs_rcs_list(&b->t, x & ~ROW_LIST, &n);
+            if ((row = list_row(a, k, n)) == UINT32_MAX) {
                 free(map);
                 return -1;
             }
@@ -1561,6 +1565,7 @@ more_from(const uint64_t *more, size_t nmore, size_t k)
     }
     return lo;
 }
+
 /* Where to split members 0 .. n-1 in two parts of about the same work: a
  * member with others costs about MULTI_WEIGHT of one name (its list is
  * built and looked up), and they are not spread evenly (the bench heap's
@@ -1580,7 +1585,6 @@ numbering_half(const uint64_t *more, size_t nmore, size_t n)
     }
     return lo;
 }
-
 
 int
 hs_py_via_classify(const hs_graph *g, const hs_relations *r,
@@ -1752,7 +1756,8 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
         if (!halves)
             nb[0].hi = s->n;
     }
-    /* (the first part's lists are the second's too, after the merge) */
+    /* (the first part's rows and lists are the second's too, after the
+     * merge) */
     if (numbering_init(&nb[0], nnames, maxrows, maxrows,
                        multi_between(v.multi, 0, s->n)) < 0)
         nb[0].err = -1;
