@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "heapscope/graph.h"
+#include "heapscope/prefetch.h"
 #include "bigmem.h"
 
 /* The address table.
@@ -436,7 +437,7 @@ hs_graph_intern(hs_graph *g, uintptr_t addr, hs_id *id, int *is_new)
 void
 hs_graph_prefetch(const hs_graph *g, uintptr_t addr)
 {
-    __builtin_prefetch(&g->table[home_of(g, addr)]);
+    hs_prefetch(&g->table[home_of(g, addr)]);
 }
 
 int

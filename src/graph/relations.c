@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "heapscope/relations.h"
+#include "heapscope/prefetch.h"
 #include "bigmem.h"
 #include "sort.h"
 
@@ -297,7 +298,7 @@ hs_rcs_intern(hs_rcs_table *t, const uint64_t *k, size_t n)
 void
 hs_rcs_prefetch(const hs_rcs_table *t, const uint64_t *k, size_t n)
 {
-    __builtin_prefetch(&t->slot[list_hash(k, n) & t->smask]);
+    hs_prefetch(&t->slot[list_hash(k, n) & t->smask]);
 }
 
 /* The clodo key of referrer p, through a small direct-mapped cache: the

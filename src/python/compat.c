@@ -402,11 +402,11 @@ hs_compat_prefetch_values(PyObject *op)
 #if PY_VERSION_HEX >= 0x030C0000
     PyDictOrValues dv = *_PyObject_DictOrValuesPointer(op);
     if (_PyDictOrValues_IsValues(dv))
-        __builtin_prefetch(_PyDictOrValues_GetValues(dv));
+        hs_prefetch(_PyDictOrValues_GetValues(dv));
 #else
     PyDictValues *values = *_PyObject_ValuesPointer(op);
     if (values != NULL)
-        __builtin_prefetch(values);
+        hs_prefetch(values);
 #endif
 #else
     (void)op;               /* (3.13: the values are inline, in its lines) */

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "heapscope/graph.h"
+#include "heapscope/prefetch.h"
 #include "heapscope/relations.h"
 
 /* ---- sizes.c ------------------------------------------------------------ */

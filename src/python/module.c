@@ -890,8 +890,8 @@ same_snapshot(IdSetObject *self, IdSetObject *other, hs_set *out, int *owned,
     }
     for (size_t k = 0; k < count; k++) {
         if (k + MARK_AHEAD < count && ids[k + MARK_AHEAD] != HS_NO_ID) {
-            __builtin_prefetch(&g->type[ids[k + MARK_AHEAD]]);
-            __builtin_prefetch(&g->flags[ids[k + MARK_AHEAD]]);
+            hs_prefetch(&g->type[ids[k + MARK_AHEAD]]);
+            hs_prefetch(&g->flags[ids[k + MARK_AHEAD]]);
         }
         hs_id j = from[k], i = ids[k];
         /* (a node self's snapshot does not hold is heapscope's own

@@ -662,7 +662,7 @@ static inline void
 prefetch_first(const via_ctx *v, hs_id id)
 {
     if (IN_SET(v, id))
-        __builtin_prefetch(&v->first[member_of(v, id)], 1);
+        hs_prefetch_w(&v->first[member_of(v, id)]);
 }
 
 static void
@@ -705,7 +705,7 @@ prefetch_keyed(const way_table *t, PyObject *key, int kind)
         !PyUnicode_CheckExact(key) || !str_text(key, &data, &bytes, &ukind))
         return;
     uint64_t h = text_hash(data, bytes, ukind, kind);
-    __builtin_prefetch(&t->keyed[h & t->kmask]);
+    hs_prefetch(&t->keyed[h & t->kmask]);
 }
 
 /* 1 if p is an exact dict and its entries that are members were referred
@@ -729,8 +729,8 @@ dict_by_edges(namer *m, hs_id p)
          * entries ahead (the first of each dict is, by relate_block) */
         if (j + 2 * KEY_AHEAD < nout) {
             const char *o = (const char *)g->addr[e[j + 2 * KEY_AHEAD]];
-            __builtin_prefetch(o);
-            __builtin_prefetch(o + 64);
+            hs_prefetch(o);
+            hs_prefetch(o + 64);
         }
         if (j + 2 * KEY_AHEAD + 1 < nout && j + 2 * KEY_AHEAD >= FIRSTS_AHEAD) {
             prefetch_first(v, e[j + 2 * KEY_AHEAD]);
@@ -1036,13 +1036,13 @@ relate_block(namer *m, const hs_id *refs, size_t k, size_t end,
             const char *o = NULL;
             if (g->type[q] != m->v->dict_type) {
                 o = (const char *)g->addr[q];
-                __builtin_prefetch(o - 32);
+                hs_prefetch(o - 32);
             } else if (hs_graph_nout(g, q) >= 2) {
                 o = (const char *)g->addr[hs_graph_out(g, q)[0]];
-                __builtin_prefetch(o);
+                hs_prefetch(o);
             }
             if (o != NULL)
-                __builtin_prefetch(o + 32);
+                hs_prefetch(o + 32);
             prefetch_firsts(m->v, q);
         }
         /* an instance's managed values (3.11, 3.12) are a block of their
@@ -1263,8 +1263,8 @@ merge_ways(way_table *main, const way_table *wt, uint32_t *wmap)
         size_t far = w + 2 * KEY_AHEAD, near = w + KEY_AHEAD;
         if (far < wt->n && is_keyed(wt->def[far])) {
             const char *o = (const char *)wt->def[far].val;
-            __builtin_prefetch(o);
-            __builtin_prefetch(o + 64);
+            hs_prefetch(o);
+            hs_prefetch(o + 64);
         }
         if (near < wt->n && is_keyed(wt->def[near]))
             prefetch_keyed(main, (PyObject *)wt->def[near].val,

@@ -364,8 +364,8 @@ drain(walker *w, hs_id *next)
                 /* the header, and the size fields after it, which are on
                  * the next cache line for one object in four */
                 const char *h = (const char *)g->addr[a + PREFETCH_AHEAD];
-                __builtin_prefetch(h);
-                __builtin_prefetch(h + 16 + sizeof(Py_ssize_t));
+                hs_prefetch(h);
+                hs_prefetch(h + 16 + sizeof(Py_ssize_t));
             }
             w->cur = &w->ring[a % DEPTH];
             if (stage_a(w, a) < 0)
