@@ -100,6 +100,17 @@ int hs_graph_intern(hs_graph *g, uintptr_t addr, hs_id *id, int *is_new);
  * cache misses overlap (the walk is bound by memory latency). */
 int hs_graph_intern_batch(hs_graph *g, const uintptr_t *addrs, size_t n,
                           hs_id *ids);
+/* Room for `nodes` nodes in all, so that interning up to that many never
+ * moves the node arrays (a walker reading them on another thread grows
+ * them only when that thread is parked).  0 or -HS_ENOMEM/-HS_ERANGE. */
+int hs_graph_reserve(hs_graph *g, size_t nodes);
+/* -1 if a and b are the same snapshot (nodes, edges, owners, big sizes,
+ * virtual roots, all in the same order), else the first node where they
+ * differ (for the tests). */
+int64_t hs_graph_diff(const hs_graph *a, const hs_graph *b);
+/* Whether hs_graph_prefault's helper is still at work (it has a core
+ * busy). */
+int hs_graph_prefaulting(const hs_graph *g);
 /* Hint that `addr` will be interned soon (prefetches its table slot). */
 void hs_graph_prefetch(const hs_graph *g, uintptr_t addr);
 /* Lookup only: HS_NO_ID if absent. */

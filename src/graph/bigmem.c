@@ -311,6 +311,7 @@ hs_big_free_kept(void *p, size_t bytes)
 struct hs_prefault {
     pthread_t thread;
     atomic_int stop;
+    atomic_int running;         /* until prefault_main returns */
     size_t n, first_whole;
     char *ptr[HS_PREFAULT_MAX];
     size_t len[HS_PREFAULT_MAX];
@@ -332,14 +333,13 @@ populate(struct hs_prefault *pf, size_t k, size_t *done, size_t upto)
     return 0;
 }
 
-static void *
-prefault_main(void *arg)
+static void
+prefault_all(struct hs_prefault *pf)
 {
-    struct hs_prefault *pf = arg;
     size_t done[HS_PREFAULT_MAX] = {0};
     for (size_t k = 0; k < pf->first_whole; k++)
         if (populate(pf, k, &done[k], pf->len[k]) < 0)
-            return NULL;
+            return;
     /* the rest side by side, in steps of the same share of each (whole
      * pages: madvise takes nothing else) */
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -347,10 +347,18 @@ prefault_main(void *arg)
         for (size_t k = pf->first_whole; k < pf->n; k++)
             if (populate(pf, k, &done[k],
                          (pf->len[k] / 64 * step) & ~(page - 1)) < 0)
-                return NULL;
+                return;
     for (size_t k = pf->first_whole; k < pf->n; k++)
         if (populate(pf, k, &done[k], pf->len[k]) < 0)
-            return NULL;
+            return;
+}
+
+static void *
+prefault_main(void *arg)
+{
+    struct hs_prefault *pf = arg;
+    prefault_all(pf);
+    atomic_store(&pf->running, 0);
     return NULL;
 }
 
@@ -382,11 +390,18 @@ hs_big_prefault_start(void *const *ptr, const size_t *bytes, size_t n,
         pf->len[k] = ptr[k] != NULL ? round_pages(bytes[k]) : 0;
     }
     atomic_init(&pf->stop, 0);
+    atomic_init(&pf->running, 1);
     if (!hs_thread_start(&pf->thread, prefault_main, pf)) {
         free(pf);
         return NULL;
     }
     return pf;
+}
+
+int
+hs_big_prefault_running(const hs_prefault *pf)
+{
+    return pf != NULL && atomic_load(&pf->running);
 }
 
 void

@@ -29,5 +29,7 @@ typedef struct hs_prefault hs_prefault;
 hs_prefault *hs_big_prefault_start(void *const *ptr, const size_t *bytes,
                                    size_t n, size_t first_whole);
 void hs_big_prefault_stop(hs_prefault *pf);
+/* Whether pf's thread is still faulting pages in (0 for NULL). */
+int hs_big_prefault_running(const hs_prefault *pf);
 
 #endif

@@ -434,6 +434,41 @@ hs_graph_intern(hs_graph *g, uintptr_t addr, hs_id *id, int *is_new)
     return 0;
 }
 
+int
+hs_graph_reserve(hs_graph *g, size_t nodes)
+{
+    return nodes_reserve(g, nodes);
+}
+
+int64_t
+hs_graph_diff(const hs_graph *a, const hs_graph *b)
+{
+    uint32_t n = a->n < b->n ? a->n : b->n;
+    for (uint32_t i = 0; i < n; i++) {
+        if (a->addr[i] != b->addr[i] || a->type[i] != b->type[i] ||
+            a->size[i] != b->size[i] || a->flags[i] != b->flags[i] ||
+            a->edge_start[i + 1] != b->edge_start[i + 1])
+            return i;
+        for (uint32_t e = a->edge_start[i]; e < a->edge_start[i + 1]; e++)
+            if (a->edges[e] != b->edges[e])
+                return i;
+    }
+    if (a->n != b->n || a->nedges != b->nedges)
+        return n;
+    if (a->nowned != b->nowned || a->nbig != b->nbig ||
+        a->arg_root != b->arg_root || a->gc_root != b->gc_root ||
+        a->type_root != b->type_root)
+        return 0;
+    for (size_t k = 0; k < a->nowned; k++)
+        if (a->owned_dict[k] != b->owned_dict[k] ||
+            a->dict_owner[k] != b->dict_owner[k])
+            return a->owned_dict[k];
+    for (size_t k = 0; k < a->nbig; k++)
+        if (a->big_id[k] != b->big_id[k] || a->big_size[k] != b->big_size[k])
+            return a->big_id[k];
+    return -1;
+}
+
 void
 hs_graph_prefetch(const hs_graph *g, uintptr_t addr)
 {
@@ -597,6 +632,12 @@ hs_graph_prefault(hs_graph *g)
                       (g->cap + 1) * sizeof *g->edge_start,
                       g->edge_cap * sizeof *g->edges};
     g->prefault = hs_big_prefault_start(ptr, bytes, 7, 1);
+}
+
+int
+hs_graph_prefaulting(const hs_graph *g)
+{
+    return hs_big_prefault_running(g->prefault);
 }
 
 /* The arrays were presized from an estimate (and prefaulted): what the

@@ -294,6 +294,10 @@ typedef struct hs_walk_opts {
     /* A hidden type whose tp_traverse the walk never calls (the snapshot's
      * reports what it holds, for the collector). */
     PyTypeObject *opaque;
+    /* 1: walk on this thread alone; 2: read objects here and intern on a
+     * helper thread (walker.c); 0: two when the process has two cores.
+     * The snapshot is the same either way. */
+    int lanes;
 } hs_walk_opts;
 
 /* Walk the heap into a new graph.  0, or a negative HS_E* code (-HS_ECANCELED

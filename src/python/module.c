@@ -1697,13 +1697,14 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
      * keyword dict would leave a temporary only C holds, which the
      * collector pass of this very walk would then report. */
     static const char *const names[] = {"hold", "gc_objects", "args",
-                                        "progress"};
-    enum { NNAMES = 4 };
-    PyObject *val[NNAMES] = {NULL, NULL, NULL, NULL};
+                                        "progress", "lanes", "hint",
+                                        "recheck"};
+    enum { NNAMES = 7 };
+    PyObject *val[NNAMES] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     if (nargs > NNAMES) {
         PyErr_SetString(PyExc_TypeError,
-                        "snapshot() takes at most 4 arguments");
+                        "snapshot() takes at most 7 arguments");
         return NULL;
     }
     for (Py_ssize_t i = 0; i < nargs; i++)
@@ -1731,6 +1732,18 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                                          : NULL;
     if (hold < 0 || gc_objects < 0)
         return NULL;
+    int recheck = val[6] ? PyObject_IsTrue(val[6]) : 0;
+    if (recheck < 0)
+        return NULL;
+    long lanes = val[4] ? PyLong_AsLong(val[4]) : 0;
+    long hint = val[5] ? PyLong_AsLong(val[5]) : 0;
+    if ((lanes == -1 || hint == -1) && PyErr_Occurred())
+        return NULL;
+    if (lanes < 0 || lanes > 2 || hint < 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "snapshot(): lanes is 0, 1 or 2 and hint >= 0");
+        return NULL;
+    }
     if (given != NULL && !PyTuple_Check(given)) {
         PyErr_SetString(PyExc_TypeError, "snapshot(args=) takes a tuple");
         return NULL;
@@ -1775,6 +1788,10 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     Py_ssize_t ng = PyList_GET_SIZE(st->hidden_globals);
     size_t blocks = allocated_blocks(), expected, expected_edges;
     expected_size(st, blocks, &expected, &expected_edges);
+    if (hint > 0) {
+        expected = (size_t)hint;
+        expected_edges = 0;
+    }
     hs_walk_opts o = {
         .hold_refs = hold,
         .gc_objects = gc_objects,
@@ -1792,12 +1809,34 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
         .others = st->live,
         .nothers = st->nlive,
         .opaque = st->snapshot_type,
+        .lanes = (int)lanes,
     };
     int r = hs_py_walk(&snap->g, &o);
+    int64_t differ = -1;
+    if (r == 0 && recheck) {
+        /* The same heap (the walk made no object) on the other number
+         * of lanes; what it holds is let go at once. */
+        hs_graph *again = NULL;
+        o.progress = NULL;
+        o.lanes = lanes == 1 ? 2 : 1;
+        r = hs_py_walk(&again, &o);
+        if (r == 0) {
+            differ = hs_graph_diff(snap->g, again);
+            hs_py_release(again);
+        }
+        hs_graph_free(again);
+    }
     free(hidden);
     if (r < 0) {
         Py_DECREF(snap);
         return raise_hs(r);
+    }
+    if (differ >= 0) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "snapshot(recheck=True): the walks on one and two "
+                     "lanes differ from node %lld", (long long)differ);
+        Py_DECREF(snap);
+        return NULL;
     }
     if (hold && live_add(st, (PyObject *)snap, snap->g) < 0) {
         Py_DECREF(snap);
@@ -1924,13 +1963,18 @@ mod_object_traceback(PyObject *module, PyObject *obj)
 static PyMethodDef mod_methods[] = {
     {"snapshot", (PyCFunction)(void (*)(void))mod_snapshot,
      METH_FASTCALL | METH_KEYWORDS,
-     "snapshot(hold=True, gc_objects=True, args=(), progress=None) -> "
+     "snapshot(hold=True, gc_objects=True, args=(), progress=None, "
+     "lanes=0, hint=0, recheck=False) -> "
      "Snapshot of the reachable heap.  hold: keep a reference to every "
      "object (sets can return them); args: a tuple of objects to include "
      "even if no root reaches them; progress: the explorer's progress "
      "callable, which shows the walk and can cancel it (KeyboardInterrupt); "
      "any other callable is not called, since the walk runs no Python "
-     "code."},
+     "code.  For tests and benchmarks: lanes=1 walks on one thread, 2 "
+     "reads objects on this one and interns on another (0: two when the "
+     "process has two cores; the snapshot is the same); hint: the objects "
+     "to presize for, instead of an estimate; recheck: walk again on the "
+     "other number of lanes and raise RuntimeError if the two differ."},
     {"memory_kept", (PyCFunction)mod_memory_kept, METH_NOARGS,
      "memory_kept() -> bytes of dropped snapshots' arrays kept for reuse "
      "(up to the size of the live snapshots; none once they are gone)."},

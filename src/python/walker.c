@@ -9,6 +9,15 @@
  * emits the edges, by then mostly from cache.  A 10-million-long linked list
  * is just a queue that never runs ahead.
  *
+ * With two cores, while the queue is long, the stages run on two threads
+ * (lanes): this thread reads the objects (stage A: all that touches
+ * Python), a helper interns and emits (stage B: the graph's arrays and
+ * table only; it reads no object).  They meet in a ring of pending nodes
+ * and three published counters; the node order, and so the snapshot, is
+ * the same as on one lane (snapshot(recheck=True) compares the two).  A
+ * short queue (a chain) stays on one lane: each node would be handed over
+ * and back.
+ *
  * The walk runs no Python code, allocates no Python objects and creates
  * nothing lazily; it only reads, and (when asked) takes one reference per
  * object so that sets built on the snapshot can hand objects back.
@@ -16,14 +25,24 @@
 #include "hs_py.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #define DEPTH 16          /* nodes stage A runs ahead of stage B */
 #define PREFETCH_AHEAD 8  /* headers prefetched ahead of stage A */
+#define PREFETCH_AHEAD_TWO 32  /* the same, with stage B elsewhere */
 #define SLOT_PREFETCH 32  /* children whose slots stage A prefetches */
 #define WALK_TICK (1u << 16)  /* objects between progress ticks */
 #define PREFAULT_MIN (1u << 20) /* heaps worth a prefault thread */
 #define TYPE_CACHE 64     /* types whose traits are remembered */
+#define RING 512          /* nodes stage A may run ahead on two lanes */
+#define LOOK 8            /* stage B's prefetch distance on two lanes */
+#define READ_BATCH 16     /* nodes stage A reads between publishing */
+#define SPINS 256         /* pauses before a waiting lane yields its core */
+#define SHARE_QUEUE (1u << 14)  /* nodes waiting that make two lanes pay */
 
 /* What stage A learnt about one node, waiting for stage B. */
 typedef struct pending {
@@ -33,6 +52,31 @@ typedef struct pending {
     PyObject *owned_dict;    /* the __dict__ this node owns, if any */
     int skip;                /* virtual node or hidden leaf: no edges */
 } pending;
+
+/* Where stage A reads and writes the node arrays: stage B may move them
+ * (when they grow), and only ever while stage A is parked. */
+typedef struct nodes_view {
+    uintptr_t *addr;
+    uint8_t *flags;
+    uint32_t *size;
+} nodes_view;
+
+/* Two lanes: stage A on the walker's thread, stage B on a helper.  Each
+ * counter is written by one side and has a cache line of its own. */
+enum { GROW_NONE, GROW_ASKED, GROW_PARKED };
+typedef struct lanes {
+    pending ring[RING];      /* node i's pending entry is ring[i % RING] */
+    _Alignas(64) _Atomic uint32_t nodes;  /* B: g->n */
+    _Alignas(64) _Atomic uint32_t closed; /* B: nodes closed */
+    _Alignas(64) _Atomic uint32_t read;   /* A: nodes read */
+    _Alignas(64) _Atomic int grow;        /* B asks, A parks, B done */
+    _Atomic int stop;        /* either side: stop now */
+    int err;                 /* B's error, negated */
+    hs_id start;
+    struct walker *w;
+    pthread_t thread;
+    _Alignas(64) hs_id ids[64];           /* B's interned kids */
+} lanes;
 
 /* The collector's lists, read on another core while the root walk runs:
  * a long chain of dependent loads the walk would otherwise wait for at
@@ -54,7 +98,11 @@ typedef struct walker {
     hs_images im;
     const hs_walk_opts *o;
     int err;                 /* first HS_E* error, negated */
-    pending ring[DEPTH];
+    pending ring1[DEPTH];    /* the pending ring on one lane */
+    pending *ring;           /* the ring in use: ring1, or two->ring */
+    hs_id ring_mask;         /* its size less one */
+    int b_here;              /* stage B runs on this thread now */
+    int one_only;            /* two lanes failed to start: one from now */
     pending *cur;            /* entry stage A is filling */
     hs_id ids[64];
     int hiding;              /* in the hidden phase: all nodes are ours */
@@ -69,6 +117,8 @@ typedef struct walker {
     PyTypeObject *seen_type[TYPE_CACHE];  /* type_traits()'s answers, */
     uint8_t seen_traits[TYPE_CACHE];      /* direct-mapped by address */
     gc_lister lister;
+    nodes_view nv;           /* stage A's view of the node arrays */
+    lanes *two;              /* two lanes, or NULL: one */
 } walker;
 
 /* Append to a growing address list: 0, or -HS_ENOMEM (list unchanged). */
@@ -245,17 +295,19 @@ stage_a(walker *w, hs_id i)
     p->type = NULL;
     p->owned_dict = NULL;
     p->skip = 0;
-    if (g->flags[i] & HS_F_VIRTUAL) {
+    const nodes_view *v = &w->nv;
+    if (v->flags[i] & HS_F_VIRTUAL) {
         p->skip = 1;
         return 0;
     }
-    PyObject *op = (PyObject *)g->addr[i];
+    PyObject *op = (PyObject *)v->addr[i];
     PyTypeObject *tp = Py_TYPE(op);
     uint8_t fl = 0;
     int r;
 
     p->type = (PyObject *)tp;
-    hs_graph_prefetch(g, (uintptr_t)tp);
+    if (w->b_here)              /* else stage B prefetches for itself */
+        hs_graph_prefetch(g, (uintptr_t)tp);
     if (hs_images_contains(&w->im, op))
         fl |= HS_F_STATIC;
 #if PY_VERSION_HEX >= 0x030C0000
@@ -272,7 +324,9 @@ stage_a(walker *w, hs_id i)
     const NyHeapDef *hd = hs_heapdefs_find(w->o->heapdefs, tp);
     size_t size = hd != NULL && hd->size != NULL ? hd->size(op)
                                                  : hs_py_size(op);
-    if ((r = hs_graph_set_size(g, i, size)) < 0)
+    if (size < UINT32_MAX)
+        v->size[i] = (uint32_t)size;
+    else if ((r = hs_graph_set_size(g, i, size)) < 0)
         return w->err = r;
     /* The snapshot holds what it reports, never heapscope's own objects:
      * holding a session that holds the snapshot would make a cycle the
@@ -289,11 +343,11 @@ stage_a(walker *w, hs_id i)
     } else if (hidden) {
         /* heapscope's own objects: a leaf now; what only they hold is
          * walked in the hidden phase. */
-        g->flags[i] = fl | HS_F_HIDDEN;
+        v->flags[i] = fl | HS_F_HIDDEN;
         p->skip = 1;
         return remember_hidden(w, i);
     }
-    g->flags[i] = fl;
+    v->flags[i] = fl;
     if (follow(w, op, tp, gc) < 0)
         return w->err;
 
@@ -305,37 +359,40 @@ stage_a(walker *w, hs_id i)
     else
         p->owned_dict = hs_compat_instance_dict(op);
 
+    if (!w->b_here)
+        return 0;
     size_t n = p->n < SLOT_PREFETCH ? p->n : SLOT_PREFETCH;
     for (size_t k = 0; k < n; k++)
         hs_graph_prefetch(g, p->kids[k]);
     return 0;
 }
 
-/* Stage B: intern what stage A found for node i and close the node. */
+/* Stage B: intern what stage A found for node i and close the node.  It
+ * touches the graph and w's list of static types, nothing else of w (on
+ * two lanes it runs beside stage A): 0 or a negative HS_E* code. */
 static int
-stage_b(walker *w, hs_id i, pending *p)
+stage_b(walker *w, hs_graph *g, hs_id *ids, hs_id i, const pending *p)
 {
-    hs_graph *g = w->g;
     int r = 0, is_new;
     if (p->type != NULL) {
         hs_id tid;
         if ((r = hs_graph_intern(g, (uintptr_t)p->type, &tid, &is_new)) < 0)
-            return w->err = r;
+            return r;
         g->type[i] = tid;
         /* No object refers to a static type (tp_traverse does not report
          * it): it gets a root of its own once the walk is done. */
         if (is_new &&
             !(((PyTypeObject *)p->type)->tp_flags & Py_TPFLAGS_HEAPTYPE) &&
-            push_addr(w, &w->stypes, &w->nstypes, &w->stypes_cap,
-                      (uintptr_t)p->type))
-            return w->err;
+            (r = addr_push(&w->stypes, &w->nstypes, &w->stypes_cap,
+                           (uintptr_t)p->type)) < 0)
+            return r;
     }
     if (!p->skip) {
         for (size_t k = 0; k < p->n && r == 0; k += 64) {
             size_t m = p->n - k < 64 ? p->n - k : 64;
-            r = hs_graph_intern_batch(g, p->kids + k, m, w->ids);
+            r = hs_graph_intern_batch(g, p->kids + k, m, ids);
             for (size_t j = 0; j < m && r == 0; j++)
-                r = hs_graph_add_edge(g, w->ids[j]);
+                r = hs_graph_add_edge(g, ids[j]);
         }
         if (r == 0 && p->owned_dict != NULL) {
             hs_id d;
@@ -344,42 +401,315 @@ stage_b(walker *w, hs_id i, pending *p)
                 r = hs_graph_add_owner(g, d, i);
         }
         if (r < 0)
-            return w->err = r;
+            return r;
     }
     hs_graph_end_node(g, i);
     return 0;
 }
 
-/* Process the queue from *next until it is empty. */
+static inline void
+nodes_view_of(nodes_view *v, const hs_graph *g)
+{
+    v->addr = g->addr;
+    v->flags = g->flags;
+    v->size = g->size;
+}
+
+/* Fetch node a's header (and the size fields after it, on the next cache
+ * line for one object in four) ahead of stage A. */
+static inline void
+prefetch_header(const nodes_view *v, hs_id a)
+{
+    if (!(v->flags[a] & HS_F_VIRTUAL)) {
+        const char *h = (const char *)v->addr[a];
+        hs_prefetch(h);
+        hs_prefetch(h + 16 + sizeof(Py_ssize_t));
+    }
+}
+
+/* The queue: nodes [b, g->n) are waiting, [b, a) of them read by stage A
+ * and not yet closed by stage B.  On one lane, stage A runs DEPTH nodes
+ * ahead.  Runs until the queue is empty (0), or, when two lanes are
+ * there, until it is long enough to share (1). */
 static int
-drain(walker *w, hs_id *next)
+run_one(walker *w, hs_id *pa, hs_id *pb)
 {
     hs_graph *g = w->g;
-    hs_id a = *next, b = *next;
+    hs_id a = *pa, b = *pb;
+    int r = 0;
+    w->b_here = 1;
     while (b < g->n) {
+        /* (not while the arrays are still being faulted in: that helper
+         * has the other core) */
+        if (w->two != NULL && !w->one_only && g->n - b >= SHARE_QUEUE &&
+            !hs_graph_prefaulting(g)) {
+            r = 1;
+            break;
+        }
         /* Stage A runs ahead as far as the queue and the ring allow. */
+        nodes_view_of(&w->nv, g);
         while (a < g->n && a < b + DEPTH) {
-            if (a + PREFETCH_AHEAD < g->n &&
-                !(g->flags[a + PREFETCH_AHEAD] & HS_F_VIRTUAL)) {
-                /* the header, and the size fields after it, which are on
-                 * the next cache line for one object in four */
-                const char *h = (const char *)g->addr[a + PREFETCH_AHEAD];
-                hs_prefetch(h);
-                hs_prefetch(h + 16 + sizeof(Py_ssize_t));
-            }
-            w->cur = &w->ring[a % DEPTH];
+            if (a + PREFETCH_AHEAD < g->n)
+                prefetch_header(&w->nv, a + PREFETCH_AHEAD);
+            w->cur = &w->ring[a & w->ring_mask];
             if (stage_a(w, a) < 0)
                 return w->err;
             a++;
         }
-        if (stage_b(w, b, &w->ring[b % DEPTH]) < 0)
-            return w->err;
+        if ((r = stage_b(w, g, w->ids, b, &w->ring[b & w->ring_mask])) < 0)
+            return w->err = r;
         b++;
         if ((b & (WALK_TICK - 1)) == 0 &&
             hs_progress_tick(w->o->progress, "snapshot", b,
                              w->o->progress_total))
             return w->err = -HS_ECANCELED;
     }
+    *pa = a;
+    *pb = b;
+    return r;
+}
+
+/* ---- two lanes ------------------------------------------------------------
+ *
+ * Stage A (this thread) reads node a once a < nodes, and publishes read
+ * every READ_BATCH nodes; it runs at most RING nodes ahead of closed.
+ * Stage B (the helper) closes node b once b < read, then publishes nodes
+ * and closed.  When A has read every node made so far, the queue is done
+ * if B has closed them all and made no more (closed == nodes == a);
+ * otherwise it is short again, and one lane goes on from where B stopped.
+ * Only B interns, so the table and the edges are B's alone; the
+ * node arrays are shared (A sets flags and sizes of the nodes B made), and
+ * B grows them only after A has parked: B asks (GROW_ASKED), A answers
+ * from between two nodes (GROW_PARKED) and waits until B is done
+ * (GROW_NONE), then reads the arrays' new addresses.  Either side stops
+ * the other with stop. */
+
+static inline void
+relax(unsigned *spins)
+{
+    if (++*spins < SPINS) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ __volatile__("yield");
+#endif
+    } else {
+        sched_yield();
+    }
+}
+
+/* The cores this process may run on: two lanes need two. */
+static int
+usable_cpus(void)
+{
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        return CPU_COUNT(&set);
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* B: room for `want` nodes, A parked meanwhile.  0, -HS_ENOMEM, or
+ * -HS_ECANCELED when A stopped. */
+static int
+lanes_grow(lanes *L, hs_graph *g, size_t want)
+{
+    unsigned spins = 0;
+    atomic_store_explicit(&L->grow, GROW_ASKED, memory_order_release);
+    while (atomic_load_explicit(&L->grow, memory_order_acquire) !=
+           GROW_PARKED) {
+        if (atomic_load_explicit(&L->stop, memory_order_relaxed))
+            return -HS_ECANCELED;
+        relax(&spins);
+    }
+    int r = hs_graph_reserve(g, want);
+    atomic_store_explicit(&L->grow, GROW_NONE, memory_order_release);
+    return r;
+}
+
+/* A: park while B grows the node arrays; -1 if B stopped instead. */
+static int
+lanes_park(lanes *L, walker *w)
+{
+    unsigned spins = 0;
+    atomic_store_explicit(&L->grow, GROW_PARKED, memory_order_release);
+    while (atomic_load_explicit(&L->grow, memory_order_acquire) !=
+           GROW_NONE) {
+        if (atomic_load_explicit(&L->stop, memory_order_relaxed))
+            return -1;
+        relax(&spins);
+    }
+    nodes_view_of(&w->nv, w->g);
+    return 0;
+}
+
+/* B ahead of itself: node b+3*LOOK's pending entry, then b+2*LOOK's
+ * children's addresses, then b+LOOK's table slots, so each read finds
+ * what the one before fetched (A wrote them on the other core). */
+static inline void
+lanes_prefetch(lanes *L, const hs_graph *g, hs_id b, hs_id read)
+{
+    if (b + 3 * LOOK < read)
+        hs_prefetch(&L->ring[(b + 3 * LOOK) % RING]);
+    if (b + 2 * LOOK < read) {
+        const pending *q = &L->ring[(b + 2 * LOOK) % RING];
+        if (!q->skip && q->n > 0) {
+            hs_prefetch(q->kids);
+            if (q->n > 8)
+                hs_prefetch(q->kids + 8);
+        }
+    }
+    if (b + LOOK < read) {
+        const pending *q = &L->ring[(b + LOOK) % RING];
+        if (q->type != NULL)
+            hs_graph_prefetch(g, (uintptr_t)q->type);
+        if (!q->skip) {
+            size_t n = q->n < SLOT_PREFETCH ? q->n : SLOT_PREFETCH;
+            for (size_t k = 0; k < n; k++)
+                hs_graph_prefetch(g, q->kids[k]);
+        }
+    }
+}
+
+/* Stage B's thread. */
+static void *
+lanes_main(void *arg)
+{
+    lanes *L = arg;
+    walker *w = L->w;
+    hs_graph *g = w->g;
+    hs_id b = L->start, read = b;
+    unsigned spins = 0;
+    int r = 0;
+    while (!atomic_load_explicit(&L->stop, memory_order_relaxed)) {
+        if (b >= read) {
+            read = atomic_load_explicit(&L->read, memory_order_acquire);
+            if (b >= read) {
+                if (b == g->n)
+                    break;
+                relax(&spins);
+                continue;
+            }
+        }
+        spins = 0;
+        lanes_prefetch(L, g, b, read);
+        const pending *p = &L->ring[b % RING];
+        /* every node this one can make: its children, type, dict */
+        size_t want = (size_t)g->n + (p->skip ? 0 : p->n) + 2;
+        if ((want > g->cap && (r = lanes_grow(L, g, want)) < 0) ||
+            (r = stage_b(w, g, L->ids, b, p)) < 0)
+            break;
+        atomic_store_explicit(&L->nodes, g->n, memory_order_release);
+        atomic_store_explicit(&L->closed, b + 1, memory_order_release);
+        b++;
+    }
+    if (r < 0) {
+        L->err = r;
+        atomic_store_explicit(&L->stop, 1, memory_order_release);
+    }
+    return NULL;
+}
+
+/* The same on two lanes, from a queue long enough to share: until it is
+ * empty (0), or until stage A finds nothing left to read while stage B
+ * has work (1: one lane goes on from there, with no handing over).  1
+ * also when the helper cannot start. */
+static int
+run_two(walker *w, hs_id *pa, hs_id *pb)
+{
+    lanes *L = w->two;
+    hs_graph *g = w->g;
+    hs_id a = *pa, n = g->n, closed = *pb;
+    L->start = *pb;
+    L->err = 0;
+    atomic_store(&L->nodes, n);
+    atomic_store(&L->closed, closed);
+    atomic_store(&L->read, a);
+    atomic_store(&L->grow, GROW_NONE);
+    atomic_store(&L->stop, 0);
+    if (!hs_thread_start(&L->thread, lanes_main, L)) {
+        w->one_only = 1;        /* one lane for the rest of this walk */
+        return 1;
+    }
+    w->b_here = 0;
+    nodes_view_of(&w->nv, g);
+    unsigned spins = 0;
+    int ret = 0;
+    for (;;) {
+        if (atomic_load_explicit(&L->grow, memory_order_acquire) ==
+                GROW_ASKED &&
+            lanes_park(L, w) < 0)
+            break;
+        if (a >= n || a >= closed + RING) {
+            n = atomic_load_explicit(&L->nodes, memory_order_acquire);
+            closed = atomic_load_explicit(&L->closed, memory_order_acquire);
+            if (atomic_load_explicit(&L->stop, memory_order_acquire))
+                break;
+            if (a >= n) {
+                /* done, or starved: B alone has work, on one lane now
+                 * (B publishes nodes before closed) */
+                atomic_store_explicit(&L->read, a, memory_order_release);
+                ret = closed != a ||
+                      atomic_load_explicit(&L->nodes,
+                                           memory_order_acquire) != a;
+                break;
+            }
+            if (a >= closed + RING) {
+                atomic_store_explicit(&L->read, a, memory_order_release);
+                relax(&spins);
+                continue;
+            }
+        }
+        spins = 0;
+        if (a + PREFETCH_AHEAD_TWO < n)
+            prefetch_header(&w->nv, a + PREFETCH_AHEAD_TWO);
+        w->cur = &L->ring[a % RING];
+        if (stage_a(w, a) < 0)
+            break;
+        a++;
+        /* in batches: B polls read, and each store takes the line back */
+        if ((a & (READ_BATCH - 1)) == 0)
+            atomic_store_explicit(&L->read, a, memory_order_release);
+        if ((a & (WALK_TICK - 1)) == 0 &&
+            hs_progress_tick(w->o->progress, "snapshot", a,
+                             w->o->progress_total)) {
+            w->err = -HS_ECANCELED;
+            break;
+        }
+    }
+    atomic_store_explicit(&L->stop, 1, memory_order_release);
+    pthread_join(L->thread, NULL);
+    if (w->err == 0)
+        w->err = L->err;
+    if (w->err < 0)
+        return w->err;
+    *pa = a;
+    *pb = atomic_load_explicit(&L->closed, memory_order_relaxed);
+    return ret;
+}
+
+/* Process the queue from *next until it is empty: on one lane while it
+ * is short (a linked list's never grows: two lanes would hand every node
+ * over and back), on two while it is long. */
+static int
+drain(walker *w, hs_id *next)
+{
+    hs_id a = *next, b = *next;
+    int r;
+    if (w->two != NULL) {
+        w->ring = w->two->ring;
+        w->ring_mask = RING - 1;
+    } else {
+        w->ring = w->ring1;
+        w->ring_mask = DEPTH - 1;
+    }
+    while ((r = run_one(w, &a, &b)) == 1)
+        if ((r = run_two(w, &a, &b)) < 0)
+            return r;
+    if (r < 0)
+        return r;
     *next = b;
     return 0;
 }
@@ -391,7 +721,7 @@ virtual_node(walker *w, hs_id *id, int (*fill)(walker *))
     int r = hs_graph_add_virtual(w->g, id);
     if (r < 0)
         return w->err = r;
-    pending *p = &w->ring[0];
+    pending *p = &w->ring1[0];
     w->cur = p;
     p->n = 0;
     if (fill(w) < 0)
@@ -606,7 +936,29 @@ walker_free(walker *w)
     free(w->lister.a);
     free(w->gcl);
     for (int k = 0; k < DEPTH; k++)
-        free(w->ring[k].kids);
+        free(w->ring1[k].kids);
+    if (w->two != NULL) {
+        for (int k = 0; k < RING; k++)
+            free(w->two->ring[k].kids);
+        free(w->two);
+        w->two = NULL;
+    }
+}
+
+/* Two lanes when asked, or by default when two cores are there; NULL on
+ * one lane (nothing is lost when there is no memory for the ring). */
+static lanes *
+lanes_new(walker *w)
+{
+    int n = w->o->lanes ? w->o->lanes : usable_cpus();
+    if (n < 2)
+        return NULL;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, sizeof(lanes)) != 0)
+        return NULL;
+    lanes *L = memset(p, 0, sizeof(lanes));
+    L->w = w;
+    return L;
 }
 
 static int
@@ -626,6 +978,7 @@ walk(hs_graph **out, const hs_walk_opts *o)
         hs_graph_free(w.g);
         return -HS_ENOMEM;
     }
+    w.two = lanes_new(&w);
     /* From here every way out joins it (walker_free). */
     if (o->gc_objects)
         lister_start(&w);

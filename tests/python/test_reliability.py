@@ -601,7 +601,7 @@ class TestBadInput(unittest.TestCase):
             (TypeError, lambda: hp.setrelheap(3)),
             (TypeError, lambda: heapscope.explore(3)),
             (TypeError, lambda: C.snapshot(args=[1])),
-            (TypeError, lambda: C.snapshot(1, 2, 3, 4, 5)),
+            (TypeError, lambda: C.snapshot(1, 2, 3, 4, 5, 6, 7, 8)),
             (TypeError, lambda: C.snapshot(nonsense=1)),
         ]
         for exc, call in cases:

@@ -256,6 +256,57 @@ class TestCompleteness(unittest.TestCase):
             del snap, extra
 
 
+class TestTwoLanes(unittest.TestCase):
+    """A walk reads objects on this thread and interns them on a helper
+    while its queue is long (walker.c); the snapshot is the one a walk on
+    one thread makes.  snapshot(recheck=True) walks the same heap again on
+    the other number of lanes, with nothing run between, and compares
+    every node, edge and owner."""
+
+    def setUp(self):
+        # a wide part (its queue gets long: two lanes), a chain (the queue
+        # stays short: back on one lane), dicts owned by instances
+        class Owner(object):
+            pass
+        self.wide = [{'k': [i, str(i)], 'n': i * 1.5} for i in range(40000)]
+        self.owners = []
+        for i in range(5000):
+            o = Owner()
+            o.__dict__
+            o.x = i
+            self.owners.append(o)
+        chain = None
+        for i in range(20000):
+            chain = (chain, [i])
+        self.chain = chain
+
+    def tearDown(self):
+        chain, self.chain = self.chain, None
+        while chain is not None:
+            chain = chain[0]
+
+    def test_two_lanes_make_the_snapshot_one_makes(self):
+        snap = C.snapshot(lanes=2, recheck=True)
+        self.assertGreaterEqual(snap.find(self.wide[-1]['k']), 0)
+        self.assertGreaterEqual(snap.find(self.chain[1]), 0)
+
+    def test_two_lanes_growing_the_arrays_on_the_way(self):
+        # presized far too small: the interning lane grows the node arrays
+        # many times, each while the reading lane is parked
+        snap = C.snapshot(lanes=2, hint=64, recheck=True)
+        for lst in self.wide[::101] + self.wide[-3:]:
+            self.assertGreaterEqual(snap.find(lst['k']), 0)
+            self.assertGreaterEqual(snap.find(lst['k'][1]), 0)
+
+    def test_one_lane_rechecked_against_two(self):
+        C.snapshot(lanes=1, hint=1000, recheck=True)
+
+    def test_lanes_and_hint_are_checked(self):
+        for bad in ({'lanes': 3}, {'lanes': -1}, {'hint': -5}):
+            with self.assertRaises(ValueError):
+                C.snapshot(**bad)
+
+
 class TestNonMutation(unittest.TestCase):
 
     def test_no_python_code_runs(self):
