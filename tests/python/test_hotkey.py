@@ -685,6 +685,11 @@ class TestLeaks(HotkeyCase):
 class TestFork(HotkeyCase):
     """A forked child gets a watcher and a pipe of its own."""
 
+    def exited_ok(self, status):
+        # a child killed by a signal has an exit status of 0 too
+        self.assertTrue(os.WIFEXITED(status), status)
+        self.assertEqual(os.WEXITSTATUS(status), 0)
+
     def fork(self):
         with warnings.catch_warnings():
             # 3.12+ warns that this process has threads (the watcher).
@@ -697,6 +702,7 @@ class TestFork(HotkeyCase):
         r, w = os.pipe()
         pid = self.fork()
         if pid == 0:
+            signal.alarm(30)    # a child that hangs dies: a failure
             code = 1
             try:
                 os.close(r)
@@ -714,7 +720,7 @@ class TestFork(HotkeyCase):
             out = f.read()
         _, status = os.waitpid(pid, 0)
         self.assertEqual(out, '0')
-        self.assertEqual(os.WEXITSTATUS(status), 0)
+        self.exited_ok(status)
         # the child's signal never reached the parent's watcher
         time.sleep(0.1)
         self.assertEqual(rec.times, [])
@@ -727,6 +733,7 @@ class TestFork(HotkeyCase):
         r, w = os.pipe()
         pid = self.fork()
         if pid == 0:
+            signal.alarm(30)    # a child that hangs dies: a failure
             code = 1
             try:
                 os.close(r)
@@ -741,12 +748,13 @@ class TestFork(HotkeyCase):
         os.kill(os.getpid(), SIG)
         self.assertTrue(rec.ran.wait(2.0))
         _, status = os.waitpid(pid, 0)
-        self.assertEqual(os.WEXITSTATUS(status), 0)
+        self.exited_ok(status)
 
     def test_fork_then_uninstall_in_child(self):
         self.install(Recorder())
         pid = self.fork()
         if pid == 0:
+            signal.alarm(30)    # a child that hangs dies: a failure
             code = 1
             try:
                 threads = nthreads()
@@ -756,7 +764,7 @@ class TestFork(HotkeyCase):
             finally:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
-        self.assertEqual(os.WEXITSTATUS(status), 0)
+        self.exited_ok(status)
         self.assertIsNotNone(C.hotkey_info())
 
 
