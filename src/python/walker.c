@@ -324,6 +324,8 @@ stage_a(walker *w, hs_id i)
     const NyHeapDef *hd = hs_heapdefs_find(w->o->heapdefs, tp);
     size_t size = hd != NULL && hd->size != NULL ? hd->size(op)
                                                  : hs_py_size(op);
+    /* hs_graph_set_size's common case, through the view: on two lanes
+     * g's own fields share a cache line with the node count B writes */
     if (size < UINT32_MAX)
         v->size[i] = (uint32_t)size;
     else if ((r = hs_graph_set_size(g, i, size)) < 0)
@@ -439,10 +441,10 @@ run_one(walker *w, hs_id *pa, hs_id *pb)
     int r = 0;
     w->b_here = 1;
     while (b < g->n) {
-        /* (not while the arrays are still being faulted in: that helper
-         * has the other core) */
-        if (w->two != NULL && !w->one_only && g->n - b >= SHARE_QUEUE &&
-            !hs_graph_prefaulting(g)) {
+        /* (looked at every 1024 nodes; not while the arrays are still
+         * being faulted in: that helper has the other core) */
+        if (w->two != NULL && (b & 1023) == 0 && !w->one_only &&
+            g->n - b >= SHARE_QUEUE && !hs_graph_prefaulting(g)) {
             r = 1;
             break;
         }
@@ -511,8 +513,9 @@ usable_cpus(void)
     return n > 0 ? (int)n : 1;
 }
 
-/* B: room for `want` nodes, A parked meanwhile.  0, -HS_ENOMEM, or
- * -HS_ECANCELED when A stopped. */
+/* B: room for `want` nodes, A parked meanwhile.  0, -HS_ENOMEM, or 1
+ * when A stopped the lane first (no error: the node is left to one lane,
+ * as if B had not come to it). */
 static int
 lanes_grow(lanes *L, hs_graph *g, size_t want)
 {
@@ -521,7 +524,7 @@ lanes_grow(lanes *L, hs_graph *g, size_t want)
     while (atomic_load_explicit(&L->grow, memory_order_acquire) !=
            GROW_PARKED) {
         if (atomic_load_explicit(&L->stop, memory_order_relaxed))
-            return -HS_ECANCELED;
+            return 1;
         relax(&spins);
     }
     int r = hs_graph_reserve(g, want);
@@ -598,7 +601,7 @@ lanes_main(void *arg)
         const pending *p = &L->ring[b % RING];
         /* every node this one can make: its children, type, dict */
         size_t want = (size_t)g->n + (p->skip ? 0 : p->n) + 2;
-        if ((want > g->cap && (r = lanes_grow(L, g, want)) < 0) ||
+        if ((want > g->cap && (r = lanes_grow(L, g, want)) != 0) ||
             (r = stage_b(w, g, L->ids, b, p)) < 0)
             break;
         atomic_store_explicit(&L->nodes, g->n, memory_order_release);
