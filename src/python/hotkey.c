@@ -45,6 +45,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -62,6 +63,7 @@ typedef struct hk_watch {
     int self_stop;          /* stopped from its own callback: the thread
                                frees itself once the callback returns */
     pthread_t thread;
+    sem_t started;          /* posted by the thread once it runs our code */
     PyObject *callback;     /* strong reference */
     sigset_t call_mask;     /* signal mask while the callback runs: the
                                installer's, so the callback sees signals as
@@ -216,6 +218,7 @@ static void *
 watch_main(void *arg)
 {
     hk_watch *w = arg;
+    sem_post(&w->started);
     for (;;) {
         /* Checked before waiting too: the byte that came with a stop
          * request may have been drained with the signals. */
@@ -283,7 +286,12 @@ watch_start(PyObject *callback)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &w->call_mask);
-    int err = pthread_create(&w->thread, NULL, watch_main, w);
+    int err = sem_init(&w->started, 0, 0) != 0 ? errno : 0;
+    if (err == 0) {
+        err = pthread_create(&w->thread, NULL, watch_main, w);
+        if (err != 0)
+            sem_destroy(&w->started);
+    }
     pthread_sigmask(SIG_SETMASK, &w->call_mask, NULL);
     if (err != 0) {
         errno = err;
@@ -293,6 +301,13 @@ watch_start(PyObject *callback)
         free(w);
         return NULL;
     }
+    /* Return only once the thread runs watch_main: a thread still starting
+     * up may hold a lock of the C library's (or, under ASan, of its
+     * allocator: LLVM 14 has no fork handlers for it), and a fork() right
+     * after install() would leave that lock held forever in the child. */
+    while (sem_wait(&w->started) != 0 && errno == EINTR)
+        ;
+    sem_destroy(&w->started);
     return w;
 }
 

@@ -382,16 +382,6 @@ class TestHotkey(E2ECase):
         # Ctrl-\ reaches every process of the foreground group: only the
         # process that installed the hotkey answers it; a forked child
         # answers a signal sent to it alone.
-        if PRELOAD:
-            # Seen 1 run in 3: install() starts the watcher thread right
-            # before the fork; when the fork lands while that thread still
-            # starts up inside the ASan runtime's allocator, the child
-            # inherits the allocator's lock held (LLVM 14 has no fork
-            # handlers for it; glibc's malloc has) and its own watcher
-            # hangs in free().  The unsanitized runs cover this test on
-            # every interpreter.
-            self.skipTest('a thread started in a forked child can hang in '
-                          "the ASan runtime's allocator")
         self.write('forks.py', '''
             import os, sys, time, warnings
             warnings.simplefilter('ignore', DeprecationWarning)
