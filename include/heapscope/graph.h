@@ -286,10 +286,11 @@ uint64_t hs_classify(const hs_graph *g, hs_id id, enum hs_classifier by);
 /* ---- scratch memory ------------------------------------------------------ */
 
 /* Scratch memory for a big temporary (a partition's per-member keys, a
- * counting sort's arrays): zeroed; when it is big, mapped fresh and its
- * pages faulted in by another core while the caller fills it (on these
- * machines the first touch of a fresh page costs more than what the
- * caller then writes there).  NULL on ENOMEM.  Free with
+ * counting sort's arrays, a set's ids): zeroed; when it is big, taken from
+ * the memory kept (hs_memory_keep) or else mapped fresh and its pages
+ * faulted in by another core while the caller fills it (on these machines
+ * the first touch of a fresh page costs more than what the caller then
+ * writes there), and kept again when freed.  NULL on ENOMEM.  Free with
  * hs_scratch_free. */
 void *hs_scratch_new(size_t bytes);
 /* Only the first `used` bytes are needed from now on: the pages past them
@@ -306,8 +307,8 @@ void hs_scratch_free(void *p);
  * NULL on ENOMEM. */
 void *hs_table_alloc(size_t n, size_t size);
 
-/* The big arrays of graphs and relations freed are kept for the next
- * ones (a new snapshot's; scratch neither takes nor gives), up to `bytes`
+/* The big arrays of graphs, relations and scratch freed are kept for the
+ * next ones (a new snapshot's, a set's), up to `bytes`
  * in all (0, the default: none, and what is kept goes back to the system
  * now).  Here a
  * page the system must find afresh costs 10 to 20 times what reusing a

@@ -63,13 +63,13 @@ map_fresh(size_t len)
 /* ---- the pool -------------------------------------------------------------
  *
  * A snapshot's arrays (graph and relations: hs_big_alloc_kept and
- * hs_big_free_kept) of POOL_MIN bytes or more, kept whole when freed
- * (their pages stay the process's) up to `limit` bytes in all; 0 keeps
- * nothing.  Only those: a user who asks for a new heap() at the prompt
- * frees the last one after the walk, and the next walk, seconds or
- * minutes later, finds its arrays ready.  Scratch is freed and asked for
- * again within moments, while the system still has its pages at hand; it
- * neither takes nor gives here.
+ * hs_big_free_kept) and big scratch blocks (a set's ids, a partition's
+ * keys), of POOL_MIN bytes or more, kept whole when freed (their pages
+ * stay the process's) up to `limit` bytes in all; 0 keeps nothing.  A
+ * user who asks for a new heap() at the prompt frees the last one after
+ * the walk, and the next walk, seconds or minutes later, finds its arrays
+ * and its set's ids ready: none of its pages is faulted in afresh, which
+ * leaves the other core to the walk's second lane.
  *
  * A block is served from the smallest kept mapping that holds it (the rest
  * of that mapping stays kept), or else from the largest, grown with
@@ -251,12 +251,20 @@ hs_big_alloc(size_t bytes)
     return map_fresh(round_pages(bytes));
 }
 
+/* len bytes (whole pages), from the pool when it can (*fresh = 0). */
+static void *
+alloc_kept(size_t len, int *fresh)
+{
+    void *p = len >= POOL_MIN ? pool_take(len) : NULL;
+    *fresh = p == NULL;
+    return p != NULL ? p : map_fresh(len);
+}
+
 void *
 hs_big_alloc_kept(size_t bytes)
 {
-    size_t len = round_pages(bytes);
-    void *p = len >= POOL_MIN ? pool_take(len) : NULL;
-    return p != NULL ? p : map_fresh(len);
+    int fresh;
+    return alloc_kept(round_pages(bytes), &fresh);
 }
 
 void *
@@ -430,12 +438,15 @@ hs_scratch_new(size_t bytes)
         return NULL;
     bytes += sizeof(scratch_head);
     int big = bytes >= HS_PREFAULT_MIN;      /* else malloc's own memory */
-    scratch_head *h = big ? hs_big_alloc(bytes) : calloc(1, bytes);
+    int fresh = 0;
+    if (big)
+        bytes = round_pages(bytes);
+    scratch_head *h = big ? alloc_kept(bytes, &fresh) : calloc(1, bytes);
     if (h == NULL)
         return NULL;
     h->bytes = bytes;
     h->pf = NULL;
-    if (big) {
+    if (fresh) {
         void *ptr[] = {h};
         h->pf = hs_big_prefault_start(ptr, &bytes, 1, 1);
     }
@@ -467,7 +478,7 @@ hs_scratch_free(void *p)
         return;
     }
     hs_big_prefault_stop(h->pf);
-    hs_big_free(h, h->bytes);
+    hs_big_free_kept(h, h->bytes);
 }
 
 /* ---- tables read before they are written ----------------------------------

@@ -278,9 +278,15 @@ nodes_reserve(hs_graph *g, size_t want)
     if (want > (size_t)HS_NO_ID - 1)
         return -HS_ERANGE;
     prefault_stop(g);
-    size_t cap = g->cap ? g->cap : 1024;
-    while (cap < want)
-        cap *= 2;
+    /* Presized to the estimate itself: a walk leaves the tail it did not
+     * use to the system (trim), and the next walk, into the same arrays,
+     * would fault all of it in again.  Grown by doubling. */
+    size_t cap = want;
+    if (g->cap != 0) {
+        cap = g->cap;
+        while (cap < want)
+            cap *= 2;
+    }
     if (cap > (size_t)HS_NO_ID - 1)
         cap = (size_t)HS_NO_ID - 1;
     size_t old = g->cap;
