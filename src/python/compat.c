@@ -305,46 +305,52 @@ hs_compat_visit_roots(const hs_roots_opts *o, hs_compat_visit visit,
 
 /* ---- the collector's lists ---------------------------------------------- */
 
-static int
-visit_gc_list(PyGC_Head *head, hs_compat_visit visit, void *arg)
-{
-    for (PyGC_Head *gc = (PyGC_Head *)head->_gc_next; gc != head;
-         gc = (PyGC_Head *)gc->_gc_next) {
-        VISIT((PyObject *)(gc + 1), NULL);
-    }
-    return 0;
-}
-
 int
-hs_compat_gc_heads(void **heads, int max)
+hs_compat_gc_cursor(hs_gc_cursor *c)
 {
     struct _gc_runtime_state *gcs = &PyInterpreterState_Get()->gc;
     int n = 0;
-    for (int i = 0; i < NUM_GENERATIONS && n < max; i++)
-        heads[n++] = &gcs->generations[i].head;
-    if (n < max)
-        heads[n++] = &gcs->permanent_generation.head;
+    for (int i = 0; i < NUM_GENERATIONS && n < HS_GC_LISTS; i++)
+        c->heads[n++] = &gcs->generations[i].head;
+    if (n < HS_GC_LISTS)
+        c->heads[n++] = &gcs->permanent_generation.head;
+    c->n = n;
+    c->i = 0;
+    c->at = NULL;
     return n;
 }
 
 int
-hs_compat_visit_gc_lists(void *const *heads, int n, hs_compat_visit visit,
-                         void *arg)
+hs_compat_gc_step(hs_gc_cursor *c, size_t budget, hs_compat_visit visit,
+                  void *arg)
 {
-    for (int i = 0; i < n; i++) {
-        int r = visit_gc_list(heads[i], visit, arg);
-        if (r)
-            return r;
+    while (c->i < c->n) {
+        PyGC_Head *head = c->heads[c->i];
+        PyGC_Head *gc = c->at != NULL ? (PyGC_Head *)c->at
+                                      : (PyGC_Head *)head->_gc_next;
+        for (; gc != head; gc = (PyGC_Head *)gc->_gc_next) {
+            if (budget == 0) {
+                c->at = gc;
+                return 0;
+            }
+            budget--;
+            if (visit((PyObject *)(gc + 1), NULL, arg) != 0) {
+                c->i = c->n;            /* spent */
+                return -1;
+            }
+        }
+        c->i++;
+        c->at = NULL;
     }
-    return 0;
+    return 1;
 }
 
 int
 hs_compat_visit_gc_objects(hs_compat_visit visit, void *arg)
 {
-    void *heads[HS_GC_LISTS];
-    int n = hs_compat_gc_heads(heads, HS_GC_LISTS);
-    return hs_compat_visit_gc_lists(heads, n, visit, arg);
+    hs_gc_cursor c;
+    hs_compat_gc_cursor(&c);
+    return hs_compat_gc_step(&c, SIZE_MAX, visit, arg) < 0 ? -1 : 0;
 }
 
 /* ---- instance dicts ----------------------------------------------------- */

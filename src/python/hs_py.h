@@ -36,13 +36,29 @@ size_t hs_py_pre_header(PyObject *op);
  * extension modules).  An object inside one is static: it was not allocated
  * on the heap. */
 typedef struct hs_images {
-    uintptr_t *lo, *hi;   /* sorted, non-overlapping */
+    uintptr_t *lo, *hi;   /* sorted, merged: apart from each other */
     size_t n;
+    /* The gaps between images where the last two addresses outside any
+     * lay: [gap_lo, gap_lo + gap_len).  Heap objects lie in one or two
+     * (the allocator's arenas, malloc's heap). */
+    uintptr_t gap_lo[2], gap_len[2];
 } hs_images;
 
 int hs_images_load(hs_images *im);          /* 0 or -1 (ENOMEM) */
 void hs_images_free(hs_images *im);
-int hs_images_contains(const hs_images *im, const void *p);
+int hs_images_search(hs_images *im, uintptr_t a);
+
+/* Whether p lies inside a loaded image: two comparisons when it lies in
+ * one of the gaps remembered, else a binary search. */
+static inline int
+hs_images_contains(hs_images *im, const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (a - im->gap_lo[0] < im->gap_len[0] ||
+        a - im->gap_lo[1] < im->gap_len[1])
+        return 0;
+    return hs_images_search(im, a);
+}
 
 /* ---- compat.c ----------------------------------------------------------- */
 
@@ -69,17 +85,25 @@ int hs_compat_visit_roots(const hs_roots_opts *o, hs_compat_visit visit,
                           void *arg);
 
 /* Every object the cyclic GC tracks, in every generation and the permanent
- * generation (gc.freeze), without creating a list. */
+ * generation (gc.freeze), without creating a list: 0, or -1 when visit
+ * returned non-zero (it stops there). */
 int hs_compat_visit_gc_objects(hs_compat_visit visit, void *arg);
-/* The same in two steps: the heads of the lists (at most max; needs the
- * GIL), then the objects on them.  The second touches nothing but the
+/* The same in steps: a cursor at the start of the lists (needs the GIL),
+ * then up to `budget` objects at a time.  A step touches nothing but the
  * lists' links and calls no Python API, so it may run on another thread
- * while the GIL holder runs no Python code (nothing tracks, untracks or
- * frees an object meanwhile). */
+ * (one at a time) while the GIL holder runs no Python code (nothing
+ * tracks, untracks or frees an object meanwhile).  A step returns 1 once
+ * every object was visited, 0 when some are left, -1 when visit returned
+ * non-zero (it says why; the cursor is then spent). */
 #define HS_GC_LISTS 8
-int hs_compat_gc_heads(void **heads, int max);
-int hs_compat_visit_gc_lists(void *const *heads, int n, hs_compat_visit visit,
-                             void *arg);
+typedef struct hs_gc_cursor {
+    void *heads[HS_GC_LISTS];
+    int n, i;                /* lists, the one being read */
+    void *at;                /* its next link to visit; NULL: its first */
+} hs_gc_cursor;
+int hs_compat_gc_cursor(hs_gc_cursor *c);
+int hs_compat_gc_step(hs_gc_cursor *c, size_t budget, hs_compat_visit visit,
+                      void *arg);
 
 /* The __dict__ of an instance if it exists (borrowed), never creating it.
  * NULL when the object has no dict or it was never materialised. */

@@ -43,6 +43,8 @@
 #define READ_BATCH 16     /* nodes stage A reads between publishing */
 #define SPINS 256         /* pauses before a waiting lane yields its core */
 #define SHARE_QUEUE (1u << 14)  /* nodes waiting that make two lanes pay */
+#define LIST_CHUNK 4096   /* collector objects the lister lists at a time */
+#define LIST_IDLE 64      /* the same for stage B, idle on two lanes */
 
 /* What stage A learnt about one node, waiting for stage B. */
 typedef struct pending {
@@ -83,11 +85,15 @@ typedef struct lanes {
  * the end.  Safe because nothing changes a list meanwhile: the walk holds
  * the GIL, runs no Python code (its progress is the explorer's, in C) and
  * frees nothing; it is joined before anything that could. */
+enum { LIST_FREE, LIST_TAKEN, LIST_DONE };
 typedef struct gc_lister {
     pthread_t thread;
     int running;             /* started, not yet joined */
-    void *heads[HS_GC_LISTS];
-    int nheads;
+    hs_gc_cursor cur;
+    _Atomic int state;       /* LIST_*: who may step the cursor */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int lanes_on;            /* (mu) two lanes run: the thread waits */
     uintptr_t *a;            /* what it found, in list order */
     size_t n, cap;
     int err;                 /* -HS_ENOMEM */
@@ -471,6 +477,115 @@ run_one(walker *w, hs_id *pa, hs_id *pb)
     return r;
 }
 
+/* ---- the collector's lists, read aside -----------------------------------
+ *
+ * The objects the collector tracks (for those the root does not reach) are
+ * listed while the walk runs, by a thread of its own while the walk is on
+ * one lane and by stage B in its idle moments while it is on two: a third
+ * busy thread would take turns with the two lanes on two cores. */
+
+static int
+lister_visit(PyObject *op, const char *label, void *arg)
+{
+    gc_lister *l = arg;
+    (void)label;
+    l->err = addr_push(&l->a, &l->n, &l->cap, (uintptr_t)op);
+    return l->err < 0;
+}
+
+/* One step of reading the collector's lists, by whoever takes the cursor
+ * (the lister's thread, or stage B when idle): 1 once all was read, 0 if
+ * some is left or another holds the cursor now. */
+static int
+lister_step(gc_lister *l, size_t budget)
+{
+    int st = LIST_FREE;
+    if (!atomic_compare_exchange_strong_explicit(&l->state, &st, LIST_TAKEN,
+                                                 memory_order_acquire,
+                                                 memory_order_acquire))
+        return st == LIST_DONE;
+    int r = hs_compat_gc_step(&l->cur, budget, lister_visit, l);
+    atomic_store_explicit(&l->state, r != 0 ? LIST_DONE : LIST_FREE,
+                          memory_order_release);
+    return r != 0;
+}
+
+/* The lister's thread: it reads while the walk is on one lane, and waits
+ * while it is on two (both cores are busy then; stage B reads the lists
+ * in its idle moments instead). */
+static void *
+lister_main(void *arg)
+{
+    gc_lister *l = arg;
+    for (;;) {
+        pthread_mutex_lock(&l->mu);
+        while (l->lanes_on)
+            pthread_cond_wait(&l->cv, &l->mu);
+        pthread_mutex_unlock(&l->mu);
+        if (lister_step(l, LIST_CHUNK))
+            return NULL;
+    }
+}
+
+/* Two lanes start (on = 1) or stop (0): the lister's thread pauses. */
+static void
+lister_lanes(gc_lister *l, int on)
+{
+    if (!l->running)
+        return;
+    pthread_mutex_lock(&l->mu);
+    l->lanes_on = on;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* Start reading the collector's lists on another thread; nothing is lost
+ * when it cannot start (collect_gc_unmet reads them itself). */
+static void
+lister_start(walker *w)
+{
+    gc_lister *l = &w->lister;
+    hs_compat_gc_cursor(&l->cur);
+    atomic_init(&l->state, LIST_FREE);
+    l->lanes_on = 0;
+    if (pthread_mutex_init(&l->mu, NULL) != 0)
+        return;
+    if (pthread_cond_init(&l->cv, NULL) != 0) {
+        pthread_mutex_destroy(&l->mu);
+        return;
+    }
+    l->running = hs_thread_start(&l->thread, lister_main, l);
+    if (!l->running) {
+        pthread_cond_destroy(&l->cv);
+        pthread_mutex_destroy(&l->mu);
+    }
+}
+
+/* Wait for the lister (before anything can change the lists); what it
+ * found becomes w->gcl.  1 if it ran, 0 if not, < 0 on error. */
+static int
+lister_join(walker *w)
+{
+    gc_lister *l = &w->lister;
+    if (!l->running)
+        return 0;
+    pthread_join(l->thread, NULL);
+    pthread_cond_destroy(&l->cv);
+    pthread_mutex_destroy(&l->mu);
+    l->running = 0;
+    if (l->err < 0) {
+        free(l->a);
+        l->a = NULL;
+        return w->err = l->err;
+    }
+    free(w->gcl);
+    w->gcl = l->a;
+    w->ngcl = l->n;
+    w->gcl_cap = l->cap;
+    l->a = NULL;
+    return 1;
+}
+
 /* ---- two lanes ------------------------------------------------------------
  *
  * Stage A (this thread) reads node a once a < nodes, and publishes read
@@ -586,12 +701,19 @@ lanes_main(void *arg)
     hs_id b = L->start, read = b;
     unsigned spins = 0;
     int r = 0;
+    gc_lister *lister = &w->lister;
+    int lister_idle = lister->running;
     while (!atomic_load_explicit(&L->stop, memory_order_relaxed)) {
         if (b >= read) {
             read = atomic_load_explicit(&L->read, memory_order_acquire);
             if (b >= read) {
                 if (b == g->n)
                     break;
+                if (lister_idle && !lister_step(lister, LIST_IDLE)) {
+                    spins = 0;
+                    continue;
+                }
+                lister_idle = 0;
                 relax(&spins);
                 continue;
             }
@@ -632,7 +754,9 @@ run_two(walker *w, hs_id *pa, hs_id *pb)
     atomic_store(&L->read, a);
     atomic_store(&L->grow, GROW_NONE);
     atomic_store(&L->stop, 0);
+    lister_lanes(&w->lister, 1);
     if (!hs_thread_start(&L->thread, lanes_main, L)) {
+        lister_lanes(&w->lister, 0);
         w->one_only = 1;        /* one lane for the rest of this walk */
         return 1;
     }
@@ -684,6 +808,7 @@ run_two(walker *w, hs_id *pa, hs_id *pb)
     }
     atomic_store_explicit(&L->stop, 1, memory_order_release);
     pthread_join(L->thread, NULL);
+    lister_lanes(&w->lister, 0);
     if (w->err == 0)
         w->err = L->err;
     if (w->err < 0)
@@ -812,56 +937,6 @@ held_by_others(const walker *w, uintptr_t addr)
             return 1;
     }
     return 0;
-}
-
-static int
-lister_visit(PyObject *op, const char *label, void *arg)
-{
-    gc_lister *l = arg;
-    (void)label;
-    l->err = addr_push(&l->a, &l->n, &l->cap, (uintptr_t)op);
-    return l->err < 0;
-}
-
-static void *
-lister_main(void *arg)
-{
-    gc_lister *l = arg;
-    hs_compat_visit_gc_lists(l->heads, l->nheads, lister_visit, l);
-    return NULL;
-}
-
-/* Start reading the collector's lists on another thread; nothing is lost
- * when it cannot start (collect_gc_unmet reads them itself). */
-static void
-lister_start(walker *w)
-{
-    gc_lister *l = &w->lister;
-    l->nheads = hs_compat_gc_heads(l->heads, HS_GC_LISTS);
-    l->running = hs_thread_start(&l->thread, lister_main, l);
-}
-
-/* Wait for the lister (before anything can change the lists); what it
- * found becomes w->gcl.  1 if it ran, 0 if not, < 0 on error. */
-static int
-lister_join(walker *w)
-{
-    gc_lister *l = &w->lister;
-    if (!l->running)
-        return 0;
-    pthread_join(l->thread, NULL);
-    l->running = 0;
-    if (l->err < 0) {
-        free(l->a);
-        l->a = NULL;
-        return w->err = l->err;
-    }
-    free(w->gcl);
-    w->gcl = l->a;
-    w->ngcl = l->n;
-    w->gcl_cap = l->cap;
-    l->a = NULL;
-    return 1;
 }
 
 /* Every collector object the walk has not met, into w->gcl, looked up in

@@ -301,6 +301,27 @@ class TestTwoLanes(unittest.TestCase):
     def test_one_lane_rechecked_against_two(self):
         C.snapshot(lanes=1, hint=1000, recheck=True)
 
+    def test_collector_objects_listed_on_two_lanes(self):
+        # The collector's lists are read by a thread of their own while
+        # the walk is on one lane and by the interning lane, when idle,
+        # while it is on two: every cycle the root does not reach is found
+        # once, under the collector's root, either way.
+        gc.disable()
+        try:
+            addrs = set()
+            for i in range(20000):
+                a = Marker()
+                a.self = a
+                addrs.add(id(a))
+            del a
+            snap = C.snapshot(lanes=2, recheck=True)
+            found = [i for i in range(snap.count) if snap.node(i)[0] in addrs]
+            self.assertEqual(len(found), len(addrs))
+            self.assertTrue(all(i > snap.gc_root for i in found))
+        finally:
+            gc.enable()
+            gc.collect()
+
     def test_lanes_and_hint_are_checked(self):
         for bad in ({'lanes': 3}, {'lanes': -1}, {'hint': -5}):
             with self.assertRaises(ValueError):
