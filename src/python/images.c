@@ -4,7 +4,8 @@
  * extension module was never allocated on the heap (None, small ints and
  * static types on 3.11+, deep-frozen code on 3.11/3.12): the snapshot marks
  * it static instead of counting it.  Read once per snapshot with
- * dl_iterate_phdr, looked up by binary search.
+ * dl_iterate_phdr, looked up by binary search behind a cache of the gaps
+ * between images that heap objects lie in.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -87,14 +88,25 @@ hs_images_load(hs_images *im)
         pairs[2 * i + 1] = c.hi[i];
     }
     qsort(pairs, c.n, 2 * sizeof *pairs, range_cmp);
+    /* Merged where they overlap or touch (the segments of one image
+     * often do), so an address outside all of them lies in a gap. */
+    size_t n = 0;
     for (size_t i = 0; i < c.n; i++) {
-        c.lo[i] = pairs[2 * i];
-        c.hi[i] = pairs[2 * i + 1];
+        uintptr_t lo = pairs[2 * i], hi = pairs[2 * i + 1];
+        if (n > 0 && lo <= c.hi[n - 1]) {
+            if (hi > c.hi[n - 1])
+                c.hi[n - 1] = hi;
+            continue;
+        }
+        c.lo[n] = lo;
+        c.hi[n++] = hi;
     }
     free(pairs);
     im->lo = c.lo;
     im->hi = c.hi;
-    im->n = c.n;
+    im->n = n;
+    im->gap_lo[0] = im->gap_lo[1] = 0;
+    im->gap_len[0] = im->gap_len[1] = 0;
     return 0;
 }
 
@@ -105,12 +117,12 @@ hs_images_free(hs_images *im)
     free(im->hi);
     im->lo = im->hi = NULL;
     im->n = 0;
+    im->gap_len[0] = im->gap_len[1] = 0;
 }
 
 int
-hs_images_contains(const hs_images *im, const void *p)
+hs_images_search(hs_images *im, uintptr_t a)
 {
-    uintptr_t a = (uintptr_t)p;
     size_t lo = 0, hi = im->n;
     /* Last range starting at or below a. */
     while (lo < hi) {
@@ -120,5 +132,15 @@ hs_images_contains(const hs_images *im, const void *p)
         else
             hi = mid;
     }
-    return lo > 0 && a < im->hi[lo - 1];
+    if (lo > 0 && a < im->hi[lo - 1])
+        return 1;
+    /* In the gap between range lo - 1 and range lo: remembered, the one
+     * remembered before kept as second. */
+    uintptr_t from = lo > 0 ? im->hi[lo - 1] : 0;
+    uintptr_t to = lo < im->n ? im->lo[lo] : UINTPTR_MAX;
+    im->gap_lo[1] = im->gap_lo[0];
+    im->gap_len[1] = im->gap_len[0];
+    im->gap_lo[0] = from;
+    im->gap_len[0] = to - from;
+    return 0;
 }
