@@ -115,6 +115,35 @@ int hs_graph_prefaulting(const hs_graph *g);
 void hs_graph_prefetch(const hs_graph *g, uintptr_t addr);
 /* Lookup only: HS_NO_ID if absent. */
 hs_id hs_graph_find(const hs_graph *g, uintptr_t addr);
+
+/* The 4 KiB pages a graph's objects start on, as bits of a hashed
+ * bitmap: for a graph looked up with many addresses that are mostly not
+ * in it (the mark, for every node of a new snapshot), a clear bit says
+ * "absent" from a bitmap that stays in the caches, where the table would
+ * miss on every lookup.  A set bit says nothing (hs_graph_find then). */
+typedef struct hs_pagefilter {
+    uint64_t *bits;
+    unsigned shift;        /* 64 - log2(number of bits) */
+} hs_pagefilter;
+/* 0, or -HS_ENOMEM (f then lets every address through). */
+int hs_pagefilter_build(hs_pagefilter *f, const hs_graph *g);
+void hs_pagefilter_free(hs_pagefilter *f);
+
+static inline uint64_t
+hs_pagefilter_bit(const hs_pagefilter *f, uintptr_t addr)
+{
+    return ((uint64_t)(addr >> 12) * 0x9E3779B97F4A7C15ull) >> f->shift;
+}
+
+/* 0: no object of the graph starts at addr; 1: one may. */
+static inline int
+hs_pagefilter_maybe(const hs_pagefilter *f, uintptr_t addr)
+{
+    if (f->bits == NULL)
+        return 1;
+    uint64_t b = hs_pagefilter_bit(f, addr);
+    return (int)((f->bits[b >> 6] >> (b & 63)) & 1);
+}
 /* A virtual node (the root pseudo-nodes). */
 int hs_graph_add_virtual(hs_graph *g, hs_id *id);
 

@@ -497,6 +497,34 @@ hs_graph_intern_batch(hs_graph *g, const uintptr_t *addrs, size_t n,
 }
 
 int
+hs_pagefilter_build(hs_pagefilter *f, const hs_graph *g)
+{
+    /* 8 to 16 bits per node, and a page holds tens of objects: few
+     * false hits; at least 2^16 bits, at most 2^30 */
+    unsigned log2 = 16;
+    while (log2 < 30 && ((uint64_t)1 << log2) < (uint64_t)g->n * 8)
+        log2++;
+    f->shift = 64 - log2;
+    f->bits = hs_table_alloc(((size_t)1 << log2) / 64, sizeof *f->bits);
+    if (f->bits == NULL)
+        return -HS_ENOMEM;
+    for (hs_id i = 0; i < g->n; i++) {
+        if (g->addr[i] == 0)
+            continue;           /* a virtual node */
+        uint64_t b = hs_pagefilter_bit(f, g->addr[i]);
+        f->bits[b >> 6] |= (uint64_t)1 << (b & 63);
+    }
+    return 0;
+}
+
+void
+hs_pagefilter_free(hs_pagefilter *f)
+{
+    free(f->bits);
+    f->bits = NULL;
+}
+
+int
 hs_graph_add_virtual(hs_graph *g, hs_id *id)
 {
     /* Virtual nodes get a fake, never-aligned address so no lookup finds

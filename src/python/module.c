@@ -38,6 +38,8 @@ typedef struct {
     PyObject *module;          /* keeps the state (and types) alive */
     int held;
     int young_off;             /* untracked for a young collection */
+    hs_pagefilter pages;       /* as a mark: its objects' pages (heap()) */
+    int has_pages;             /* pages built */
 } SnapshotObject;
 
 typedef struct {
@@ -311,6 +313,7 @@ snapshot_dealloc(SnapshotObject *self)
         live_remove(state_of(self->module), g);
     hs_relations_free(self->rel);
     self->rel = NULL;
+    hs_pagefilter_free(&self->pages);
     hs_heapdefs_free(&self->hd);
     /* Dropping our references can run finalizers: the graph is detached
      * first so nothing can reach it half-freed. */
@@ -439,7 +442,21 @@ snapshot_heap(SnapshotObject *self, PyObject *args)
         return NULL;
     }
     hs_graph *g = self->g;
-    const hs_graph *m = mark == Py_None ? NULL : ((SnapshotObject *)mark)->g;
+    const hs_graph *m = NULL;
+    const hs_pagefilter *pages = NULL;
+    if (mark != Py_None) {
+        SnapshotObject *ms = (SnapshotObject *)mark;
+        m = ms->g;
+        /* Most of a new heap lies on pages the mark has no object on: a
+         * bit of the mark's page filter (kept in the caches) answers for
+         * them, where its table would miss on every lookup. */
+        if (!ms->has_pages) {
+            if (hs_pagefilter_build(&ms->pages, m) < 0)
+                return PyErr_NoMemory();
+            ms->has_pages = 1;
+        }
+        pages = &ms->pages;
+    }
     hs_id *ids = hs_set_alloc((size_t)g->n + 1);
     if (ids == NULL)
         return PyErr_NoMemory();
@@ -447,13 +464,13 @@ snapshot_heap(SnapshotObject *self, PyObject *args)
     hs_id first = unreached_only ? (g->gc_root == HS_NO_ID ? g->n : g->gc_root)
                                  : 0;
     for (hs_id i = first; i < g->n; i++) {
-        /* the mark's table is mostly empty and bigger than the caches:
-         * each lookup would be a miss of its own */
-        if (m != NULL && g->n - i > MARK_AHEAD)
-            hs_graph_prefetch(m, g->addr[i + MARK_AHEAD]);
+        if (m != NULL && g->n - i > MARK_AHEAD) {
+            uint64_t b = hs_pagefilter_bit(pages, g->addr[i + MARK_AHEAD]);
+            hs_prefetch(&pages->bits[b >> 6]);
+        }
         if (!reportable(g, i))
             continue;
-        if (m != NULL) {
+        if (m != NULL && hs_pagefilter_maybe(pages, g->addr[i])) {
             /* Present at the mark: same address and same type then. */
             hs_id j = hs_graph_find(m, g->addr[i]);
             if (j != HS_NO_ID && m->type[j] != HS_NO_ID &&
@@ -1763,6 +1780,9 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     snap->hd.ncapsules = 0;
     snap->held = hold;
     snap->young_off = 0;
+    snap->pages.bits = NULL;
+    snap->pages.shift = 0;
+    snap->has_pages = 0;
     Py_INCREF(module);
     snap->module = module;
 

@@ -666,6 +666,42 @@ test_scratch(void **state)
     assert_null(hs_scratch_new(SIZE_MAX - 8));
 }
 
+/* The page filter lets through every address of the graph, and the page
+ * of any of them; of addresses on pages no object of the graph starts on,
+ * it stops nearly all. */
+static void
+test_pagefilter(void **state)
+{
+    (void)state;
+    hs_graph *g = hs_graph_new(0, 0);
+    assert_non_null(g);
+    hs_id root, id;
+    int is_new;
+    assert_int_equal(hs_graph_add_virtual(g, &root), 0);
+    const uintptr_t base = 0x7f0000000000;
+    /* 3000 objects on 100 pages, every other page of a stretch */
+    for (uintptr_t k = 0; k < 3000; k++) {
+        uintptr_t a = base + (k % 100) * 2 * 4096 + (k / 100) * 64;
+        assert_int_equal(hs_graph_intern(g, a, &id, &is_new), 0);
+    }
+    hs_pagefilter f;
+    assert_int_equal(hs_pagefilter_build(&f, g), 0);
+    for (hs_id i = 1; i < g->n; i++) {
+        assert_true(hs_pagefilter_maybe(&f, g->addr[i]));
+        assert_true(hs_pagefilter_maybe(&f, (g->addr[i] & ~(uintptr_t)4095) + 4088));
+    }
+    size_t hits = 0, tries = 0;
+    for (uintptr_t p = 0; p < 200; p++, tries++)      /* the pages between */
+        hits += (size_t)hs_pagefilter_maybe(&f, base + (2 * p + 1) * 4096);
+    for (uintptr_t p = 0; p < 20000; p++, tries++)    /* far away */
+        hits += (size_t)hs_pagefilter_maybe(&f, 0x10000000 + p * 4096 + 8);
+    assert_true(hits * 50 < tries);
+    hs_pagefilter_free(&f);
+    assert_null(f.bits);
+    hs_pagefilter_free(&f);
+    hs_graph_free(g);
+}
+
 /* ---- freed big blocks kept for the next ones (hs_memory_keep) ---------- */
 
 #define MB ((size_t)1 << 20)
@@ -1067,6 +1103,7 @@ main(void)
         cmocka_unit_test(test_memory_kept_threads),
         cmocka_unit_test(test_partition_clodo_members_follow_owners),
         cmocka_unit_test(test_empty_set),
+        cmocka_unit_test(test_pagefilter),
     };
     return cmocka_run_group_tests_name("graph", tests, NULL, NULL);
 }
