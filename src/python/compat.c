@@ -419,6 +419,26 @@ hs_compat_prefetch_values(PyObject *op)
 #endif
 }
 
+void
+hs_compat_prefetch_body(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    if (tp->tp_flags & Py_TPFLAGS_DICT_SUBCLASS) {
+        PyDictObject *d = (PyDictObject *)op;
+        const char *k = (const char *)d->ma_keys;
+        /* its header and the first entries after the indices */
+        hs_prefetch(k);
+        hs_prefetch(k + 64);
+        hs_prefetch(k + 128);
+        if (d->ma_values != NULL)
+            hs_prefetch(d->ma_values);
+    } else if (tp->tp_flags & Py_TPFLAGS_LIST_SUBCLASS) {
+        hs_prefetch(((PyListObject *)op)->ob_item);
+    } else {
+        hs_compat_prefetch_values(op);
+    }
+}
+
 int
 hs_compat_visit_values(PyObject *op, hs_compat_attr visit, void *arg)
 {

@@ -132,6 +132,10 @@ int hs_compat_visit_values(PyObject *op, hs_compat_attr visit, void *arg);
  * hs_compat_visit_values: a cache miss after the object's own); nothing
  * otherwise.  Reads op's header and the pointer before it. */
 void hs_compat_prefetch_values(PyObject *op);
+/* Prefetch what reading op will touch beyond its own first lines (a
+ * dict's keys and values, an instance's values, a list's items), its
+ * header already in the cache: the walk's second prefetch stage. */
+void hs_compat_prefetch_body(PyObject *op);
 
 /* Where tracemalloc saw op allocated: a new tuple of (filename, lineno)
  * frames, most recent first; None when it was not traced.  Allocates

@@ -34,6 +34,7 @@
 #define DEPTH 16          /* nodes stage A runs ahead of stage B */
 #define PREFETCH_AHEAD 8  /* headers prefetched ahead of stage A */
 #define PREFETCH_AHEAD_TWO 32  /* the same, with stage B elsewhere */
+#define PREFETCH_BODY_TWO 16   /* bodies (dict keys...) prefetched ahead */
 #define SLOT_PREFETCH 32  /* children whose slots stage A prefetches */
 #define WALK_TICK (1u << 16)  /* objects between progress ticks */
 #define PREFAULT_MIN (1u << 20) /* heaps worth a prefault thread */
@@ -435,6 +436,15 @@ prefetch_header(const nodes_view *v, hs_id a)
     }
 }
 
+/* Then, its header in the cache by now, what reading it will touch
+ * beyond (a dict's keys, an instance's values). */
+static inline void
+prefetch_body(const nodes_view *v, hs_id a)
+{
+    if (!(v->flags[a] & HS_F_VIRTUAL))
+        hs_compat_prefetch_body((PyObject *)v->addr[a]);
+}
+
 /* The queue: nodes [b, g->n) are waiting, [b, a) of them read by stage A
  * and not yet closed by stage B.  On one lane, stage A runs DEPTH nodes
  * ahead.  Runs until the queue is empty (0), or, when two lanes are
@@ -792,6 +802,8 @@ run_two(walker *w, hs_id *pa, hs_id *pb)
         spins = 0;
         if (a + PREFETCH_AHEAD_TWO < n)
             prefetch_header(&w->nv, a + PREFETCH_AHEAD_TWO);
+        if (a + PREFETCH_BODY_TWO < n)
+            prefetch_body(&w->nv, a + PREFETCH_BODY_TWO);
         w->cur = &L->ring[a % RING];
         if (stage_a(w, a) < 0)
             break;
