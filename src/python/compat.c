@@ -305,7 +305,7 @@ hs_compat_visit_roots(const hs_roots_opts *o, hs_compat_visit visit,
 
 /* ---- the collector's lists ---------------------------------------------- */
 
-int
+void
 hs_compat_gc_cursor(hs_gc_cursor *c)
 {
     struct _gc_runtime_state *gcs = &PyInterpreterState_Get()->gc;
@@ -317,7 +317,6 @@ hs_compat_gc_cursor(hs_gc_cursor *c)
     c->n = n;
     c->i = 0;
     c->at = NULL;
-    return n;
 }
 
 int

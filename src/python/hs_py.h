@@ -101,7 +101,7 @@ typedef struct hs_gc_cursor {
     int n, i;                /* lists, the one being read */
     void *at;                /* its next link to visit; NULL: its first */
 } hs_gc_cursor;
-int hs_compat_gc_cursor(hs_gc_cursor *c);
+void hs_compat_gc_cursor(hs_gc_cursor *c);
 int hs_compat_gc_step(hs_gc_cursor *c, size_t budget, hs_compat_visit visit,
                       void *arg);
 

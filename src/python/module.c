@@ -38,8 +38,8 @@ typedef struct {
     PyObject *module;          /* keeps the state (and types) alive */
     int held;
     int young_off;             /* untracked for a young collection */
-    hs_pagefilter pages;       /* as a mark: its objects' pages (heap()) */
-    int has_pages;             /* pages built */
+    hs_pagefilter pages;       /* as a mark: its objects' pages (heap());
+                                  built on first use, bits NULL until then */
 } SnapshotObject;
 
 typedef struct {
@@ -450,11 +450,9 @@ snapshot_heap(SnapshotObject *self, PyObject *args)
         /* Most of a new heap lies on pages the mark has no object on: a
          * bit of the mark's page filter (kept in the caches) answers for
          * them, where its table would miss on every lookup. */
-        if (!ms->has_pages) {
-            if (hs_pagefilter_build(&ms->pages, m) < 0)
-                return PyErr_NoMemory();
-            ms->has_pages = 1;
-        }
+        if (ms->pages.bits == NULL &&
+            hs_pagefilter_build(&ms->pages, m) < 0)
+            return PyErr_NoMemory();
         pages = &ms->pages;
     }
     hs_id *ids = hs_set_alloc((size_t)g->n + 1);
@@ -1782,7 +1780,6 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     snap->young_off = 0;
     snap->pages.bits = NULL;
     snap->pages.shift = 0;
-    snap->has_pages = 0;
     Py_INCREF(module);
     snap->module = module;
 

@@ -81,11 +81,12 @@ typedef struct lanes {
     _Alignas(64) hs_id ids[64];           /* B's interned kids */
 } lanes;
 
-/* The collector's lists, read on another core while the root walk runs:
- * a long chain of dependent loads the walk would otherwise wait for at
- * the end.  Safe because nothing changes a list meanwhile: the walk holds
- * the GIL, runs no Python code (its progress is the explorer's, in C) and
- * frees nothing; it is joined before anything that could. */
+/* The collector's lists, read beside the walk (by the lister's thread on
+ * one lane, by stage B when idle on two): a long chain of dependent loads
+ * the walk would otherwise wait for at the end.  Safe because nothing
+ * changes a list meanwhile: the walk holds the GIL, runs no Python code
+ * (its progress is the explorer's, in C) and frees nothing; the lister is
+ * joined before anything that could. */
 enum { LIST_FREE, LIST_TAKEN, LIST_DONE };
 typedef struct gc_lister {
     pthread_t thread;
