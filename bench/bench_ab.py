@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Compare two builds on one benchmark, runs alternating, medians and mins.
+
+Usage:  python bench/bench_ab.py A_PKG B_PKG [--pairs P] [--python PY]
+                                  BENCH [ARGS...]
+
+A_PKG and B_PKG are two builds' package directories (<build>/pkg, each
+with the heapscope package and its _heapscope extension); BENCH is one of
+this directory's benchmarks that prints one JSON line with a "seconds"
+object (bench_snapshot.py, bench_relations.py, bench_explorer.py,
+bench_via.py).  It runs BENCH P times with each build, A then B then A...,
+each in a fresh process, and prints per key the median and the minimum of
+each build, and B's median over A's.
+
+Why alternate, and why the median: on the virtual machines this project
+is measured on, the host has slow spells of several seconds to minutes in
+which everything takes about twice as long; runs of one build, then of the
+other, compare spells, not builds.  A change smaller than the spread of
+its own build's runs is not shown by any number of pairs here.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+
+def run(pkg, python, bench, args):
+    env = dict(os.environ, PYTHONPATH=pkg)
+    out = subprocess.run([python, bench] + args, env=env, check=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         universal_newlines=True).stdout
+    lines = [ln for ln in out.splitlines() if ln.startswith('{')]
+    if not lines:
+        raise SystemExit('%s printed no JSON line' % bench)
+    return json.loads(lines[-1])['seconds']
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(
+        description='Run a benchmark with two builds, alternating.')
+    ap.add_argument('a_pkg')
+    ap.add_argument('b_pkg')
+    ap.add_argument('--pairs', type=int, default=3)
+    ap.add_argument('--python', default=sys.executable)
+    ap.add_argument('bench')
+    ap.add_argument('args', nargs=argparse.REMAINDER)
+    a = ap.parse_args(argv)
+    if a.pairs < 1:
+        ap.error('--pairs must be at least 1')
+    here = os.path.dirname(os.path.abspath(__file__))
+    bench = a.bench if os.path.exists(a.bench) else os.path.join(here,
+                                                                 a.bench)
+    res = {'A': [], 'B': []}
+    for i in range(a.pairs):
+        for side, pkg in (('A', a.a_pkg), ('B', a.b_pkg)):
+            secs = run(os.path.abspath(pkg), a.python, bench, a.args)
+            res[side].append(secs)
+            print('pair %d %s done' % (i + 1, side), file=sys.stderr)
+    keys = [k for k in res['A'][0] if all(k in r for r in res['A'] +
+                                          res['B'])]
+    print('%-16s %9s %9s %9s %9s %7s' % ('seconds', 'A median', 'A min',
+                                         'B median', 'B min', 'B/A'))
+    for k in keys:
+        va = [r[k] for r in res['A']]
+        vb = [r[k] for r in res['B']]
+        ma, mb = statistics.median(va), statistics.median(vb)
+        ratio = '%7.2f' % (mb / ma) if ma > 0 else '%7s' % '-'
+        print('%-16s %9.4f %9.4f %9.4f %9.4f %s' % (k, ma, min(va), mb,
+                                                    min(vb), ratio))
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
