@@ -8,15 +8,20 @@ A_PKG and B_PKG are two builds' package directories (<build>/pkg, each
 with the heapscope package and its _heapscope extension); BENCH is one of
 this directory's benchmarks that prints one JSON line with a "seconds"
 object (bench_snapshot.py, bench_relations.py, bench_explorer.py,
-bench_via.py).  It runs BENCH P times with each build, A then B then A...,
-each in a fresh process, and prints per key the median and the minimum of
-each build, and B's median over A's.
+bench_via.py).  It runs BENCH P times with each build, in pairs A B, B A,
+A B..., each run a fresh process, and prints per key the median and the
+minimum of each build, and B's median over A's (with --runs, every run's
+too, in run order).
 
 Why alternate, and why the median: on the virtual machines this project
 is measured on, the host has slow spells of several seconds to minutes in
 which everything takes about twice as long; runs of one build, then of the
-other, compare spells, not builds.  A change smaller than the spread of
-its own build's runs is not shown by any number of pairs here.
+other, compare spells, not builds.  And the order within a pair is
+swapped from pair to pair, so that neither build always runs first, just
+after the other's process gave back gigabytes (an even number of pairs
+balances that).  A change smaller than the spread of its own build's runs
+is not shown by any number of pairs here: two runs of one build differ by
+up to 2x, and at N = 20,000 even A against A shows medians 40% apart.
 """
 
 import argparse
@@ -43,8 +48,10 @@ def main(argv):
         description='Run a benchmark with two builds, alternating.')
     ap.add_argument('a_pkg')
     ap.add_argument('b_pkg')
-    ap.add_argument('--pairs', type=int, default=3)
+    ap.add_argument('--pairs', type=int, default=4)
     ap.add_argument('--python', default=sys.executable)
+    ap.add_argument('--runs', action='store_true',
+                    help="also print every run's seconds, in run order")
     ap.add_argument('bench')
     ap.add_argument('args', nargs=argparse.REMAINDER)
     a = ap.parse_args(argv)
@@ -55,7 +62,8 @@ def main(argv):
                                                                  a.bench)
     res = {'A': [], 'B': []}
     for i in range(a.pairs):
-        for side, pkg in (('A', a.a_pkg), ('B', a.b_pkg)):
+        order = (('A', a.a_pkg), ('B', a.b_pkg))
+        for side, pkg in order if i % 2 == 0 else order[::-1]:
             secs = run(os.path.abspath(pkg), a.python, bench, a.args)
             res[side].append(secs)
             print('pair %d %s done' % (i + 1, side), file=sys.stderr)
@@ -70,6 +78,12 @@ def main(argv):
         ratio = '%7.2f' % (mb / ma) if ma > 0 else '%7s' % '-'
         print('%-16s %9.4f %9.4f %9.4f %9.4f %s' % (k, ma, min(va), mb,
                                                     min(vb), ratio))
+    if a.runs:
+        for k in keys:
+            print('%-16s A %s' % (k, ' '.join('%.3f' % r[k]
+                                              for r in res['A'])))
+            print('%-16s B %s' % ('', ' '.join('%.3f' % r[k]
+                                              for r in res['B'])))
 
 
 if __name__ == '__main__':
