@@ -34,10 +34,13 @@ import sys
 
 def run(pkg, python, bench, args):
     env = dict(os.environ, PYTHONPATH=pkg)
-    out = subprocess.run([python, bench] + args, env=env, check=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                         universal_newlines=True).stdout
-    lines = [ln for ln in out.splitlines() if ln.startswith('{')]
+    p = subprocess.run([python, bench] + args, env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True)
+    if p.returncode != 0:
+        raise SystemExit('%s with %s failed (status %d):\n%s'
+                         % (bench, pkg, p.returncode, p.stderr[-2000:]))
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith('{')]
     if not lines:
         raise SystemExit('%s printed no JSON line' % bench)
     return json.loads(lines[-1])['seconds']
@@ -71,19 +74,19 @@ def main(argv):
                                           res['B'])]
     print('%-16s %9s %9s %9s %9s %7s' % ('seconds', 'A median', 'A min',
                                          'B median', 'B min', 'B/A'))
+    runs = {k: {side: [r[k] for r in res[side]] for side in res}
+            for k in keys}
     for k in keys:
-        va = [r[k] for r in res['A']]
-        vb = [r[k] for r in res['B']]
+        va, vb = runs[k]['A'], runs[k]['B']
         ma, mb = statistics.median(va), statistics.median(vb)
         ratio = '%7.2f' % (mb / ma) if ma > 0 else '%7s' % '-'
         print('%-16s %9.4f %9.4f %9.4f %9.4f %s' % (k, ma, min(va), mb,
                                                     min(vb), ratio))
     if a.runs:
         for k in keys:
-            print('%-16s A %s' % (k, ' '.join('%.3f' % r[k]
-                                              for r in res['A'])))
-            print('%-16s B %s' % ('', ' '.join('%.3f' % r[k]
-                                              for r in res['B'])))
+            for side in ('A', 'B'):
+                print('%-16s %s %s' % (k, side, ' '.join(
+                    '%.3f' % v for v in runs[k][side])))
 
 
 if __name__ == '__main__':
