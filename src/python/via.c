@@ -209,10 +209,11 @@ ways_free(way_table *t)
     memset(t, 0, sizeof *t);
 }
 
+/* The slot table rebuilt with nmask + 1 slots (a power of two that holds
+ * what it has at most half full).  0, or -1 when out of room. */
 static int
-slot_grow(way_table *t)
+slot_resize(way_table *t, size_t nmask)
 {
-    size_t nmask = t->mask * 2 + 1;
     name_slot *ns = hs_table_alloc(nmask + 1, sizeof *ns);
     if (ns == NULL)
         return -1;
@@ -231,10 +232,10 @@ slot_grow(way_table *t)
     return 0;
 }
 
+/* The keyed table rebuilt with nmask + 1 slots, as slot_resize. */
 static int
-keyed_grow(way_table *t)
+keyed_resize(way_table *t, size_t nmask)
 {
-    size_t nmask = t->kmask * 2 + 1;
     keyed_slot *ks = hs_table_alloc(nmask + 1, sizeof *ks);
     if (ks == NULL)
         return -1;
@@ -250,6 +251,38 @@ keyed_grow(way_table *t)
     free(t->keyed);
     t->keyed = ks;
     t->kmask = nmask;
+    return 0;
+}
+
+/* A table's mask for n entries at most half full, at least `mask`. */
+static size_t
+mask_for(size_t mask, size_t n)
+{
+    while (n * 2 > mask)
+        mask = mask * 2 + 1;
+    return mask;
+}
+
+/* Room in t for `ways` more ways, `slots` more entries of the slot table
+ * and `keyed` more of the keyed one, each table rebuilt once: merging half
+ * a million keyed ways into a table of few would otherwise rebuild its
+ * keyed table at every doubling (each a fresh, zeroed table of tens of
+ * megabytes).  0, or -1. */
+static int
+ways_reserve(way_table *t, size_t ways, size_t slots, size_t keyed)
+{
+    size_t m = mask_for(t->mask, t->used + slots + 1);
+    size_t k = mask_for(t->kmask, t->kused + keyed + 1);
+    if ((m != t->mask && slot_resize(t, m) < 0) ||
+        (k != t->kmask && keyed_resize(t, k) < 0))
+        return -1;
+    if (t->n + ways > t->cap) {
+        way_def *d = realloc(t->def, (t->n + ways) * sizeof *d);
+        if (d == NULL)
+            return -1;
+        t->def = d;
+        t->cap = t->n + ways;
+    }
     return 0;
 }
 
@@ -348,7 +381,7 @@ way_by_text(way_table *t, const hs_relname *n, const void *data,
     if (w < 0)
         return -1;
     t->keyed[i] = (keyed_slot){n->key, h, (uint32_t)n->kind, (uint32_t)w};
-    if (++t->kused * 2 > t->kmask && keyed_grow(t) < 0)
+    if (++t->kused * 2 > t->kmask && keyed_resize(t, t->kmask * 2 + 1) < 0)
         return -1;
     return w;
 }
@@ -435,7 +468,7 @@ way_of(way_table *t, const hs_relname *n)
     if (k >= 0)
         t->spilled[k] = 1;
     t->slot[i] = (name_slot){(uint64_t)n->kind, key, (uint32_t)w, 1};
-    if (++t->used * 2 > t->mask && slot_grow(t) < 0)
+    if (++t->used * 2 > t->mask && slot_resize(t, t->mask * 2 + 1) < 0)
         return -1;
     return w;
 }
@@ -1251,27 +1284,31 @@ is_keyed(way_def d)
     return (d.kind == HS_RN_INDEXVAL || d.kind == HS_RN_ATTR) && d.val != 0;
 }
 
-/* The worker's ways as the main thread's: wmap[w] is the number in main
- * of the worker's way w.  0, or -1 when out of room. */
+/* One thread's ways as the other's: wmap[w] is the number in `to` of
+ * `from`'s way w.  0, or -1 when out of room. */
 static int
-merge_ways(way_table *main, const way_table *wt, uint32_t *wmap)
+merge_ways(way_table *to, const way_table *from, uint32_t *wmap)
 {
-    for (size_t w = 0; w < wt->n; w++) {
-        /* a str key's text, then its slot in main's keyed table, fetched
-         * ahead: the worker's ways of keys of their own (half a million in
-         * the weak cache of the bench heap) are a miss or two each */
+    /* (at most every way of `from` new to `to`: a table at most twice
+     * the size it would need, against several rebuilt on the way) */
+    if (ways_reserve(to, from->n, from->used, from->kused) < 0)
+        return -1;
+    for (size_t w = 0; w < from->n; w++) {
+        /* a str key's text, then its slot in `to`'s keyed table, fetched
+         * ahead: ways of keys of their own (half a million in the weak
+         * cache of the bench heap) are a miss or two each */
         size_t far = w + 2 * KEY_AHEAD, near = w + KEY_AHEAD;
-        if (far < wt->n && is_keyed(wt->def[far])) {
-            const char *o = (const char *)wt->def[far].val;
+        if (far < from->n && is_keyed(from->def[far])) {
+            const char *o = (const char *)from->def[far].val;
             hs_prefetch(o);
             hs_prefetch(o + 64);
         }
-        if (near < wt->n && is_keyed(wt->def[near]))
-            prefetch_keyed(main, (PyObject *)wt->def[near].val,
-                           (int)wt->def[near].kind);
-        way_def d = wt->def[w];
+        if (near < from->n && is_keyed(from->def[near]))
+            prefetch_keyed(to, (PyObject *)from->def[near].val,
+                           (int)from->def[near].kind);
+        way_def d = from->def[w];
         hs_relname n = rel_name((int)d.kind, d.val);
-        long mw = way_of(main, &n);
+        long mw = way_of(to, &n);
         if (mw < 0)
             return -1;
         wmap[w] = (uint32_t)mw;
@@ -1279,16 +1316,17 @@ merge_ways(way_table *main, const way_table *wt, uint32_t *wmap)
     return 0;
 }
 
-/* A tagged way as the index of its name. */
+/* A tagged way as the index of its name: mname and wname are the names of
+ * the main thread's ways and of the worker's. */
 static inline uint32_t
-name_of(uint32_t tagged, const uint32_t *name, const uint32_t *wmap)
+name_of(uint32_t tagged, const uint32_t *mname, const uint32_t *wname)
 {
     uint32_t x = tagged & ~TAG_MASK;
     switch (tagged & TAG_MASK) {
     case TAG_MAIN:
-        return name[x];
+        return mname[x];
     case TAG_WORKER:
-        return name[wmap[x]];
+        return wname[x];
     default:
         return x;
     }
@@ -1332,7 +1370,7 @@ member_names(uint64_t first, const uint64_t *more, size_t nmore, size_t *e,
 static void
 fetch_list_ahead(const hs_rcs_table *t, const uint32_t *keys,
                  const uint64_t *more, size_t nmore, size_t *ea, size_t hi,
-                 const uint32_t *name, const uint32_t *wmap)
+                 const uint32_t *mname, const uint32_t *wname)
 {
     if (*ea >= nmore || (more[*ea] >> 32) >= hi)
         return;
@@ -1341,7 +1379,7 @@ fetch_list_ahead(const hs_rcs_table *t, const uint32_t *keys,
         end++;
     if (end - *ea < AHEAD_NAMES) {
         uint64_t buf[AHEAD_NAMES];
-        size_t w = member_names(name_of(keys[k] - 1, name, wmap), more,
+        size_t w = member_names(name_of(keys[k] - 1, mname, wname), more,
                                 nmore, ea, k, buf);
         if (w > 1)
             hs_rcs_prefetch(t, buf, w);
@@ -1364,7 +1402,7 @@ typedef struct {
     const hs_graph *g;
     const hs_set *s;
     const uint64_t *multi, *more;
-    const uint32_t *name, *wmap;
+    const uint32_t *mname, *wname;  /* name_of's */
     size_t nmore;
     uint32_t *keys;     /* per member: in, its first way + 1; out, its row */
     /* this part's: members lo .. hi-1, their entries in more from e on */
@@ -1476,26 +1514,27 @@ static void *
 number_members(void *arg)
 {
     numbering *nb = arg;
-    const uint32_t *name = nb->name, *wmap = nb->wmap;
+    const uint32_t *mname = nb->mname, *wname = nb->wname;
     const uint64_t *more = nb->more;
     size_t nmore = nb->nmore, e = nb->e, ea = nb->e;
     uint32_t *keys = nb->keys;
     /* (rows are written over the first ways as they are read: the lists
      * fetched ahead read members not reached yet) */
     for (int i = 0; i < LIST_AHEAD; i++)
-        fetch_list_ahead(&nb->t, keys, more, nmore, &ea, nb->hi, name, wmap);
+        fetch_list_ahead(&nb->t, keys, more, nmore, &ea, nb->hi, mname,
+                         wname);
     for (size_t k = nb->lo; k < nb->hi; k++) {
         uint32_t f = keys[k];
         uint32_t row;
         if (f == 0) {
             row = none_row(nb);
         } else if (!(nb->multi[k >> 6] & (1ull << (k & 63)))) {
-            row = name_row(nb, name_of(f - 1, name, wmap));
+            row = name_row(nb, name_of(f - 1, mname, wname));
         } else {
-            fetch_list_ahead(&nb->t, keys, more, nmore, &ea, nb->hi, name,
-                             wmap);
-            size_t w = member_names(name_of(f - 1, name, wmap), more, nmore,
-                                    &e, k, nb->buf);
+            fetch_list_ahead(&nb->t, keys, more, nmore, &ea, nb->hi, mname,
+                             wname);
+            size_t w = member_names(name_of(f - 1, mname, wname), more,
+                                    nmore, &e, k, nb->buf);
             if (w == 1) {       /* one name after all, met more than once */
                 row = name_row(nb, nb->buf[0]);
             } else if ((row = list_row(nb, nb->buf, w)) == UINT32_MAX) {
@@ -1613,7 +1652,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                       : hs_graph_find(g, (uintptr_t)&PyDict_Type);
     hs_id *refs = NULL;
     uint64_t *isref = NULL;
-    uint32_t *name = NULL, *wmap = NULL;
+    uint32_t *name = NULL, *oname = NULL;
     uint64_t *rows = NULL, *more = NULL, *rcount = NULL, *rsize = NULL;
     hs_rcs_table t = {0};
     numbering nb[2];
@@ -1695,21 +1734,33 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     if (by_root && root_names(&m) < 0)
         goto done;
 
-    /* Each way once as a name: the worker's ways as the main thread's,
-     * then every member's ways as names. */
+    /* Each way once as a name: the ways of the thread that made fewer
+     * merged into the other's table (whichever related the weak cache of
+     * the bench heap, one dict, made its half a million keyed ways), that
+     * table's ways named, and the others' names read through the merge. */
+    way_table *big = &m.ways, *other = &rp.w.ways;
+    if (par && rp.w.ways.n > m.ways.n) {
+        big = &rp.w.ways;
+        other = &m.ways;
+    }
     if (par) {
-        wmap = malloc((rp.w.ways.n + 1) * sizeof *wmap);
-        if (wmap == NULL) {
+        oname = malloc((other->n + 1) * sizeof *oname);
+        if (oname == NULL) {
             PyErr_NoMemory();
             goto done;
         }
-        if (merge_ways(&m.ways, &rp.w.ways, wmap) < 0) {
+        if (merge_ways(big, other, oname) < 0) {
             PyErr_NoMemory();
             goto done;
         }
     }
-    if (name_ways(&m.ways, &c, &name) < 0)
+    if (name_ways(big, &c, &name) < 0)
         goto done;
+    if (par)
+        for (size_t w = 0; w < other->n; w++)
+            oname[w] = name[oname[w]];      /* way in big -> its name */
+    const uint32_t *mname = big == &m.ways ? name : oname;
+    const uint32_t *wname = big == &m.ways ? oname : name;
     size_t nmore = m.nmore + rp.w.nmore;
     more = malloc((nmore + 1) * sizeof *more);
     if (more == NULL) {
@@ -1718,7 +1769,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     }
     for (size_t i = 0; i < nmore; i++) {
         uint64_t x = i < m.nmore ? m.more[i] : rp.w.more[i - m.nmore];
-        more[i] = (x & ~0xFFFFFFFFull) | name_of((uint32_t)x, name, wmap);
+        more[i] = (x & ~0xFFFFFFFFull) | name_of((uint32_t)x, mname, wname);
     }
     /* Relating is done with: what it took serves what follows, in pages
      * this process has just given back, not fresh ones (the first touch
@@ -1741,7 +1792,7 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
         PyErr_NoMemory();
         goto done;
     }
-    numbering base = {g, s, v.multi, more, name, wmap, nmore, keys};
+    numbering base = {g, s, v.multi, more, mname, wname, nmore, keys};
     nb[0] = nb[1] = base;
     nb[0].hi = s->n;
     int halves = 0;
@@ -1785,9 +1836,9 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
     /* (what numbering took goes before the labels and the partition) */
     free(more);
     free(name);
-    free(wmap);
+    free(oname);
     free(v.multi);
-    name = wmap = NULL;
+    name = oname = NULL;
     more = v.multi = NULL;
 
     /* Labels are made when a row is shown (heapscope._api._ViaNames):
@@ -1847,7 +1898,7 @@ done:
     free(isref);
     free(more);
     free(name);
-    free(wmap);
+    free(oname);
     free(m.more);
     free(m.t.tab);
     ways_free(&m.ways);

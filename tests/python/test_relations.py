@@ -476,6 +476,38 @@ class TestMorePartitions(unittest.TestCase):
                             for r in rows[2]))
         del holders
 
+    def test_byvia_ways_merged_into_either_thread(self):
+        # The thread that relates a big dict of keys of their own makes
+        # far more ways than the other, whose ways are then merged into
+        # its table (not the other way round): whichever thread took the
+        # dict, the rows are those of one core.  Which one takes it is
+        # the threads' race (the dict is reached late in the walk, so its
+        # referrer falls in a later block: either thread's about as
+        # often), so two cores are asked ten times.
+        import itertools
+        n = 40000
+        small = [{'k': 'u%06d' % i} for i in range(n)]           # "['k']"
+        late = [{'key%06d' % i: 'v%06d' % i for i in range(n)}]
+        # (no list of them all at the walk: each would be "[i]" too)
+        s = self.hp.idset(itertools.chain((d['k'] for d in small),
+                                          late[0].values()))
+
+        def rows(threads):
+            part, names = s._s.via_partition(threads=threads)
+            names = _api._ViaNames(names)
+            return sorted((part.row(i)[1], part.row(i)[2],
+                           tuple(sorted(names[part.row(i)[0]])))
+                          for i in range(len(part)))
+
+        one = rows(1)
+        self.assertEqual(len(one), n + 1)
+        counts = dict((r[2], r[0]) for r in one)
+        self.assertEqual(counts[("['k']",)], n)
+        self.assertEqual(counts[("['key000007']",)], 1)
+        for _ in range(10):
+            self.assertTrue(rows(2) == one, 'byvia differs on two cores')
+        del small, late
+
     def test_byvia_rows_numbered_in_two_parts_as_in_one(self):
         # A set this big is numbered on two cores, each part with rows of
         # its own made one at the end: the rows, and their order (ties go
