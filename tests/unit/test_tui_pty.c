@@ -205,6 +205,8 @@ typedef struct child_opts {
     int unset_term;
     int handle;             /* signal to catch with on_signal */
     int ignore;             /* signal to ignore */
+    int deflt;              /* signal given its default action (an
+                             * inherited one may be SIG_IGN: nohup) */
 } child_opts;
 
 static int
@@ -231,6 +233,9 @@ run_child(pty *p, const child_opts *co)
     }
     if (co->ignore) {
         signal(co->ignore, SIG_IGN);
+    }
+    if (co->deflt) {
+        signal(co->deflt, SIG_DFL);
     }
     if (co->unset_term) {
         unsetenv("TERM");
@@ -358,7 +363,7 @@ test_sigterm_redelivered(void **state)
 static void
 test_sighup_default_kills_after_restore(void **state)
 {
-    child_opts co = {"xterm", 0, 0, 0};
+    child_opts co = {"xterm", 0, 0, 0, SIGHUP};
     size_t at;
     pty p;
     int st;
