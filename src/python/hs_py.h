@@ -29,6 +29,9 @@ size_t hs_py_size(PyObject *op);
  * 3.11+ managed dict and weakref pointers): op minus this is the address
  * the allocator (and tracemalloc) knows it by. */
 size_t hs_py_pre_header(PyObject *op);
+/* What hs_py_size says of an exact tuple of n items (byvia tells from it
+ * whether a tuple's edges in a snapshot are all its items). */
+size_t hs_py_tuple_size(size_t n);
 
 /* ---- images.c ----------------------------------------------------------- */
 
@@ -243,6 +246,9 @@ PyObject *hs_py_safe_repr(PyObject *o);
  * some of the referrers (big sets only).  0, or -1 with an exception set
  * (KeyboardInterrupt when prog cancelled). */
 PyObject *hs_py_via_code_name(uint64_t code, PyObject *key);
+/* Once, at import: what byvia learns of the interpreter (the order in
+ * which a tuple's tp_traverse reports its items). */
+void hs_py_via_init(void);
 int hs_py_via_classify(const hs_graph *g, const hs_relations *r,
                        const hs_heapdefs *hd, const hs_set *s, uint32_t *keys,
                        hs_partition *part, PyObject **labels_out,

@@ -2063,6 +2063,7 @@ static int
 mod_exec(PyObject *m)
 {
     modstate *st = state_of(m);
+    hs_py_via_init();
     st->snapshot_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &snapshot_spec, NULL);
     st->idset_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &idset_spec, NULL);
     st->partition_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &partition_spec, NULL);

@@ -165,6 +165,15 @@ managed_values_size(PyObject *op, PyTypeObject *tp)
 #endif
 
 size_t
+hs_py_tuple_size(size_t n)
+{
+    /* (hs_py_size's general case: a GC object with no pre-header but the
+     * GC header, its items after its basic size) */
+    return GC_HEADER + (size_t)PyTuple_Type.tp_basicsize +
+           n * (size_t)PyTuple_Type.tp_itemsize;
+}
+
+size_t
 hs_py_size(PyObject *op)
 {
     PyTypeObject *tp = Py_TYPE(op);

@@ -178,6 +178,28 @@ class TestVia(unittest.TestCase):
         self.assertIn('[1]', names)
         del lst, tup
 
+    def test_tuple_items_named_from_the_snapshot(self):
+        # An exact tuple is named from its edges, which tp_traverse gives
+        # last item first: each index must still be its own, repeats and
+        # all, in a tuple longer than what is fetched ahead.  (The list
+        # `items`, and iso's arguments, name item i "[i]" too.)
+        items = [['t%d' % i] for i in range(40)]
+        tup = (None, None) + tuple(items) + (items[3], 7, items[39])
+        s = self.hp.iso(*items)
+        part, names = _api.via_partition(s._s)
+        got = {}
+        for i in range(len(part)):
+            key, count = part.row(i)[:2]
+            got[tuple(sorted(names[key]))] = count
+        want = {}
+        for i in range(40):
+            idx = ['[%d]' % i, '[%d]' % (i + 2)]
+            idx += ['[42]'] if i == 3 else []
+            idx += ['[44]'] if i == 39 else []
+            want[tuple(sorted(set(idx)))] = 1
+        self.assertEqual(got, want)
+        del tup, items
+
     def test_set_member_index(self):
         x = 'member-%d' % id(self)
         s = set()
