@@ -275,6 +275,16 @@ int hs_partition_new(hs_partition *p, const hs_graph *g, const hs_set *s,
 int hs_partition_counted(hs_partition *p, const hs_set *s,
                          const uint32_t *keys, size_t nkeys,
                          const uint64_t *count, const uint64_t *size);
+/* The partition of s, a subset of the set p partitions (p with its
+ * members), into p's groups: each keeps its members in s, the groups left
+ * empty go, and the others are keyed 0, 1, ... by their least member (the
+ * order of keys met going through s, as hs_partition_counted's callers
+ * number theirs).  *from (malloc'd, the caller frees it): p's key of each
+ * new key.  0; -HS_EINVAL when s is not within p's set (or p has no
+ * members, or one per group); -HS_ENOMEM. */
+int hs_partition_restrict(hs_partition *out, const hs_partition *p,
+                          const hs_graph *g, const hs_set *s,
+                          uint64_t **from);
 /* Fill p->member (a no-op when it is there); s and g must be the ones the
  * partition was made from. */
 int hs_partition_members(hs_partition *p, const hs_graph *g,

@@ -518,6 +518,120 @@ hs_partition_counted(hs_partition *p, const hs_set *s, const uint32_t *keys,
     return err;
 }
 
+/* ---- a subset's partition from its superset's ---------------------------
+ *
+ * Each of p's groups keeps its members that are in s.  A group's key is
+ * renumbered by its least member, which is the order hs_partition_counted's
+ * callers meet keys going through s: the result is the partition that
+ * numbering would give, without a key per member or a scatter.  Two
+ * passes over p's members, each testing a bitmap of s: the first counts,
+ * the second copies the groups in their new order. */
+int
+hs_partition_restrict(hs_partition *out, const hs_partition *p,
+                      const hs_graph *g, const hs_set *s, uint64_t **from)
+{
+    memset(out, 0, sizeof *out);
+    *from = NULL;
+    if (p->member == NULL || p->unit || s->n > p->total_count)
+        return -HS_EINVAL;
+    int err = -HS_ENOMEM;
+    size_t words = s->n > 0 ? (size_t)(s->ids[s->n - 1] >> 6) + 1 : 1;
+    size_t png = p->ngroups, ng = 0, found = 0;
+    uint64_t *in = calloc(words, sizeof *in);
+    /* per group that keeps members, in p's order: its least member and
+     * its index among them (sorted, that is the new keys' order); its
+     * count, bytes and group in p */
+    uint64_t *met = malloc((png + 1) * sizeof *met);
+    uint64_t *ecount = malloc((png + 1) * sizeof *ecount);
+    uint64_t *esize = malloc((png + 1) * sizeof *esize);
+    size_t *egroup = malloc((png + 1) * sizeof *egroup);
+    uint64_t *count = NULL, *size = NULL, *pkey = NULL;
+    uint32_t *order = NULL;
+    if (in == NULL || met == NULL || ecount == NULL || esize == NULL ||
+        egroup == NULL)
+        goto done;
+    for (size_t k = 0; k < s->n; k++)
+        in[s->ids[k] >> 6] |= 1ull << (s->ids[k] & 63);
+#define IN_S(id) ((size_t)((id) >> 6) < words && \
+                  (in[(id) >> 6] & (1ull << ((id) & 63))))
+    for (size_t i = 0; i < png; i++) {
+        uint64_t c = 0, b = 0;
+        hs_id least = 0;
+        for (size_t j = p->start[i]; j < p->start[i + 1]; j++) {
+            hs_id id = p->member[j];
+            if (IN_S(id)) {
+                if (c++ == 0)
+                    least = id;
+                b += hs_graph_size(g, id);
+            }
+        }
+        if (c == 0)
+            continue;
+        met[ng] = (uint64_t)least << 32 | ng;
+        ecount[ng] = c;
+        esize[ng] = b;
+        egroup[ng++] = i;
+        found += c;
+    }
+    if (found != s->n) {
+        err = -HS_EINVAL;       /* s is not within p's set */
+        goto done;
+    }
+    if (hs_sort_u64(met, ng) < 0)
+        goto done;
+    count = malloc((ng + 1) * sizeof *count);
+    size = malloc((ng + 1) * sizeof *size);
+    pkey = malloc((ng + 1) * sizeof *pkey);
+    order = malloc((ng + 1) * sizeof *order);
+    if (count == NULL || size == NULL || pkey == NULL || order == NULL ||
+        alloc_groups(out, ng, s->n) < 0)
+        goto done;
+    for (size_t k = 0; k < ng; k++) {
+        size_t e = (uint32_t)met[k];
+        count[k] = ecount[e];
+        size[k] = esize[e];
+        met[k] = egroup[e];     /* now: new key k's group in p */
+        pkey[k] = p->key[egroup[e]];
+        order[k] = (uint32_t)k;
+    }
+    dense_groups d = {count, size};
+    if (order_groups(order, ng, &d) < 0)
+        goto done;
+    size_t at = 0;
+    for (size_t r = 0; r < ng; r++) {
+        uint32_t k = order[r];
+        size_t i = met[k];
+        out->key[r] = k;
+        out->count[r] = count[k];
+        out->gsize[r] = size[k];
+        out->start[r] = at;
+        out->total_size += size[k];
+        for (size_t j = p->start[i]; j < p->start[i + 1]; j++)
+            if (IN_S(p->member[j]))
+                out->member[at++] = p->member[j];
+    }
+#undef IN_S
+    out->start[ng] = at;
+    out->total_count = s->n;
+    out->by = p->by;
+    *from = pkey;
+    pkey = NULL;
+    err = 0;
+done:
+    if (err < 0)
+        hs_partition_free(out);
+    free(in);
+    free(met);
+    free(ecount);
+    free(esize);
+    free(egroup);
+    free(count);
+    free(size);
+    free(pkey);
+    free(order);
+    return err;
+}
+
 int
 hs_partition_new(hs_partition *p, const hs_graph *g, const hs_set *s,
                  enum hs_classifier by, const uint64_t *keys)

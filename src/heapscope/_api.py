@@ -280,10 +280,12 @@ class _ViaNames(object):
         return t
 
 
-def via_partition(iset_s, progress=None):
+def via_partition(iset_s, progress=None, derive=True):
     """(Partition, names) of a low-level set by via; names[key] is a row's
-    tuple of names."""
-    part, raw = iset_s.via_partition(progress=progress)
+    tuple of names.  While a byvia partition of a set that holds this one
+    lives (h.byvia, cached by h), this one is cut from it, not related
+    again; derive=False relates it all the same."""
+    part, raw = iset_s.via_partition(progress=progress, derive=derive)
     return part, _ViaNames(raw)
 
 

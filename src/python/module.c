@@ -30,6 +30,8 @@ typedef struct {
     size_t nlive, live_cap;
 } modstate;
 
+typedef struct PartitionObject PartitionObject;
+
 typedef struct {
     PyObject_HEAD
     hs_graph *g;
@@ -40,6 +42,8 @@ typedef struct {
     int young_off;             /* untracked for a young collection */
     hs_pagefilter pages;       /* as a mark: its objects' pages (heap());
                                   built on first use, bits NULL until then */
+    PartitionObject *vias;     /* its live byvia partitions (borrowed: each
+                                  leaves the list as it goes) */
 } SnapshotObject;
 
 typedef struct {
@@ -49,7 +53,7 @@ typedef struct {
     int64_t size;              /* cached total size, -1 until computed */
 } IdSetObject;
 
-typedef struct {
+struct PartitionObject {
     PyObject_HEAD
     SnapshotObject *snap;
     hs_partition p;
@@ -57,7 +61,9 @@ typedef struct {
     PyObject *set;             /* the IdSet partitioned, while the members
                                   are still to be computed (or NULL) */
     int selected;              /* a group was already cut by one pass */
-} PartitionObject;
+    PyObject *via_labels;      /* a byvia partition's labels (or NULL), */
+    PartitionObject *via_prev, *via_next;   /* in its snapshot's `vias` */
+};
 
 typedef struct {
     PyObject_HEAD
@@ -1039,6 +1045,8 @@ new_partition(SnapshotObject *snap)
     memset(&p->rcs, 0, sizeof p->rcs);
     p->set = NULL;
     p->selected = 0;
+    p->via_labels = NULL;
+    p->via_prev = p->via_next = NULL;
     PyObject_GC_Track(p);
     return p;
 }
@@ -1222,37 +1230,83 @@ idset_rcs_partition(IdSetObject *self, PyObject *unused)
     return (PyObject *)p;
 }
 
+/* byvia from a live byvia partition of a set that holds this one, if the
+ * snapshot has one worth it (it costs passes over that partition's
+ * members: a set a sixteenth its size or less is related directly), the
+ * smallest first.  0 when made so; 1 when not; -1 with an exception set. */
+#define VIA_FROM_SHARE 16
+
+static int
+via_from_live(IdSetObject *self, PartitionObject *p, PyObject **labels)
+{
+    PartitionObject *tried[4];
+    size_t ntried = 0;
+    for (;;) {
+        PartitionObject *best = NULL;
+        for (PartitionObject *q = self->snap->vias; q != NULL;
+             q = q->via_next) {
+            uint64_t n = q->p.total_count;
+            int seen = 0;
+            for (size_t t = 0; t < ntried; t++)
+                seen |= tried[t] == q;
+            if (!seen && q->p.member != NULL && n >= self->s.n &&
+                self->s.n * VIA_FROM_SHARE >= n &&
+                (best == NULL || n < best->p.total_count))
+                best = q;
+        }
+        if (best == NULL || ntried == sizeof tried / sizeof *tried)
+            return 1;
+        tried[ntried++] = best;
+        int r = hs_py_via_restrict(self->snap->g, &best->p, best->via_labels,
+                                   &self->s, &p->p, labels);
+        if (r <= 0)
+            return r;
+    }
+}
+
 static PyObject *
 idset_via_partition(IdSetObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"progress", "threads", NULL};
+    static char *kwlist[] = {"progress", "threads", "derive", NULL};
     PyObject *cb = NULL;
-    int threads = 2;
+    int threads = 2, derive = 1;
     pyprog pp;
     hs_progress hp;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Oi:via_partition", kwlist,
-                                     &cb, &threads))
-        return NULL;
-    hs_relations *rel = relations(self->snap);
-    if (rel == NULL)
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Oip:via_partition", kwlist,
+                                     &cb, &threads, &derive))
         return NULL;
     PyObject *labels = NULL;
     PartitionObject *p = new_partition(self->snap);
     if (p == NULL)
         return NULL;
-    uint32_t *keys = hs_scratch_new((self->s.n + 1) * sizeof *keys);
-    if (keys == NULL) {
-        Py_DECREF(p);
-        return PyErr_NoMemory();
-    }
-    if (hs_py_via_classify(self->snap->g, rel, &self->snap->hd, &self->s,
-                           keys, &p->p, &labels, progress_of(cb, &pp, &hp),
-                           threads) < 0)
+    int r = derive ? via_from_live(self, p, &labels) : 1;
+    if (r < 0)
         goto error;
-    hs_scratch_free(keys);
+    if (r > 0) {
+        hs_relations *rel = relations(self->snap);
+        if (rel == NULL)
+            goto error;
+        uint32_t *keys = hs_scratch_new((self->s.n + 1) * sizeof *keys);
+        if (keys == NULL) {
+            PyErr_NoMemory();
+            goto error;
+        }
+        r = hs_py_via_classify(self->snap->g, rel, &self->snap->hd, &self->s,
+                               keys, &p->p, &labels,
+                               progress_of(cb, &pp, &hp), threads);
+        hs_scratch_free(keys);
+        if (r < 0)
+            goto error;
+    }
+    /* a byvia of a subset may be made from this one while it lives */
+    Py_INCREF(labels);
+    p->via_labels = labels;
+    p->via_next = self->snap->vias;
+    if (p->via_next != NULL)
+        p->via_next->via_prev = p;
+    self->snap->vias = p;
     return Py_BuildValue("(NN)", (PyObject *)p, labels);
 error:
-    hs_scratch_free(keys);
     Py_XDECREF(labels);
     Py_XDECREF(p);
     return NULL;
@@ -1475,6 +1529,7 @@ partition_traverse(PartitionObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->snap);
     Py_VISIT(self->set);
+    Py_VISIT(self->via_labels);
     return 0;
 }
 
@@ -1483,6 +1538,15 @@ partition_dealloc(PartitionObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
+    if (self->via_labels != NULL) {         /* leave the snapshot's vias */
+        if (self->via_prev != NULL)
+            self->via_prev->via_next = self->via_next;
+        else
+            self->snap->vias = self->via_next;
+        if (self->via_next != NULL)
+            self->via_next->via_prev = self->via_prev;
+        Py_CLEAR(self->via_labels);
+    }
     hs_partition_free(&self->p);
     hs_rcs_table_free(&self->rcs);
     Py_XDECREF(self->set);
@@ -1780,6 +1844,7 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     snap->young_off = 0;
     snap->pages.bits = NULL;
     snap->pages.shift = 0;
+    snap->vias = NULL;
     Py_INCREF(module);
     snap->module = module;
 

@@ -1987,3 +1987,63 @@ done:
     hs_rcs_table_free(&t);
     return ret;
 }
+
+/* ---- from a set that holds it ---------------------------------------------
+ *
+ * A member's row stands for its names, which are how its referrers (all
+ * of the snapshot's) refer to it: the same whatever set it is in.  So a
+ * subset's rows are its members' rows in the set that holds it, each
+ * group cut to the subset, keyed in the order the subset meets them as a
+ * byvia of it numbers its rows (hs_partition_restrict), and labelled as
+ * there: the row of the heap's largest row of a million referrers is then
+ * two passes over the heap's partition instead of relating them again. */
+int
+hs_py_via_restrict(const hs_graph *g, const hs_partition *from_part,
+                   PyObject *from_labels, const hs_set *s,
+                   hs_partition *part, PyObject **labels_out)
+{
+    uint64_t *from;
+    *labels_out = NULL;
+    if (!PyTuple_Check(from_labels) || PyTuple_GET_SIZE(from_labels) != 5 ||
+        !PyBytes_Check(PyTuple_GET_ITEM(from_labels, 0))) {
+        PyErr_SetString(PyExc_TypeError, "byvia labels expected");
+        return -1;
+    }
+    int r = hs_partition_restrict(part, from_part, g, s, &from);
+    if (r == -HS_EINVAL)
+        return 1;
+    if (r < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    PyObject *was = PyTuple_GET_ITEM(from_labels, 0);
+    const uint64_t *wrow = (const uint64_t *)PyBytes_AS_STRING(was);
+    size_t nwas = (size_t)PyBytes_GET_SIZE(was) / sizeof *wrow;
+    size_t n = part->ngroups;
+    PyObject *rows = PyBytes_FromStringAndSize(NULL,
+                                               (Py_ssize_t)(n * sizeof *wrow));
+    if (rows == NULL)
+        goto error;
+    uint64_t *row = (uint64_t *)PyBytes_AS_STRING(rows);
+    for (size_t k = 0; k < n; k++) {
+        if (from[k] >= nwas) {
+            PyErr_SetString(PyExc_ValueError, "byvia labels of another set");
+            goto error;
+        }
+        row[k] = wrow[from[k]];
+    }
+    *labels_out = PyTuple_Pack(5, rows, PyTuple_GET_ITEM(from_labels, 1),
+                               PyTuple_GET_ITEM(from_labels, 2),
+                               PyTuple_GET_ITEM(from_labels, 3),
+                               PyTuple_GET_ITEM(from_labels, 4));
+    if (*labels_out == NULL)
+        goto error;
+    Py_DECREF(rows);
+    free(from);
+    return 0;
+error:
+    Py_XDECREF(rows);
+    free(from);
+    hs_partition_free(part);
+    return -1;
+}

@@ -595,6 +595,125 @@ test_partition_many_groups_order(void **state)
     free(keys);
 }
 
+/* Counted partition of s by keys renumbered in the order s meets them, as
+ * byvia numbers its rows; *orig: each new key's original. */
+static void
+counted_as_met(hs_partition *p, const hs_graph *g, const hs_set *s,
+               const uint32_t *key_of_id, uint32_t nkeys, uint32_t **orig)
+{
+    uint32_t *renum = malloc(nkeys * sizeof *renum);
+    uint32_t *keys = malloc((s->n + 1) * sizeof *keys);
+    uint64_t *count = calloc(nkeys, sizeof *count);
+    uint64_t *size = calloc(nkeys, sizeof *size);
+    *orig = malloc(nkeys * sizeof **orig);
+    assert_true(renum && keys && count && size && *orig);
+    memset(renum, 0xff, nkeys * sizeof *renum);
+    uint32_t next = 0;
+    for (size_t k = 0; k < s->n; k++) {
+        uint32_t o = key_of_id[s->ids[k]];
+        if (renum[o] == UINT32_MAX) {
+            (*orig)[next] = o;
+            renum[o] = next++;
+        }
+        keys[k] = renum[o];
+        count[keys[k]]++;
+        size[keys[k]] += hs_graph_size(g, s->ids[k]);
+    }
+    assert_int_equal(hs_partition_counted(p, s, keys, nkeys, count, size), 0);
+    free(renum);
+    free(keys);
+    free(count);
+    free(size);
+}
+
+/* A subset's partition cut from its superset's (byvia of a row from the
+ * heap's): the partition the subset's own numbering makes, group for
+ * group and member for member, and each new key's key in the superset;
+ * a set that is not within it, or a partition without its members, is
+ * refused.  Enough groups that they are put in order by the radix sort. */
+static void
+test_partition_restrict_to_a_subset(void **state)
+{
+    (void)state;
+    enum { N = 30000, NKEYS = 6000 };
+    hs_graph *g = chain(N);
+    uint32_t *key_of_id = calloc(N + 1, sizeof *key_of_id);
+    hs_id *all = malloc(N * sizeof *all), *some = malloc(N * sizeof *some);
+    assert_true(key_of_id && all && some);
+    size_t ns = 0;
+    for (hs_id i = 1; i <= N; i++) {
+        key_of_id[i] = (uint32_t)((i * 2654435761u) >> 7) % NKEYS;
+        all[i - 1] = i;
+        if ((i * 7u) % 5 != 0 && key_of_id[i] % 13 != 3)
+            some[ns++] = i;
+    }
+    hs_set whole = mk(all, N), sub = mk(some, ns);
+    hs_partition p, want, got;
+    uint32_t *porig, *worig;
+    counted_as_met(&p, g, &whole, key_of_id, NKEYS, &porig);
+    counted_as_met(&want, g, &sub, key_of_id, NKEYS, &worig);
+    assert_true(want.ngroups >= 4096);
+    uint64_t *from;
+    assert_int_equal(hs_partition_restrict(&got, &p, g, &sub, &from), 0);
+    assert_int_equal(got.ngroups, want.ngroups);
+    assert_int_equal(got.total_count, ns);
+    assert_int_equal(got.total_size, want.total_size);
+    for (size_t r = 0; r < got.ngroups; r++) {
+        assert_int_equal(got.key[r], want.key[r]);
+        assert_int_equal(got.count[r], want.count[r]);
+        assert_int_equal(got.gsize[r], want.gsize[r]);
+        assert_int_equal(got.start[r + 1], want.start[r + 1]);
+        /* the superset's key of the new key: the same original key */
+        assert_int_equal(porig[from[got.key[r]]], worig[got.key[r]]);
+    }
+    assert_memory_equal(got.member, want.member, ns * sizeof *got.member);
+    hs_partition_free(&got);
+    free(from);
+
+    /* the whole set again: the same partition */
+    assert_int_equal(hs_partition_restrict(&got, &p, g, &whole, &from), 0);
+    assert_int_equal(got.ngroups, p.ngroups);
+    assert_memory_equal(got.member, p.member, N * sizeof *got.member);
+    hs_partition_free(&got);
+    free(from);
+
+    /* the empty set: no groups */
+    hs_set none = {NULL, 0};
+    assert_int_equal(hs_partition_restrict(&got, &p, g, &none, &from), 0);
+    assert_int_equal(got.ngroups, 0);
+    hs_partition_free(&got);
+    free(from);
+
+    /* not within: the root (node 0) is no member of p's set */
+    hs_id out_ids[] = {0, 5, 9};
+    hs_set out = mk(out_ids, 3);
+    assert_int_equal(hs_partition_restrict(&got, &p, g, &out, &from),
+                     -HS_EINVAL);
+    assert_null(from);
+    assert_null(got.member);
+    assert_int_equal(got.ngroups, 0);
+    hs_set_free(&out);
+
+    /* a partition whose members are not made yet */
+    hs_partition lazy;
+    assert_int_equal(hs_partition_new(&lazy, g, &whole, HS_BY_TYPE, NULL), 0);
+    assert_null(lazy.member);
+    assert_int_equal(hs_partition_restrict(&got, &lazy, g, &sub, &from),
+                     -HS_EINVAL);
+    hs_partition_free(&lazy);
+
+    hs_partition_free(&p);
+    hs_partition_free(&want);
+    hs_set_free(&whole);
+    hs_set_free(&sub);
+    free(porig);
+    free(worig);
+    free(key_of_id);
+    free(all);
+    free(some);
+    hs_graph_free(g);
+}
+
 /* Sorting: all 64 bits, or a range of them alone and stably (byvia groups
  * member << 32 | name by member). */
 static void
@@ -1095,6 +1214,7 @@ main(void)
         cmocka_unit_test(test_partition_by_id_orders_by_size),
         cmocka_unit_test(test_partition_with_given_keys),
         cmocka_unit_test(test_partition_many_groups_order),
+        cmocka_unit_test(test_partition_restrict_to_a_subset),
         cmocka_unit_test(test_sorts),
         cmocka_unit_test(test_scratch),
         cmocka_unit_test(test_memory_kept),
