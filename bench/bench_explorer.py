@@ -13,11 +13,11 @@ tests/unit/tui_demo --bench):
                   going back or resizing asks of the model
     by_<rel>      a new partition of the whole heap (keys c t r v s m)
     row_by_<rel>  a partition of the largest row (h[0]) by that relation
-                  (row_by_via is cut from by_via's partition of the heap,
-                  which the heap keeps, as in a session that pressed v on
-                  the heap first)
-    row_by_via_direct  the same, relating h[0]'s referrers as a first v
-                  on the row would
+                  (row_by_via and row_by_rcs are cut from by_via's and
+                  by_rcs's partitions of the heap, which the heap keeps,
+                  as in a session that pressed v or r on the heap first)
+    row_by_via_direct, row_by_rcs_direct  the same, computed from the
+                  row's referrers as a first v or r on the row would
     open_row      Enter on the largest row
     referrers     R on the largest row of h[0].byrcs
     inspect       x: one object's page (repr, path, referrers, referents)
@@ -95,6 +95,8 @@ def main(argv):
         worst = max(worst, time.perf_counter() - t0)
     timed('row_by_via_direct', lambda: _api.via_partition(
         h0.iset._s, progress=tick, derive=False))
+    timed('row_by_rcs_direct', lambda: h0.iset._s.rcs_partition(
+        derive=False))
     rcs = model.repartition(h0, 2, tick)
     refs = timed('referrers', lambda: model.step(
         rcs, 0, _explore.STEP_REFERRERS, tick))

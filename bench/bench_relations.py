@@ -7,7 +7,9 @@ Builds the heap of bench_snapshot.py (N packages, about 25 objects each),
 takes hp.heap(), then times, in this order:
 
     byrcs        h.byrcs and str() of it (builds the reverse edges)
-    h0_byrcs     h[0].byrcs and str() of it
+    h0_byrcs     h[0].byrcs and str() of it (cut from h.byrcs, which h
+                 keeps)
+    h0_byrcs_direct  the low-level byrcs of h[0] computed as it is
     referrers    .referrers of a 100,000-object set (the first rows of h[0])
     dominators   the dominator tree (the first domisize of one object)
     domisize_*   domisize of sets once the tree exists: one object, the
@@ -63,6 +65,7 @@ def main(argv):
     h0 = h[0]
     h0r = timed('h0_byrcs', lambda: h0.byrcs)
     timed('str_h0_byrcs', lambda: str(h0r))
+    timed('h0_byrcs_direct', lambda: h0._s.rcs_partition(derive=False))
     big = h0.byid[0:100000]
     timed('referrers_100k', lambda: big.referrers)
     pkgs = base.HEAP['packages']

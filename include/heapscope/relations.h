@@ -99,6 +99,12 @@ static inline const uint64_t *hs_rcs_list(const hs_rcs_table *t, size_t id,
     *n = t->start[id + 1] - t->start[id];
     return t->key + t->start[id];
 }
+/* A table of t's lists ids[0], ids[1], ... (distinct ids), numbered 0,
+ * 1, ... in that order: the labels of a partition cut from t's
+ * (hs_partition_restrict's `from`).  0, -HS_ENOMEM, or -HS_EINVAL (an id
+ * out of range, or one twice); out is empty after an error. */
+int hs_rcs_table_pick(hs_rcs_table *out, const hs_rcs_table *t,
+                      const uint64_t *ids, size_t n);
 /* Fetch into the cache the slot where a list will be looked up (a miss
  * each, in a big table of lists of their own). */
 void hs_rcs_prefetch(const hs_rcs_table *t, const uint64_t *k, size_t n);

@@ -249,6 +249,30 @@ fail:
     return -HS_ENOMEM;
 }
 
+int
+hs_rcs_table_pick(hs_rcs_table *out, const hs_rcs_table *t,
+                  const uint64_t *ids, size_t n)
+{
+    size_t keys = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (ids[k] >= t->n)
+            return (memset(out, 0, sizeof *out), -HS_EINVAL);
+        keys += t->start[ids[k] + 1] - t->start[ids[k]];
+    }
+    if (hs_rcs_table_init_for(out, n, keys) < 0)
+        return -HS_ENOMEM;
+    for (size_t k = 0; k < n; k++) {
+        size_t len;
+        const uint64_t *list = hs_rcs_list(t, (size_t)ids[k], &len);
+        long long id = hs_rcs_intern(out, list, len);
+        if (id < 0 || (size_t)id != k) {
+            hs_rcs_table_free(out);
+            return id < 0 ? -HS_ENOMEM : -HS_EINVAL;
+        }
+    }
+    return 0;
+}
+
 long long
 hs_rcs_intern(hs_rcs_table *t, const uint64_t *k, size_t n)
 {

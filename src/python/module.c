@@ -42,8 +42,8 @@ typedef struct {
     int young_off;             /* untracked for a young collection */
     hs_pagefilter pages;       /* as a mark: its objects' pages (heap());
                                   built on first use, bits NULL until then */
-    PartitionObject *vias;     /* its live byvia partitions (borrowed: each
-                                  leaves the list as it goes) */
+    PartitionObject *cuttable; /* its live byvia and byrcs partitions
+                                  (borrowed: each leaves as it goes) */
 } SnapshotObject;
 
 typedef struct {
@@ -61,9 +61,15 @@ struct PartitionObject {
     PyObject *set;             /* the IdSet partitioned, while the members
                                   are still to be computed (or NULL) */
     int selected;              /* a group was already cut by one pass */
-    PyObject *via_labels;      /* a byvia partition's labels (or NULL), */
-    PartitionObject *via_prev, *via_next;   /* in its snapshot's `vias` */
+    /* A byvia or byrcs partition: its rows stand for what its members are
+     * whatever set they are in, so a subset's may be cut from it. */
+    int cut_kind;              /* CUT_VIA, CUT_RCS, or CUT_NONE */
+    int cut;                   /* it was cut from another */
+    PyObject *via_labels;      /* a byvia partition's labels */
+    PartitionObject *cut_prev, *cut_next;   /* in snapshot's `cuttable` */
 };
+
+enum { CUT_NONE, CUT_VIA, CUT_RCS };
 
 typedef struct {
     PyObject_HEAD
@@ -1045,8 +1051,10 @@ new_partition(SnapshotObject *snap)
     memset(&p->rcs, 0, sizeof p->rcs);
     p->set = NULL;
     p->selected = 0;
+    p->cut_kind = CUT_NONE;
+    p->cut = 0;
     p->via_labels = NULL;
-    p->via_prev = p->via_next = NULL;
+    p->cut_prev = p->cut_next = NULL;
     PyObject_GC_Track(p);
     return p;
 }
@@ -1205,63 +1213,132 @@ idset_dominos(IdSetObject *self, PyObject *args, PyObject *kw)
     return new_idset(self->snap, &out);
 }
 
-static PyObject *
-idset_rcs_partition(IdSetObject *self, PyObject *unused)
+/* ---- partitions cut from a live one of a set that holds the set ----------
+ *
+ * An object's row in a byvia (how its referrers refer to it) or a byrcs
+ * (what kinds its referrers are) is the same whatever set it is in: all of
+ * the snapshot's referrers count.  So while such a partition of a set lives
+ * (h.byvia, which h keeps), the same partition of a subset is cut from it
+ * (hs_partition_restrict: two passes over its members) instead of being
+ * computed again: the same rows in the same order. */
+
+/* p joins its snapshot's live partitions that may be cut from. */
+static void
+cut_register(PartitionObject *p, int kind)
 {
-    hs_relations *rel = relations(self->snap);
-    if (rel == NULL)
-        return NULL;
-    uint64_t *keys = hs_scratch_new((self->s.n + 1) * sizeof *keys);
-    if (keys == NULL)
-        return PyErr_NoMemory();
-    PartitionObject *p = new_partition(self->snap);
-    if (p == NULL) {
-        hs_scratch_free(keys);
-        return NULL;
-    }
-    int r = hs_rcs_classify(rel, &self->s, keys, &p->rcs);
-    if (r == 0)
-        r = hs_partition_new(&p->p, self->snap->g, &self->s, HS_BY_UNITY, keys);
-    hs_scratch_free(keys);
-    if (r < 0) {
-        Py_DECREF(p);
-        return raise_hs(r);
-    }
-    return (PyObject *)p;
+    p->cut_kind = kind;
+    p->cut_next = p->snap->cuttable;
+    if (p->cut_next != NULL)
+        p->cut_next->cut_prev = p;
+    p->snap->cuttable = p;
 }
 
-/* byvia from a live byvia partition of a set that holds this one, if the
- * snapshot has one worth it (it costs passes over that partition's
- * members: a set a sixteenth its size or less is related directly), the
- * smallest first.  0 when made so; 1 when not; -1 with an exception set. */
-#define VIA_FROM_SHARE 16
+/* Cut from `from` into p (its rows' labels too); 0, 1 when self's set is
+ * not within from's, -1 with an exception set. */
+static int
+cut_one(IdSetObject *self, const PartitionObject *from, PartitionObject *p,
+        PyObject **labels)
+{
+    if (from->cut_kind == CUT_VIA)
+        return hs_py_via_restrict(self->snap->g, &from->p, from->via_labels,
+                                  &self->s, &p->p, labels);
+    uint64_t *ids;
+    int r = hs_partition_restrict(&p->p, &from->p, self->snap->g, &self->s,
+                                  &ids);
+    if (r == -HS_EINVAL)
+        return 1;
+    if (r == 0) {
+        r = hs_rcs_table_pick(&p->rcs, &from->rcs, ids, p->p.ngroups);
+        free(ids);
+        if (r < 0)
+            hs_partition_free(&p->p);
+    }
+    if (r < 0) {
+        raise_hs(r);
+        return -1;
+    }
+    return 0;
+}
+
+/* Cut p from the smallest live partition of `kind` of a set that holds
+ * self's, if one is worth it (it costs passes over that partition's
+ * members: a set a sixteenth its size or less is computed as it is), trying
+ * a few.  0 when cut; 1 when not; -1 with an exception set. */
+#define CUT_SHARE 16
+#define CUT_TRIES 4
 
 static int
-via_from_live(IdSetObject *self, PartitionObject *p, PyObject **labels)
+cut_from_live(IdSetObject *self, int kind, PartitionObject *p,
+              PyObject **labels)
 {
-    PartitionObject *tried[4];
+    const PartitionObject *tried[CUT_TRIES];
     size_t ntried = 0;
-    for (;;) {
-        PartitionObject *best = NULL;
-        for (PartitionObject *q = self->snap->vias; q != NULL;
-             q = q->via_next) {
+    while (ntried < CUT_TRIES) {
+        const PartitionObject *best = NULL;
+        for (const PartitionObject *q = self->snap->cuttable; q != NULL;
+             q = q->cut_next) {
             uint64_t n = q->p.total_count;
             int seen = 0;
             for (size_t t = 0; t < ntried; t++)
                 seen |= tried[t] == q;
-            if (!seen && q->p.member != NULL && n >= self->s.n &&
-                self->s.n * VIA_FROM_SHARE >= n &&
+            if (!seen && q->cut_kind == kind && q->p.member != NULL &&
+                n >= self->s.n && self->s.n * CUT_SHARE >= n &&
                 (best == NULL || n < best->p.total_count))
                 best = q;
         }
-        if (best == NULL || ntried == sizeof tried / sizeof *tried)
+        if (best == NULL)
             return 1;
         tried[ntried++] = best;
-        int r = hs_py_via_restrict(self->snap->g, &best->p, best->via_labels,
-                                   &self->s, &p->p, labels);
-        if (r <= 0)
+        int r = cut_one(self, best, p, labels);
+        if (r <= 0) {
+            p->cut = r == 0;
             return r;
+        }
     }
+    return 1;
+}
+
+static PyObject *
+idset_rcs_partition(IdSetObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"derive", NULL};
+    int derive = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|p:rcs_partition", kwlist,
+                                     &derive))
+        return NULL;
+    PartitionObject *p = new_partition(self->snap);
+    if (p == NULL)
+        return NULL;
+    int r = derive ? cut_from_live(self, CUT_RCS, p, NULL) : 1;
+    if (r < 0) {
+        Py_DECREF(p);
+        return NULL;
+    }
+    if (r > 0) {
+        hs_relations *rel = relations(self->snap);
+        uint64_t *keys = rel != NULL
+                             ? hs_scratch_new((self->s.n + 1) * sizeof *keys)
+                             : NULL;
+        if (keys == NULL) {
+            if (rel != NULL)
+                PyErr_NoMemory();
+            Py_DECREF(p);
+            return NULL;
+        }
+        r = hs_rcs_classify(rel, &self->s, keys, &p->rcs);
+        if (r == 0)
+            r = hs_partition_new(&p->p, self->snap->g, &self->s, HS_BY_UNITY,
+                                 keys);
+        hs_scratch_free(keys);
+        if (r < 0) {
+            Py_DECREF(p);
+            return raise_hs(r);
+        }
+    }
+    /* (a dense partition has its members: a subset's may be cut from it) */
+    if (p->p.member != NULL)
+        cut_register(p, CUT_RCS);
+    return (PyObject *)p;
 }
 
 static PyObject *
@@ -1279,7 +1356,7 @@ idset_via_partition(IdSetObject *self, PyObject *args, PyObject *kw)
     PartitionObject *p = new_partition(self->snap);
     if (p == NULL)
         return NULL;
-    int r = derive ? via_from_live(self, p, &labels) : 1;
+    int r = derive ? cut_from_live(self, CUT_VIA, p, &labels) : 1;
     if (r < 0)
         goto error;
     if (r > 0) {
@@ -1298,13 +1375,9 @@ idset_via_partition(IdSetObject *self, PyObject *args, PyObject *kw)
         if (r < 0)
             goto error;
     }
-    /* a byvia of a subset may be made from this one while it lives */
     Py_INCREF(labels);
     p->via_labels = labels;
-    p->via_next = self->snap->vias;
-    if (p->via_next != NULL)
-        p->via_next->via_prev = p;
-    self->snap->vias = p;
+    cut_register(p, CUT_VIA);
     return Py_BuildValue("(NN)", (PyObject *)p, labels);
 error:
     Py_XDECREF(labels);
@@ -1426,20 +1499,24 @@ static PyMethodDef idset_methods[] = {
      "away."},
     {"via_partition", (PyCFunction)(void (*)(void))idset_via_partition,
      METH_VARARGS | METH_KEYWORDS,
-     "via_partition() -> (Partition, (rows, starts, keys, names, codes)): "
+     "via_partition(progress=None, threads=2, derive=True) -> (Partition, "
+     "(rows, starts, keys, names, codes)): "
      "members grouped by how their referrers refer to them; row key's "
      "names are rows[key]: one name's index i, 1 << 63 for none, or "
      "1 << 62 | a list id l whose names are names[keys[j]] for j in "
      "starts[l]..starts[l+1]-1; names[i] is made by via_name(codes[i], "
      "names[i]) where codes[i] is not 0 (names[i] None or a dict key; "
-     "uint64 bytes; heapscope._api.via_partition wraps this)."},
+     "uint64 bytes; heapscope._api.via_partition wraps this).  With "
+     "derive, cut from a live one of a set that holds this one."},
     {"prod_partition", (PyCFunction)idset_prod_partition, METH_NOARGS,
      "prod_partition() -> (Partition, labels): members grouped by where "
      "tracemalloc saw them allocated ('file:line'); labels[key] names a "
      "row."},
-    {"rcs_partition", (PyCFunction)idset_rcs_partition, METH_NOARGS,
-     "rcs_partition() -> Partition by the kinds of each member's referrers; "
-     "Partition.rcs_keys(key) gives the kinds of a row."},
+    {"rcs_partition", (PyCFunction)(void (*)(void))idset_rcs_partition,
+     METH_VARARGS | METH_KEYWORDS,
+     "rcs_partition(derive=True) -> Partition by the kinds of each "
+     "member's referrers; Partition.rcs_keys(key) gives the kinds of a "
+     "row.  With derive, cut from a live one of a set that holds this one."},
     {NULL}
 };
 
@@ -1538,15 +1615,15 @@ partition_dealloc(PartitionObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
-    if (self->via_labels != NULL) {         /* leave the snapshot's vias */
-        if (self->via_prev != NULL)
-            self->via_prev->via_next = self->via_next;
+    if (self->cut_kind != CUT_NONE) {   /* leave the snapshot's cuttable */
+        if (self->cut_prev != NULL)
+            self->cut_prev->cut_next = self->cut_next;
         else
-            self->snap->vias = self->via_next;
-        if (self->via_next != NULL)
-            self->via_next->via_prev = self->via_prev;
-        Py_CLEAR(self->via_labels);
+            self->snap->cuttable = self->cut_next;
+        if (self->cut_next != NULL)
+            self->cut_next->cut_prev = self->cut_prev;
     }
+    Py_CLEAR(self->via_labels);
     hs_partition_free(&self->p);
     hs_rcs_table_free(&self->rcs);
     Py_XDECREF(self->set);
@@ -1701,8 +1778,16 @@ static PyMethodDef partition_methods[] = {
     {NULL}
 };
 
+static PyObject *
+partition_get_cut(PartitionObject *self, void *c)
+{
+    return PyBool_FromLong(self->cut);
+}
+
 static PyGetSetDef partition_getset[] = {
     {"total_count", (getter)partition_get_total_count, NULL, "objects"},
+    {"cut", (getter)partition_get_cut, NULL,
+     "whether it was cut from a partition of a set that holds this one's"},
     {"total_size", (getter)partition_get_total_size, NULL, "bytes"},
     {NULL}
 };
@@ -1844,7 +1929,7 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     snap->young_off = 0;
     snap->pages.bits = NULL;
     snap->pages.shift = 0;
-    snap->vias = NULL;
+    snap->cuttable = NULL;
     Py_INCREF(module);
     snap->module = module;
 

@@ -608,7 +608,8 @@ class TestMorePartitions(unittest.TestCase):
 
         def cut(s):
             part, raw = s.via_partition()
-            return rows(part, raw), raw[3] is wraw[3]
+            self.assertEqual(part.cut, raw[3] is wraw[3])
+            return rows(part, raw), part.cut
 
         subsets = [h._s, h[0]._s, h[1]._s, (h[0] | h[2])._s,
                    (h & self.hp.Type(str))._s, (h & self.hp.Type(tuple))._s]
@@ -621,7 +622,7 @@ class TestMorePartitions(unittest.TestCase):
         strs_s = (h & self.hp.Type(str))._s
         mid, mraw = strs_s.via_partition()
         got = strs_s.via_partition()
-        self.assertTrue(got[1][3] is mraw[3])
+        self.assertTrue(got[0].cut and got[1][3] is mraw[3])
         self.assertTrue(rows(*got) == rows(mid, mraw))
         del mid, mraw, got
         # not within the heap: one of the snapshot's objects from before
@@ -632,18 +633,67 @@ class TestMorePartitions(unittest.TestCase):
         more = h[0]._s | before
         self.assertEqual(len(more), len(h[0]._s) + 1)
         part, raw = more.via_partition()
-        self.assertFalse(raw[3] is wraw[3])
+        self.assertFalse(part.cut or raw[3] is wraw[3])
         self.assertTrue(rows(part, raw) ==
                         rows(*more.via_partition(derive=False)))
         # too small next to the heap's partition
         part, raw = self.hp.iso(strs[5])._s.via_partition()
-        self.assertFalse(raw[3] is wraw[3])
+        self.assertFalse(part.cut)
         # the heap's partition gone: related again
         del whole, wraw, part, raw
         one, oraw = h[0]._s.via_partition()
+        self.assertFalse(one.cut)
         self.assertTrue(rows(one, oraw) ==
                         rows(*h[0]._s.via_partition(derive=False)))
         del seq, objs, dicts, strs
+
+    def test_byrcs_of_a_subset_cut_from_a_live_superset(self):
+        # As byvia: while the heap's byrcs lives, a subset's is cut from
+        # it, with the same rows, kinds, order and members as computing
+        # it; not for a set not within the heap, nor once it is gone.
+        class Obj(object):
+            pass
+
+        n = 3000
+        strs = ['r%05d' % i for i in range(n)]
+        held = []
+        for i, x in enumerate(strs):
+            if i % 3 == 0:
+                o = Obj()
+                o.a = x
+                held.append(o)
+            if i % 4 == 1:
+                held.append({'k': x})
+            if i % 5 == 2:
+                held.append((x, i))
+        del x, o
+        h = self.hp.heap()
+        whole = h._s.rcs_partition()
+        self.assertFalse(whole.cut)
+
+        def rows(part):
+            return [(part.row(i)[1], part.row(i)[2],
+                     part.rcs_keys(part.row(i)[0]), tuple(part.group(i)))
+                    for i in range(len(part))]
+
+        for s in (h._s, h[0]._s, h[1]._s, (h[0] | h[2])._s,
+                  (h & self.hp.Type(str))._s):
+            got = s.rcs_partition()
+            self.assertTrue(got.cut)
+            self.assertTrue(rows(got) == rows(s.rcs_partition(derive=False)),
+                            'byrcs cut from the heap\'s differs')
+        # and as printed: the same table as computing it
+        text = str((h & self.hp.Type(str)).byrcs)
+        self.assertTrue(any(len(r[3]) > 1 for r in rows(whole)))
+        before, missing = h._s.snapshot.idset((_api,))
+        more = h[0]._s | before
+        got = more.rcs_partition()
+        self.assertFalse(got.cut)
+        self.assertTrue(rows(got) == rows(more.rcs_partition(derive=False)))
+        del whole, got
+        self.assertFalse(h[0]._s.rcs_partition().cut)
+        self.assertEqual(text, str((h & self.hp.Type(str)).byrcs))
+        del held, strs
 
     def test_each_reference_is_named_once(self):
         # The fields of a method, a function, its code, a module, a class

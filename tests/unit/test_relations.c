@@ -172,6 +172,47 @@ test_rcs_intern_many(void **state)
 }
 
 static void
+test_rcs_table_pick(void **state)
+{
+    (void)state;
+    /* The labels of a partition cut from another's: lists picked by id
+     * become lists 0, 1, ... in that order, the empty list among them; an
+     * id out of range, or one twice, is refused and leaves nothing. */
+    hs_rcs_table t, out;
+    assert_int_equal(hs_rcs_table_init(&t), 0);
+    uint64_t a[] = {3}, ab[] = {3, 9}, c[] = {5, 6, 7};
+    assert_int_equal(hs_rcs_intern(&t, a, 1), 0);
+    assert_int_equal(hs_rcs_intern(&t, NULL, 0), 1);
+    assert_int_equal(hs_rcs_intern(&t, ab, 2), 2);
+    assert_int_equal(hs_rcs_intern(&t, c, 3), 3);
+    uint64_t ids[] = {3, 1, 0};
+    assert_int_equal(hs_rcs_table_pick(&out, &t, ids, 3), 0);
+    assert_int_equal(out.n, 3);
+    size_t n;
+    const uint64_t *k = hs_rcs_list(&out, 0, &n);
+    assert_int_equal(n, 3);
+    assert_memory_equal(k, c, sizeof c);
+    hs_rcs_list(&out, 1, &n);
+    assert_int_equal(n, 0);
+    k = hs_rcs_list(&out, 2, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(k[0], 3);
+    /* and it is a table: the lists are found again by their new ids */
+    assert_int_equal(hs_rcs_intern(&out, c, 3), 0);
+    assert_int_equal(hs_rcs_intern(&out, ab, 2), 3);
+    hs_rcs_table_free(&out);
+    uint64_t bad[] = {0, 4}, twice[] = {2, 2};
+    assert_int_equal(hs_rcs_table_pick(&out, &t, bad, 2), -HS_EINVAL);
+    assert_null(out.start);
+    assert_int_equal(hs_rcs_table_pick(&out, &t, twice, 2), -HS_EINVAL);
+    assert_null(out.start);
+    assert_int_equal(hs_rcs_table_pick(&out, &t, NULL, 0), 0);
+    assert_int_equal(out.n, 0);
+    hs_rcs_table_free(&out);
+    hs_rcs_table_free(&t);
+}
+
+static void
 test_dominators_and_domisize(void **state)
 {
     (void)state;
@@ -556,6 +597,7 @@ main(void)
         cmocka_unit_test(test_rcs_kinds),
         cmocka_unit_test(test_rcs_no_referrers),
         cmocka_unit_test(test_rcs_intern_many),
+        cmocka_unit_test(test_rcs_table_pick),
         cmocka_unit_test(test_dominators_and_domisize),
         cmocka_unit_test(test_hidden_and_static_keep_nothing),
         cmocka_unit_test(test_long_chain),
