@@ -428,6 +428,30 @@ order_groups(uint32_t *order, size_t ng, const dense_groups *d)
     return 0;
 }
 
+/* Groups `order` (ng keys, ascending) put in dense_cmp's order and written
+ * to p's arrays (allocated) with their counts, bytes and starts, indexed
+ * by key.  0 or -HS_ENOMEM. */
+static int
+write_groups(hs_partition *p, uint32_t *order, size_t ng,
+             const uint64_t *count, const uint64_t *size)
+{
+    dense_groups d = {count, size};
+    if (order_groups(order, ng, &d) < 0)
+        return -HS_ENOMEM;
+    size_t at = 0;
+    for (size_t r = 0; r < ng; r++) {
+        uint32_t k = order[r];
+        p->key[r] = k;
+        p->count[r] = count[k];
+        p->gsize[r] = size[k];
+        p->start[r] = at;
+        at += count[k];
+        p->total_size += size[k];
+    }
+    p->start[ng] = at;
+    return 0;
+}
+
 /* Groups of dense keys 0 .. nkeys-1 whose count and size are known:
  * members scattered by a key -> rank array, no hashing.  Same order as
  * the hashed way (group_cmp: the key breaks ties).  The keys are 64-bit
@@ -452,21 +476,12 @@ dense_build(hs_partition *p, const hs_set *s, const uint64_t *keys,
     for (size_t k = 0, r = 0; k < nkeys; k++)
         if (count[k] != 0)
             order[r++] = (uint32_t)k;
-    dense_groups d = {count, size};
-    if (order_groups(order, ng, &d) < 0)
+    if (write_groups(p, order, ng, count, size) < 0)
         goto done;
-    size_t at = 0;
     for (size_t r = 0; r < ng; r++) {
-        uint32_t k = order[r];
-        rank[k] = (uint32_t)r;
-        p->key[r] = k;
-        p->count[r] = count[k];
-        p->gsize[r] = size[k];
-        p->start[r] = fill[r] = at;
-        at += count[k];
-        p->total_size += size[k];
+        rank[order[r]] = (uint32_t)r;
+        fill[r] = p->start[r];
     }
-    p->start[ng] = at;
     p->total_count = s->n;
     if (keys32 != NULL)
         for (size_t i = 0; i < s->n; i++)
@@ -594,24 +609,15 @@ hs_partition_restrict(hs_partition *out, const hs_partition *p,
         pkey[k] = p->key[egroup[e]];
         order[k] = (uint32_t)k;
     }
-    dense_groups d = {count, size};
-    if (order_groups(order, ng, &d) < 0)
+    if (write_groups(out, order, ng, count, size) < 0)
         goto done;
-    size_t at = 0;
     for (size_t r = 0; r < ng; r++) {
-        uint32_t k = order[r];
-        size_t i = met[k];
-        out->key[r] = k;
-        out->count[r] = count[k];
-        out->gsize[r] = size[k];
-        out->start[r] = at;
-        out->total_size += size[k];
+        size_t i = met[order[r]], at = out->start[r];
         for (size_t j = p->start[i]; j < p->start[i + 1]; j++)
             if (IN_S(p->member[j]))
                 out->member[at++] = p->member[j];
     }
 #undef IN_S
-    out->start[ng] = at;
     out->total_count = s->n;
     out->by = p->by;
     *from = pkey;
