@@ -249,18 +249,28 @@ PyObject *hs_py_via_code_name(uint64_t code, PyObject *key);
 /* Once, at import: what byvia learns of the interpreter (the order in
  * which a tuple's tp_traverse reports its items). */
 void hs_py_via_init(void);
-int hs_py_via_classify(const hs_graph *g, const hs_relations *r,
-                       const hs_heapdefs *hd, const hs_set *s, uint32_t *keys,
-                       hs_partition *part, PyObject **labels_out,
-                       const hs_progress *prog, int threads);
+int hs_py_via_classify(PyObject *module, const hs_graph *g,
+                       const hs_relations *r, const hs_heapdefs *hd,
+                       const hs_set *s, uint32_t *keys, hs_partition *part,
+                       PyObject **labels_out, const hs_progress *prog,
+                       int threads);
 /* byvia of s from a partition by via of a set that holds it (from_part
  * with its members, from_labels as hs_py_via_classify made them): a
  * member's names do not depend on the set it is in.  The same partition
  * and labels as hs_py_via_classify would make.  0; 1 when s is not within
  * that set; -1 with an exception set. */
-int hs_py_via_restrict(const hs_graph *g, const hs_partition *from_part,
-                       PyObject *from_labels, const hs_set *s,
-                       hs_partition *part, PyObject **labels_out);
+int hs_py_via_restrict(PyObject *module, const hs_graph *g,
+                       const hs_partition *from_part, PyObject *from_labels,
+                       const hs_set *s, hs_partition *part,
+                       PyObject **labels_out);
+
+/* ---- module.c: arrays handed to Python ------------------------------------ */
+
+/* A read-only buffer of `bytes` bytes at p (malloc'd, not NULL), which it
+ * takes over and frees when it goes: a bytes-like object of the extension
+ * (memoryview(b).cast('Q') reads it), made without a copy.  NULL with an
+ * exception set (p freed). */
+PyObject *hs_py_buffer(PyObject *module, void *p, size_t bytes);
 
 /* ---- module.c: what model.c needs of a set ------------------------------ */
 

@@ -18,6 +18,7 @@ typedef struct {
     PyTypeObject *idset_type;
     PyTypeObject *partition_type;
     PyTypeObject *iter_type;
+    PyTypeObject *buffer_type;
     PyObject *hidden;          /* list of types whose instances are ours */
     PyObject *hidden_globals;  /* list of dicts: globals of our frames */
     /* The last walk's nodes and edges, and the blocks allocated before
@@ -1240,8 +1241,8 @@ cut_one(IdSetObject *self, const PartitionObject *from, PartitionObject *p,
         PyObject **labels)
 {
     if (from->cut_kind == CUT_VIA)
-        return hs_py_via_restrict(self->snap->g, &from->p, from->via_labels,
-                                  &self->s, &p->p, labels);
+        return hs_py_via_restrict(self->snap->module, self->snap->g, &from->p,
+                                  from->via_labels, &self->s, &p->p, labels);
     uint64_t *ids;
     int r = hs_partition_restrict(&p->p, &from->p, self->snap->g, &self->s,
                                   &ids);
@@ -1368,9 +1369,9 @@ idset_via_partition(IdSetObject *self, PyObject *args, PyObject *kw)
             PyErr_NoMemory();
             goto error;
         }
-        r = hs_py_via_classify(self->snap->g, rel, &self->snap->hd, &self->s,
-                               keys, &p->p, &labels,
-                               progress_of(cb, &pp, &hp), threads);
+        r = hs_py_via_classify(self->snap->module, self->snap->g, rel,
+                               &self->snap->hd, &self->s, keys, &p->p,
+                               &labels, progress_of(cb, &pp, &hp), threads);
         hs_scratch_free(keys);
         if (r < 0)
             goto error;
@@ -1506,7 +1507,7 @@ static PyMethodDef idset_methods[] = {
      "1 << 62 | a list id l whose names are names[keys[j]] for j in "
      "starts[l]..starts[l+1]-1; names[i] is made by via_name(codes[i], "
      "names[i]) where codes[i] is not 0 (names[i] None or a dict key; "
-     "uint64 bytes; heapscope._api.via_partition wraps this).  With "
+     "uint64 buffers; heapscope._api.via_partition wraps this).  With "
      "derive, cut from a live one of a set that holds this one."},
     {"prod_partition", (PyCFunction)idset_prod_partition, METH_NOARGS,
      "prod_partition() -> (Partition, labels): members grouped by where "
@@ -1597,6 +1598,58 @@ static PyType_Slot iter_slots[] = {
 static PyType_Spec iter_spec = {
     "heapscope._heapscope.IdSetIterator", sizeof(IterObject), 0,
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, iter_slots
+};
+
+/* ---- Buffer: an array handed to Python as it is ------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    void *ptr;
+    Py_ssize_t len;
+} BufferObject;
+
+PyObject *
+hs_py_buffer(PyObject *module, void *p, size_t bytes)
+{
+    BufferObject *b = bytes <= PY_SSIZE_T_MAX
+                          ? PyObject_New(BufferObject,
+                                         state_of(module)->buffer_type)
+                          : NULL;
+    if (b == NULL) {
+        free(p);
+        return PyErr_Occurred() ? NULL : PyErr_NoMemory();
+    }
+    b->ptr = p;
+    b->len = (Py_ssize_t)bytes;
+    return (PyObject *)b;
+}
+
+static int
+buffer_getbuffer(BufferObject *self, Py_buffer *view, int flags)
+{
+    return PyBuffer_FillInfo(view, (PyObject *)self, self->ptr, self->len, 1,
+                             flags);
+}
+
+static void
+buffer_dealloc(BufferObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    free(self->ptr);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyType_Slot buffer_slots[] = {
+    {Py_tp_dealloc, buffer_dealloc},
+    {Py_bf_getbuffer, buffer_getbuffer},
+    {Py_tp_doc, "Read-only bytes made in C, shared without a copy."},
+    {0, NULL}
+};
+
+static PyType_Spec buffer_spec = {
+    "heapscope._heapscope.Buffer", sizeof(BufferObject), 0,
+    Py_TPFLAGS_DEFAULT, buffer_slots
 };
 
 /* ---- Partition ----------------------------------------------------------- */
@@ -2218,10 +2271,11 @@ mod_exec(PyObject *m)
     st->idset_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &idset_spec, NULL);
     st->partition_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &partition_spec, NULL);
     st->iter_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &iter_spec, NULL);
+    st->buffer_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &buffer_spec, NULL);
     st->hidden = PyList_New(0);
     st->hidden_globals = PyList_New(0);
     if (!st->hidden_globals || !st->snapshot_type || !st->idset_type || !st->partition_type ||
-        !st->iter_type || !st->hidden)
+        !st->iter_type || !st->buffer_type || !st->hidden)
         return -1;
     if (add_ref(m, "Snapshot", (PyObject *)st->snapshot_type) < 0 ||
         add_ref(m, "IdSet", (PyObject *)st->idset_type) < 0 ||
@@ -2256,6 +2310,7 @@ mod_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->idset_type);
     Py_VISIT(st->partition_type);
     Py_VISIT(st->iter_type);
+    Py_VISIT(st->buffer_type);
     Py_VISIT(st->hidden);
     Py_VISIT(st->hidden_globals);
     return 0;
@@ -2269,6 +2324,7 @@ mod_clear(PyObject *m)
     Py_CLEAR(st->idset_type);
     Py_CLEAR(st->partition_type);
     Py_CLEAR(st->iter_type);
+    Py_CLEAR(st->buffer_type);
     Py_CLEAR(st->hidden);
     Py_CLEAR(st->hidden_globals);
     return 0;

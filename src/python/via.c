@@ -1694,11 +1694,45 @@ numbering_half(const uint64_t *more, size_t nmore, size_t n)
     return lo;
 }
 
+/* The label arrays go to Python as they are (hs_py_buffer), not copied
+ * into bytes: on the bench heap they are 50 MB, fresh pages all.  n u64 at
+ * p (malloc'd, taken over, NULL when n is 0): a buffer of them, or NULL
+ * with an exception set (p freed). */
+static PyObject *
+u64_buffer(PyObject *module, uint64_t *p, size_t n)
+{
+    uint64_t *fit = n > 0 ? realloc(p, n * sizeof *p) : NULL;
+    if (n > 0 && fit == NULL)
+        fit = p;                /* (shrinking failed: keep it as it is) */
+    if (n == 0) {
+        free(p);
+        if ((fit = malloc(sizeof *fit)) == NULL)
+            return PyErr_NoMemory();
+    }
+    return hs_py_buffer(module, fit, n * sizeof *fit);
+}
+
+/* The same from n size_t, as u64. */
+static PyObject *
+size_buffer(PyObject *module, size_t *p, size_t n)
+{
+    if (sizeof(size_t) == sizeof(uint64_t))
+        return u64_buffer(module, (uint64_t *)p, n);
+    uint64_t *w = malloc((n + 1) * sizeof *w);
+    for (size_t i = 0; w != NULL && i < n; i++)
+        w[i] = p[i];
+    free(p);
+    if (w == NULL)
+        return PyErr_NoMemory();
+    return u64_buffer(module, w, n);
+}
+
 int
-hs_py_via_classify(const hs_graph *g, const hs_relations *r,
-                   const hs_heapdefs *hd, const hs_set *s, uint32_t *keys,
-                   hs_partition *part, PyObject **labels_out,
-                   const hs_progress *prog, int threads)
+hs_py_via_classify(PyObject *module, const hs_graph *g,
+                   const hs_relations *r, const hs_heapdefs *hd,
+                   const hs_set *s, uint32_t *keys, hs_partition *part,
+                   PyObject **labels_out, const hs_progress *prog,
+                   int threads)
 {
     via_ctx v;
     memset(&v, 0, sizeof v);
@@ -1920,27 +1954,17 @@ hs_py_via_classify(const hs_graph *g, const hs_relations *r,
      * a None among the names is made from its code.  A row of half a
      * million members named ".keys()[n]" would otherwise make half a
      * million strings and tuples for a table of ten. */
-    rowinfo = PyBytes_FromStringAndSize((const char *)rows,
-                                        (Py_ssize_t)(nrows * 8));
-    starts = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((t.n + 1) * 8));
-    lkeys = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((t.nkeys + 1) * 8));
-    ncodes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((nnames + 1) * 8));
+    rowinfo = u64_buffer(module, rows, nrows);
+    rows = NULL;
+    starts = size_buffer(module, t.start, t.n + 1);
+    t.start = NULL;
+    lkeys = u64_buffer(module, t.key, t.nkeys);
+    t.key = NULL;
+    ncodes = u64_buffer(module, c.code, nnames);
+    c.code = NULL;
+    hs_rcs_table_free(&t);
     if (rowinfo == NULL || starts == NULL || lkeys == NULL || ncodes == NULL)
         goto done;
-    uint64_t *st = (uint64_t *)PyBytes_AS_STRING(starts);
-    for (size_t id = 0; id <= t.n; id++)
-        st[id] = t.start[id];
-    uint64_t *ks = (uint64_t *)PyBytes_AS_STRING(lkeys);
-    if (t.nkeys > 0)
-        memcpy(ks, t.key, t.nkeys * sizeof *ks);
-    ks[t.nkeys] = 0;
-    uint64_t *nc = (uint64_t *)PyBytes_AS_STRING(ncodes);
-    if (nnames > 0)
-        memcpy(nc, c.code, nnames * sizeof *nc);
-    nc[nnames] = 0;
-    free(rows);
-    rows = NULL;
-    hs_rcs_table_free(&t);
 
     int err = hs_partition_counted(part, s, keys, nrows, rcount, rsize);
     if (err < 0) {
@@ -1998,14 +2022,16 @@ done:
  * there: the row of the heap's largest row of a million referrers is then
  * two passes over the heap's partition instead of relating them again. */
 int
-hs_py_via_restrict(const hs_graph *g, const hs_partition *from_part,
-                   PyObject *from_labels, const hs_set *s,
-                   hs_partition *part, PyObject **labels_out)
+hs_py_via_restrict(PyObject *module, const hs_graph *g,
+                   const hs_partition *from_part, PyObject *from_labels,
+                   const hs_set *s, hs_partition *part,
+                   PyObject **labels_out)
 {
-    uint64_t *from;
+    uint64_t *from, *row = NULL;
+    PyObject *rows = NULL;
+    Py_buffer was;
     *labels_out = NULL;
-    if (!PyTuple_Check(from_labels) || PyTuple_GET_SIZE(from_labels) != 5 ||
-        !PyBytes_Check(PyTuple_GET_ITEM(from_labels, 0))) {
+    if (!PyTuple_Check(from_labels) || PyTuple_GET_SIZE(from_labels) != 5) {
         PyErr_SetString(PyExc_TypeError, "byvia labels expected");
         return -1;
     }
@@ -2016,22 +2042,28 @@ hs_py_via_restrict(const hs_graph *g, const hs_partition *from_part,
         PyErr_NoMemory();
         return -1;
     }
-    PyObject *was = PyTuple_GET_ITEM(from_labels, 0);
-    const uint64_t *wrow = (const uint64_t *)PyBytes_AS_STRING(was);
-    size_t nwas = (size_t)PyBytes_GET_SIZE(was) / sizeof *wrow;
-    size_t n = part->ngroups;
-    PyObject *rows = PyBytes_FromStringAndSize(NULL,
-                                               (Py_ssize_t)(n * sizeof *wrow));
-    if (rows == NULL)
+    if (PyObject_GetBuffer(PyTuple_GET_ITEM(from_labels, 0), &was,
+                           PyBUF_SIMPLE) < 0)
         goto error;
-    uint64_t *row = (uint64_t *)PyBytes_AS_STRING(rows);
-    for (size_t k = 0; k < n; k++) {
+    const uint64_t *wrow = was.buf;
+    size_t nwas = (size_t)was.len / sizeof *wrow, n = part->ngroups;
+    row = malloc((n + 1) * sizeof *row);
+    for (size_t k = 0; row != NULL && k < n; k++) {
         if (from[k] >= nwas) {
             PyErr_SetString(PyExc_ValueError, "byvia labels of another set");
-            goto error;
+            break;
         }
         row[k] = wrow[from[k]];
     }
+    PyBuffer_Release(&was);
+    if (row == NULL)
+        PyErr_NoMemory();
+    if (PyErr_Occurred())
+        goto error;
+    rows = u64_buffer(module, row, n);
+    row = NULL;
+    if (rows == NULL)
+        goto error;
     *labels_out = PyTuple_Pack(5, rows, PyTuple_GET_ITEM(from_labels, 1),
                                PyTuple_GET_ITEM(from_labels, 2),
                                PyTuple_GET_ITEM(from_labels, 3),
@@ -2042,6 +2074,7 @@ hs_py_via_restrict(const hs_graph *g, const hs_partition *from_part,
     free(from);
     return 0;
 error:
+    free(row);
     Py_XDECREF(rows);
     free(from);
     hs_partition_free(part);
