@@ -1696,8 +1696,8 @@ numbering_half(const uint64_t *more, size_t nmore, size_t n)
 
 /* The label arrays go to Python as they are (hs_py_buffer), not copied
  * into bytes: on the bench heap they are 50 MB, fresh pages all.  n u64 at
- * p (malloc'd, taken over, NULL when n is 0): a buffer of them, or NULL
- * with an exception set (p freed). */
+ * p (malloc'd, taken over; may be NULL when n is 0): a buffer of them, or
+ * NULL with an exception set (p freed). */
 static PyObject *
 u64_buffer(PyObject *module, uint64_t *p, size_t n)
 {
@@ -2019,8 +2019,9 @@ done:
  * subset's rows are its members' rows in the set that holds it, each
  * group cut to the subset, keyed in the order the subset meets them as a
  * byvia of it numbers its rows (hs_partition_restrict), and labelled as
- * there: the row of the heap's largest row of a million referrers is then
- * two passes over the heap's partition instead of relating them again. */
+ * there: the byvia of the bench heap's largest row (2.6 M referrers) is
+ * then two passes over the heap's partition instead of relating them all
+ * again. */
 int
 hs_py_via_restrict(PyObject *module, const hs_graph *g,
                    const hs_partition *from_part, PyObject *from_labels,
