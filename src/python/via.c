@@ -1701,15 +1701,16 @@ numbering_half(const uint64_t *more, size_t nmore, size_t n)
 static PyObject *
 u64_buffer(PyObject *module, uint64_t *p, size_t n)
 {
-    uint64_t *fit = n > 0 ? realloc(p, n * sizeof *p) : NULL;
-    if (n > 0 && fit == NULL)
-        fit = p;                /* (shrinking failed: keep it as it is) */
-    if (n == 0) {
+    if (n == 0) {               /* (a buffer's pointer is never NULL) */
         free(p);
-        if ((fit = malloc(sizeof *fit)) == NULL)
+        if ((p = malloc(sizeof *p)) == NULL)
             return PyErr_NoMemory();
+    } else {
+        uint64_t *fit = realloc(p, n * sizeof *p);
+        if (fit != NULL)        /* (else keep it as it is, room to spare) */
+            p = fit;
     }
-    return hs_py_buffer(module, fit, n * sizeof *fit);
+    return hs_py_buffer(module, p, n * sizeof *p);
 }
 
 /* The same from n size_t, as u64. */
@@ -2028,7 +2029,7 @@ hs_py_via_restrict(PyObject *module, const hs_graph *g,
                    const hs_set *s, hs_partition *part,
                    PyObject **labels_out)
 {
-    uint64_t *from, *row = NULL;
+    uint64_t *from;
     PyObject *rows = NULL;
     Py_buffer was;
     *labels_out = NULL;
@@ -2046,23 +2047,21 @@ hs_py_via_restrict(PyObject *module, const hs_graph *g,
     if (PyObject_GetBuffer(PyTuple_GET_ITEM(from_labels, 0), &was,
                            PyBUF_SIMPLE) < 0)
         goto error;
+    /* (each new row's old key becomes the old row's label, in place) */
     const uint64_t *wrow = was.buf;
     size_t nwas = (size_t)was.len / sizeof *wrow, n = part->ngroups;
-    row = malloc((n + 1) * sizeof *row);
-    for (size_t k = 0; row != NULL && k < n; k++) {
+    for (size_t k = 0; k < n; k++) {
         if (from[k] >= nwas) {
             PyErr_SetString(PyExc_ValueError, "byvia labels of another set");
             break;
         }
-        row[k] = wrow[from[k]];
+        from[k] = wrow[from[k]];
     }
     PyBuffer_Release(&was);
-    if (row == NULL)
-        PyErr_NoMemory();
     if (PyErr_Occurred())
         goto error;
-    rows = u64_buffer(module, row, n);
-    row = NULL;
+    rows = u64_buffer(module, from, n);
+    from = NULL;
     if (rows == NULL)
         goto error;
     *labels_out = PyTuple_Pack(5, rows, PyTuple_GET_ITEM(from_labels, 1),
@@ -2072,10 +2071,8 @@ hs_py_via_restrict(PyObject *module, const hs_graph *g,
     if (*labels_out == NULL)
         goto error;
     Py_DECREF(rows);
-    free(from);
     return 0;
 error:
-    free(row);
     Py_XDECREF(rows);
     free(from);
     hs_partition_free(part);
