@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "heapscope/progress.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -271,10 +273,13 @@ int hs_partition_new(hs_partition *p, const hs_graph *g, const hs_set *s,
 /* The same from caller-given 32-bit keys 0 .. nkeys-1 whose members'
  * count and total size per key the caller has already (byvia counts them
  * as it numbers its rows): one pass over the set fewer, and half the
- * memory for the keys.  The members of a key of count 0 are none. */
+ * memory for the keys.  The members of a key of count 0 are none.
+ * prog (may be NULL) is ticked while members are placed; -HS_ECANCELED
+ * when it asks to stop (p is then empty). */
 int hs_partition_counted(hs_partition *p, const hs_set *s,
                          const uint32_t *keys, size_t nkeys,
-                         const uint64_t *count, const uint64_t *size);
+                         const uint64_t *count, const uint64_t *size,
+                         const hs_progress *prog);
 /* The partition of s, a subset of the set p partitions (p with its
  * members), into p's groups: each keeps its members in s, the groups left
  * empty go, and the others are keyed 0, 1, ... by their least member (the

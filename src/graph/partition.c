@@ -452,14 +452,19 @@ write_groups(hs_partition *p, uint32_t *order, size_t ng,
     return 0;
 }
 
+/* Members scattered between two calls of the progress callback: a few
+ * milliseconds of random writes. */
+#define SCATTER_TICK ((size_t)1 << 18)
+
 /* Groups of dense keys 0 .. nkeys-1 whose count and size are known:
  * members scattered by a key -> rank array, no hashing.  Same order as
  * the hashed way (group_cmp: the key breaks ties).  The keys are 64-bit
- * (keys) or 32-bit (keys32). */
+ * (keys) or 32-bit (keys32).  0, -HS_ENOMEM, or -HS_ECANCELED when prog
+ * (may be NULL) asked to stop. */
 static int
 dense_build(hs_partition *p, const hs_set *s, const uint64_t *keys,
             const uint32_t *keys32, size_t nkeys, const uint64_t *count,
-            const uint64_t *size)
+            const uint64_t *size, const hs_progress *prog)
 {
     int err = -HS_ENOMEM;
     uint32_t *order = NULL, *rank = NULL;
@@ -476,6 +481,10 @@ dense_build(hs_partition *p, const hs_set *s, const uint64_t *keys,
     for (size_t k = 0, r = 0; k < nkeys; k++)
         if (count[k] != 0)
             order[r++] = (uint32_t)k;
+    if (hs_progress_tick(prog, "partition", 0, s->n)) {
+        err = -HS_ECANCELED;
+        goto done;
+    }
     if (write_groups(p, order, ng, count, size) < 0)
         goto done;
     for (size_t r = 0; r < ng; r++) {
@@ -483,12 +492,19 @@ dense_build(hs_partition *p, const hs_set *s, const uint64_t *keys,
         fill[r] = p->start[r];
     }
     p->total_count = s->n;
-    if (keys32 != NULL)
-        for (size_t i = 0; i < s->n; i++)
-            p->member[fill[rank[keys32[i]]]++] = s->ids[i];
-    else
-        for (size_t i = 0; i < s->n; i++)
-            p->member[fill[rank[keys[i]]]++] = s->ids[i];
+    for (size_t lo = 0; lo < s->n; lo += SCATTER_TICK) {
+        size_t hi = s->n - lo > SCATTER_TICK ? lo + SCATTER_TICK : s->n;
+        if (hs_progress_tick(prog, "partition", lo, s->n)) {
+            err = -HS_ECANCELED;
+            goto done;
+        }
+        if (keys32 != NULL)
+            for (size_t i = lo; i < hi; i++)
+                p->member[fill[rank[keys32[i]]]++] = s->ids[i];
+        else
+            for (size_t i = lo; i < hi; i++)
+                p->member[fill[rank[keys[i]]]++] = s->ids[i];
+    }
     err = 0;
 done:
     free(order);
@@ -511,7 +527,7 @@ partition_dense(hs_partition *p, const hs_graph *g, const hs_set *s,
             count[keys[i]]++;
             size[keys[i]] += hs_graph_size(g, s->ids[i]);
         }
-        err = dense_build(p, s, keys, NULL, nkeys, count, size);
+        err = dense_build(p, s, keys, NULL, nkeys, count, size, NULL);
     }
     free(count);
     free(size);
@@ -521,13 +537,13 @@ partition_dense(hs_partition *p, const hs_graph *g, const hs_set *s,
 int
 hs_partition_counted(hs_partition *p, const hs_set *s, const uint32_t *keys,
                      size_t nkeys, const uint64_t *count,
-                     const uint64_t *size)
+                     const uint64_t *size, const hs_progress *prog)
 {
     memset(p, 0, sizeof *p);
     p->by = HS_BY_UNITY;
     if (nkeys > UINT32_MAX)
         return -HS_ERANGE;
-    int err = dense_build(p, s, NULL, keys, nkeys, count, size);
+    int err = dense_build(p, s, NULL, keys, nkeys, count, size, prog);
     if (err < 0)
         hs_partition_free(p);
     return err;

@@ -614,7 +614,38 @@ typedef struct {
     PyObject *kept;         /* the main thread's: keys that were temporaries */
     struct name_list *names;/* the main thread's: for HS_RN_TEXT */
     int err;                /* out of room (the worker sets no exception) */
+    /* the main thread's: the progress callback, called inside a big
+     * holder too (holder_tick); the worker's is NULL, and it watches
+     * `stop` instead */
+    const hs_progress *prog;
+    double *last;
+    size_t done, total;     /* referrers related, of all */
+    uint32_t visits;
+    atomic_int *stop;
 } namer;
+
+static int tick(const hs_progress *prog, double *last, size_t done,
+                size_t total);
+
+/* Called for each reference a holder gives, on either thread: every
+ * HOLDER_TICK of them the main thread calls the progress callback and the
+ * worker looks whether it is told to stop (the bench heap's list of half
+ * a million packages is 50 ms and more).  0, or -1 when cancelled (on the
+ * main thread, the exception set). */
+#define HOLDER_TICK 0x3FFFu
+
+static inline int
+holder_tick(namer *m)
+{
+    if ((++m->visits & HOLDER_TICK) != 0)
+        return 0;
+    if (m->prog != NULL)
+        return tick(m->prog, m->last, m->done, m->total);
+    return m->stop != NULL &&
+                   atomic_load_explicit(m->stop, memory_order_relaxed)
+               ? -1
+               : 0;
+}
 
 #define IN_SET(v, id) ((v)->inset[(id) >> 6] & (1ull << ((id) & 63)))
 
@@ -774,6 +805,8 @@ dict_by_edges(namer *m, hs_id p)
             IN_SET(v, e[j + KEY_AHEAD + 1]))
             prefetch_keyed(&m->ways, (PyObject *)g->addr[e[j + KEY_AHEAD]],
                            HS_RN_INDEXVAL);
+        if (holder_tick(m) < 0)
+            return -1;
         if (IN_SET(v, e[j + 1])) {
             hs_relname n = {HS_RN_INDEXVAL, NULL, (PyObject *)g->addr[e[j]],
                             0};
@@ -841,6 +874,8 @@ tuple_by_edges(namer *m, hs_id p)
     for (uint32_t j = 0; j < nout; j++) {
         if (j + FIRSTS_AHEAD < nout)
             prefetch_first(v, e[j + FIRSTS_AHEAD]);
+        if (holder_tick(m) < 0)
+            return -1;
         if (IN_SET(v, e[j])) {
             uint32_t item = tuple_last_first ? nout - 1 - j : j;
             hs_relname n = {HS_RN_ITEM, NULL, NULL, (Py_ssize_t)item};
@@ -912,6 +947,10 @@ static int
 visit_plain(PyObject *dst, const hs_relname *n, void *arg)
 {
     namer *m = arg;
+    if (holder_tick(m) < 0) {
+        m->err = -1;
+        return 1;
+    }
     hs_id id = find_target(&m->t, (uintptr_t)dst);
     if (id == HS_NO_ID)
         return 0;               /* not a member */
@@ -954,6 +993,10 @@ static int
 visit_held(PyObject *dst, const hs_relname *n, void *arg)
 {
     namer *m = arg;
+    if (holder_tick(m) < 0) {
+        m->err = -1;
+        return 1;
+    }
     hs_id id = find_target(&m->t, (uintptr_t)dst);
     if (id == HS_NO_ID)
         return 0;               /* not a member */
@@ -1026,10 +1069,16 @@ now(void)
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+/* Seconds between calls of the progress callback: a key typed while
+ * byvia works (to cancel it, or one the explorer's work ahead gives way
+ * to) waits no longer than this, or than the longest step between two
+ * calls below. */
+#define TICK_EVERY 0.02
+
 static int
 tick(const hs_progress *prog, double *last, size_t done, size_t total)
 {
-    if (now() - *last <= 0.05)
+    if (prog == NULL || now() - *last <= TICK_EVERY)
         return 0;
     *last = now();
     if (hs_progress_tick(prog, "byvia", done, total)) {
@@ -1038,6 +1087,15 @@ tick(const hs_progress *prog, double *last, size_t done, size_t total)
         return -1;
     }
     return 0;
+}
+
+/* The same between two steps, however soon after the last call: the
+ * steps are short, but a few together are not. */
+static int
+step_tick(const hs_progress *prog, double *last, size_t done, size_t total)
+{
+    *last = 0;
+    return tick(prog, last, done, total);
 }
 
 /* ---- relating on two cores ---------------------------------------------
@@ -1060,6 +1118,7 @@ typedef struct {
     size_t nrefs;
     atomic_size_t next;     /* the next block's first referrer */
     atomic_int stop;        /* the main thread gives up (error, cancel) */
+    atomic_int finished;    /* the worker is done */
     hs_id *defer;           /* the worker's referrers for the main thread */
     size_t ndefer, dcap;
 } relpar;
@@ -1184,7 +1243,31 @@ worker_main(void *arg)
                          &rp->dcap) < 0)
             break;
     }
+    atomic_store(&rp->finished, 1);
     return NULL;
+}
+
+/* Join thread th, which sets *finished as it ends, calling the progress
+ * callback while it works on (it may be in a big holder, or in the bigger
+ * part of a set): told to stop, set *quit, which the thread watches.  0,
+ * or -1 when cancelled (the exception set; th joined all the same). */
+static int
+join_ticking(pthread_t th, atomic_int *finished, atomic_int *quit,
+             const hs_progress *prog, double *last, size_t done,
+             size_t total)
+{
+    int ret = 0;
+    while (prog != NULL && ret == 0 && !atomic_load(finished)) {
+        struct timespec ms = {0, 1000000};
+        if (tick(prog, last, done, total) < 0) {
+            atomic_store(quit, 1);
+            ret = -1;
+        } else {
+            nanosleep(&ms, NULL);
+        }
+    }
+    pthread_join(th, NULL);
+    return ret;
 }
 
 /* Relate every referrer, on one core or two, into the main thread's namer
@@ -1192,9 +1275,9 @@ worker_main(void *arg)
  * -1 with an exception set. */
 static int
 relate_referrers(namer *m, relpar *rp, int *par, const hs_id *refs,
-                 size_t nrefs, const hs_progress *prog, int threads)
+                 size_t nrefs, const hs_progress *prog, double *last,
+                 int threads)
 {
-    double last = now();
     hs_id *defer = NULL;
     size_t ndefer = 0, dcap = 0;
     int ret = -1;
@@ -1204,6 +1287,11 @@ relate_referrers(namer *m, relpar *rp, int *par, const hs_id *refs,
     rp->nrefs = nrefs;
     atomic_init(&rp->next, 0);
     atomic_init(&rp->stop, 0);
+    atomic_init(&rp->finished, 0);
+    rp->w.stop = &rp->stop;
+    m->prog = prog;
+    m->last = last;
+    m->total = nrefs;
     if (threads > 1 && nrefs >= PAR_MIN_REFS && ways_init(&rp->w.ways) == 0) {
         rp->w.v = m->v;
         rp->w.tag = TAG_WORKER;
@@ -1215,19 +1303,21 @@ relate_referrers(namer *m, relpar *rp, int *par, const hs_id *refs,
         if (k >= nrefs)
             break;
         size_t end = k + BLOCK_REFS < nrefs ? k + BLOCK_REFS : nrefs;
+        m->done = k;
         if (relate_block(m, refs, k, end, &defer, &ndefer, &dcap) < 0 ||
-            tick(prog, &last, end, nrefs) < 0)
+            tick(prog, last, end, nrefs) < 0)
             goto done;
     }
     if (running) {
-        pthread_join(th, NULL);
         running = 0;
-        if (rp->w.err)
+        if (join_ticking(th, &rp->finished, &rp->stop, prog, last, nrefs,
+                         nrefs) < 0 ||
+            rp->w.err)
             goto done;
     }
     /* the worker is done: now the referrers only this thread relates */
     for (size_t i = 0; i < ndefer + rp->ndefer; i++) {
-        if ((i & 1023) == 1023 && tick(prog, &last, i, ndefer + rp->ndefer) < 0)
+        if ((i & 1023) == 1023 && tick(prog, last, i, ndefer + rp->ndefer) < 0)
             goto done;
         if (relate_held(m, i < ndefer ? defer[i] : rp->defer[i - ndefer]) < 0)
             goto done;
@@ -1295,9 +1385,13 @@ name_way(name_list *c, const hs_relname *n)
 /* The name of each way of table t (the main thread's, with the worker's
  * merged into it): name[w], an index among c's names.  A dict's int key
  * reads as a list index ("[3]"), so it takes the name of that item's way,
- * which it may add to t.  0, or -1 with an exception set. */
+ * which it may add to t.  0, or -1 with an exception set (cancelled
+ * through prog, too). */
+#define NAME_TICK 0xFFFF        /* ways named between two ticks */
+
 static int
-name_ways(way_table *t, name_list *c, uint32_t **out)
+name_ways(way_table *t, name_list *c, uint32_t **out,
+          const hs_progress *prog, double *last)
 {
     uint32_t *name = NULL;
     size_t cap = 0;
@@ -1306,6 +1400,8 @@ name_ways(way_table *t, name_list *c, uint32_t **out)
         return -1;
     }
     for (size_t w = 0; w < t->n; w++) {
+        if ((w & NAME_TICK) == NAME_TICK && tick(prog, last, 1, 1) < 0)
+            goto fail;
         if (name[w] != UNNAMED)
             continue;
         way_def d = t->def[w];
@@ -1484,8 +1580,16 @@ typedef struct {
     size_t nrows, nlists;
     uint32_t none;      /* the row of no name, UINT32_MAX: none yet */
     hs_rcs_table t;
-    int err;            /* out of room */
+    int err;            /* out of room (-1), or cancelled (-2) */
+    /* cancelling: the main thread's part ticks prog (the other's is NULL)
+     * and, when told to stop, sets *quit, which both parts watch */
+    const hs_progress *prog;
+    double *last;
+    atomic_int *quit;
+    atomic_int *finished;   /* the other core's part: set as it ends */
 } numbering;
+
+#define NUMBER_TICK 0xFFFF      /* members numbered between two checks */
 
 /* Members with others among lo .. hi-1: bits set in multi. */
 static size_t
@@ -1595,6 +1699,15 @@ number_members(void *arg)
     for (size_t k = nb->lo; k < nb->hi; k++) {
         uint32_t f = keys[k];
         uint32_t row;
+        if ((k & NUMBER_TICK) == 0) {
+            if (nb->prog != NULL &&
+                tick(nb->prog, nb->last, k - nb->lo, nb->hi - nb->lo) < 0)
+                atomic_store(nb->quit, 1);
+            if (atomic_load_explicit(nb->quit, memory_order_relaxed)) {
+                nb->err = -2;
+                return NULL;
+            }
+        }
         if (f == 0) {
             row = none_row(nb);
         } else if (!(nb->multi[k >> 6] & (1ull << (k & 63)))) {
@@ -1618,8 +1731,19 @@ number_members(void *arg)
     return NULL;
 }
 
+/* number_members on the other core. */
+static void *
+number_members_thread(void *arg)
+{
+    numbering *nb = arg;
+    number_members(nb);
+    atomic_store(nb->finished, 1);
+    return NULL;
+}
+
 /* Make part b's rows part a's, numbered in the order b met them after a's
- * own, and renumber b's members.  0, or -1 when out of room. */
+ * own, and renumber b's members.  0, -1 when out of room, or -2 when
+ * cancelled through a's progress callback (the exception set). */
 static int
 merge_numbering(numbering *a, numbering *b)
 {
@@ -1653,8 +1777,14 @@ merge_numbering(numbering *a, numbering *b)
         a->rcount[row] += b->rcount[r];
         a->rsize[row] += b->rsize[r];
     }
-    for (size_t k = b->lo; k < b->hi; k++)
+    for (size_t k = b->lo; k < b->hi; k++) {
+        if (((k - b->lo) & NUMBER_TICK) == NUMBER_TICK &&
+            tick(a->prog, a->last, 1, 1) < 0) {
+            free(map);
+            return -2;
+        }
         b->keys[k] = map[b->keys[k]];
+    }
     free(map);
     return 0;
 }
@@ -1768,6 +1898,7 @@ hs_py_via_classify(PyObject *module, const hs_graph *g,
     PyObject *labels = NULL, *rowinfo = NULL, *starts = NULL, *lkeys = NULL,
              *ncodes = NULL;
     int ret = -1;
+    double last = now();
     *labels_out = NULL;
     size_t words = ((size_t)g->n + 64) / 64;
     v.inset = calloc(words, sizeof *v.inset);
@@ -1796,6 +1927,8 @@ hs_py_via_classify(PyObject *module, const hs_graph *g,
         v.rank[w] = (uint32_t)total;
         total += popcount64(v.inset[w]);
     }
+    if (step_tick(prog, &last, 0, 1) < 0)
+        goto done;
 
     /* The distinct referrers of the members, in id order: marked in a
      * bitmap (no sort of every reference), then read out of it.  A big
@@ -1833,13 +1966,17 @@ hs_py_via_classify(PyObject *module, const hs_graph *g,
             refs[n++] = (hs_id)(w * 64 + (size_t)__builtin_ctzll(b));
     free(isref);
     isref = NULL;
+    if (step_tick(prog, &last, 0, nrefs) < 0)
+        goto done;
 
     /* Each referrer once: every reference it holds to a member, as a way
      * of referring in the table of the thread that related it. */
     int par;
-    if (relate_referrers(&m, &rp, &par, refs, nrefs, prog, threads) < 0)
+    if (relate_referrers(&m, &rp, &par, refs, nrefs, prog, &last,
+                         threads) < 0)
         goto done;
-    if (by_root && root_names(&m) < 0)
+    if ((by_root && root_names(&m) < 0) ||
+        step_tick(prog, &last, nrefs, nrefs) < 0)
         goto done;
 
     /* Each way once as a name: the ways of the thread that made fewer
@@ -1862,7 +1999,8 @@ hs_py_via_classify(PyObject *module, const hs_graph *g,
             goto done;
         }
     }
-    if (name_ways(big, &c, &name) < 0)
+    if (name_ways(big, &c, &name, prog, &last) < 0 ||
+        step_tick(prog, &last, nrefs, nrefs) < 0)
         goto done;
     if (par)
         for (size_t w = 0; w < other->n; w++)
@@ -1900,8 +2038,17 @@ hs_py_via_classify(PyObject *module, const hs_graph *g,
         PyErr_NoMemory();
         goto done;
     }
+    if (step_tick(prog, &last, nrefs, nrefs) < 0)
+        goto done;
+    atomic_int quit, finished;
+    atomic_init(&quit, 0);
+    atomic_init(&finished, 0);
     numbering base = {g, s, v.multi, more, mname, wname, nmore, keys};
+    base.quit = &quit;
+    base.finished = &finished;
     nb[0] = nb[1] = base;
+    nb[0].prog = prog;
+    nb[0].last = &last;
     nb[0].hi = s->n;
     int halves = 0;
     if (threads > 1 && s->n >= PAR_MIN_MEMBERS) {
@@ -1911,7 +2058,7 @@ hs_py_via_classify(PyObject *module, const hs_graph *g,
         halves = numbering_init(&nb[1], nnames, maxrows, nb[1].hi - nb[1].lo,
                                 multi_between(v.multi, nb[1].lo, s->n)) ==
                      0 &&
-                 hs_thread_start(&th, number_members, &nb[1]);
+                 hs_thread_start(&th, number_members_thread, &nb[1]);
         if (!halves)
             nb[0].hi = s->n;
     }
@@ -1923,14 +2070,16 @@ hs_py_via_classify(PyObject *module, const hs_graph *g,
     if (!nb[0].err)
         number_members(&nb[0]);
     if (halves) {
-        pthread_join(th, NULL);
-        if (nb[0].err == 0 && nb[1].err == 0 &&
-            merge_numbering(&nb[0], &nb[1]) < 0)
-            nb[0].err = -1;
+        if (join_ticking(th, &finished, &quit, nb[0].err ? NULL : prog,
+                         &last, nb[0].hi, s->n) < 0)
+            nb[0].err = -2;
+        if (nb[0].err == 0 && nb[1].err == 0)
+            nb[0].err = merge_numbering(&nb[0], &nb[1]);
     }
     numbering_free(&nb[1]);
     if (nb[0].err || nb[1].err) {
-        PyErr_NoMemory();
+        if (!PyErr_Occurred())  /* (else cancelled, by tick) */
+            PyErr_NoMemory();
         goto done;
     }
     size_t nrows = nb[0].nrows;
@@ -1964,12 +2113,17 @@ hs_py_via_classify(PyObject *module, const hs_graph *g,
     ncodes = u64_buffer(module, c.code, nnames);
     c.code = NULL;
     hs_rcs_table_free(&t);
-    if (rowinfo == NULL || starts == NULL || lkeys == NULL || ncodes == NULL)
+    if (rowinfo == NULL || starts == NULL || lkeys == NULL || ncodes == NULL ||
+        step_tick(prog, &last, nrefs, nrefs) < 0)
         goto done;
 
-    int err = hs_partition_counted(part, s, keys, nrows, rcount, rsize);
+    int err = hs_partition_counted(part, s, keys, nrows, rcount, rsize, prog);
     if (err < 0) {
-        if (err == -HS_ENOMEM)
+        if (PyErr_Occurred())
+            ;                   /* the progress callback raised */
+        else if (err == -HS_ECANCELED)
+            PyErr_SetString(PyExc_KeyboardInterrupt, "cancelled");
+        else if (err == -HS_ENOMEM)
             PyErr_NoMemory();
         else
             PyErr_SetString(PyExc_OverflowError, "too many byvia rows");

@@ -472,6 +472,16 @@ test_partition_by_id_orders_by_size(void **state)
     hs_graph_free(g);
 }
 
+/* A progress callback that asks to stop at its first call (with *arg 0). */
+static int
+stop_at_call(void *arg, const char *what, uint64_t done, uint64_t total)
+{
+    (void)what;
+    (void)done;
+    (void)total;
+    return ++*(int *)arg == 1;
+}
+
 static void
 test_partition_with_given_keys(void **state)
 {
@@ -515,8 +525,20 @@ test_partition_with_given_keys(void **state)
         size[keys[i]] += hs_graph_size(g, ids[i]);
     }
     hs_partition c;
-    assert_int_equal(hs_partition_counted(&c, &s, keys32, 10, count, size),
+    /* asked to stop: nothing is left behind */
+    int calls = 0;
+    hs_progress stop = {stop_at_call, &calls};
+    assert_int_equal(hs_partition_counted(&c, &s, keys32, 10, count, size,
+                                          &stop),
+                     -HS_ECANCELED);
+    assert_int_equal(calls, 1);
+    assert_null(c.member);
+    assert_int_equal(c.ngroups, 0);
+    calls = -1000;              /* (never reaches 1: goes on) */
+    assert_int_equal(hs_partition_counted(&c, &s, keys32, 10, count, size,
+                                          &stop),
                      0);
+    assert_true(calls > -1000);
     assert_int_equal(c.ngroups, p.ngroups);
     assert_int_equal(c.total_count, 6);
     assert_int_equal(c.total_size, p.total_size);
@@ -564,7 +586,7 @@ test_partition_many_groups_order(void **state)
     }
     hs_set s = mk(ids, n);
     hs_partition p;
-    assert_int_equal(hs_partition_counted(&p, &s, keys, NKEYS, count, size),
+    assert_int_equal(hs_partition_counted(&p, &s, keys, NKEYS, count, size, NULL),
                      0);
     assert_int_equal(p.total_count, n);
     size_t groups = 0;
@@ -619,7 +641,7 @@ counted_as_met(hs_partition *p, const hs_graph *g, const hs_set *s,
         count[keys[k]]++;
         size[keys[k]] += hs_graph_size(g, s->ids[k]);
     }
-    assert_int_equal(hs_partition_counted(p, s, keys, nkeys, count, size), 0);
+    assert_int_equal(hs_partition_counted(p, s, keys, nkeys, count, size, NULL), 0);
     free(renum);
     free(keys);
     free(count);
