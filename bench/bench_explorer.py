@@ -9,13 +9,22 @@ tests/unit/tui_demo --bench):
 
     open          the first view: the snapshot and its table (what the
                   hotkey or explore() waits for before the table shows)
+    prepare       the work the explorer does ahead once the user pauses
+                  (Model.prepare until it has none left: the heap's
+                  byvia), and prepare_gap, the longest stretch of it
+                  between two calls of the progress callback: how long a
+                  key typed meanwhile may wait (0.02 s at the least
+                  here, where the callback is a Python function, called
+                  at most that often; the explorer's own is called at
+                  each step)
     redraw        info() and R rows of a view: what moving the cursor,
                   going back or resizing asks of the model
-    by_<rel>      a new partition of the whole heap (keys c t r v s m)
+    by_<rel>      a new partition of the whole heap (keys c t r v s m;
+                  by_via computed again, as v on a heap not prepared)
     row_by_<rel>  a partition of the largest row (h[0]) by that relation
-                  (row_by_via and row_by_rcs are cut from by_via's and
-                  by_rcs's partitions of the heap, which the heap keeps,
-                  as in a session that pressed v or r on the heap first)
+                  (row_by_via and row_by_rcs are cut from the heap's
+                  byvia (prepared) and byrcs (by_rcs), which the heap
+                  keeps)
     row_by_via_direct, row_by_rcs_direct  the same, computed from the
                   row's referrers as a first v or r on the row would
     open_row      Enter on the largest row
@@ -23,6 +32,8 @@ tests/unit/tui_demo --bench):
     inspect       x: one object's page (repr, path, referrers, referents)
 
 and prints one JSON line with the seconds of each and the worst redraw.
+On a machine without the memory to spare for it (Model.prepare checks),
+prepare does nothing and row_by_via is computed as row_by_via_direct.
 As in an explorer session (heapscope.explore()), the collector is off
 while the model works: a full collection of a heap this size would
 otherwise land in whichever step allocates past its threshold.
@@ -78,10 +89,27 @@ def main(argv):
         return v
 
     root = timed('open', open_view)
+    stamps = []
+
+    def prepare():
+        stamps.append(time.perf_counter())
+        while model.prepare(lambda what, done, total:
+                            stamps.append(time.perf_counter())):
+            pass
+        stamps.append(time.perf_counter())
+    timed('prepare', prepare)
+    res['seconds']['prepare_gap'] = round(max(
+        b - a for a, b in zip(stamps, stamps[1:])), 4)
     worst = 0.0
     for rel, name in ((1, 'type'), (2, 'rcs'), (3, 'via'), (4, 'size'),
                       (6, 'module'), (0, 'clodo')):
-        v = timed('by_' + name, lambda: model.repartition(root, rel, tick))
+        if name == 'via':
+            timed('by_via', lambda: _api.via_partition(
+                root.iset._s, progress=tick, derive=False))
+            v = model.repartition(root, rel, tick)      # (prepared)
+        else:
+            v = timed('by_' + name,
+                      lambda: model.repartition(root, rel, tick))
         t0 = time.perf_counter()
         redraw(v)
         worst = max(worst, time.perf_counter() - t0)

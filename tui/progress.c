@@ -118,6 +118,26 @@ draw(hs_tui *t, const char *what, uint64_t done, uint64_t total,
 }
 
 int
+hs_tui_prepare_tick(void *arg, const char *what, uint64_t done, uint64_t total)
+{
+    hs_tui *t = arg;
+    int key;
+
+    (void)what;
+    (void)done;
+    (void)total;
+    if (t->nahead > 0) {
+        return 1;
+    }
+    key = t->io.getkey(t->io.arg, &t->canvas, 0);
+    if (key == HS_K_NONE) {
+        return 0;
+    }
+    t->ahead[t->nahead++] = key;
+    return 1;
+}
+
+int
 hs_tui_progress_tick(void *arg, const char *what, uint64_t done, uint64_t total)
 {
     hs_tui *t = arg;

@@ -24,6 +24,8 @@ hs_tui_init(hs_tui *t, hs_model *m, const hs_tui_io *io, int rows, int cols,
     t->canvas.cur_y = t->canvas.cur_x = -1;
     t->screen = HS_SCR_TABLE;
     t->dirty = 1;
+    t->last_key_ms = io->now_ms(io->arg);
+    t->prepare_more = 1;
     if (hs_canvas_resize(&t->canvas, rows, cols) < 0) {
         return -1;
     }
@@ -475,6 +477,25 @@ hs_tui_draw(hs_tui *t)
     }
 }
 
+/* No key for this long: the model may work ahead (prepare). */
+#define PREPARE_AFTER_MS 500
+
+/* Let the model work ahead, if the user has paused long enough. */
+static void
+prepare(hs_tui *t)
+{
+    uint64_t now = t->io.now_ms(t->io.arg);
+    hs_progress p = {hs_tui_prepare_tick, t};
+
+    if (!t->prepare_more || t->m->ops->prepare == NULL || t->nahead > 0
+        || now - t->last_key_ms < PREPARE_AFTER_MS) {
+        return;
+    }
+    if (t->m->ops->prepare(t->m, &p) == 0) {
+        t->prepare_more = 0;
+    }
+}
+
 static void
 idle(hs_tui *t)
 {
@@ -509,9 +530,12 @@ hs_tui_loop(hs_tui *t)
         }
         if (key == HS_K_NONE) {
             idle(t);
+            prepare(t);
             continue;
         }
         hs_tui_key(t, key);
+        t->last_key_ms = t->io.now_ms(t->io.arg);
+        t->prepare_more = 1;
     }
     t->m->ops->cancel(t->m);
 }

@@ -227,6 +227,9 @@ typedef struct hs_tui {
      * line, replayed in order by the loop once it is over */
     int ahead[HS_TYPEAHEAD];
     int nahead;
+    /* working ahead (the model's prepare) once no key came for a while */
+    uint64_t last_key_ms;   /* when the loop last handled a key */
+    int prepare_more;       /* the model may have work to do ahead */
 
     int quit;
     int dirty;
@@ -328,6 +331,10 @@ int hs_tui_progress_tick(void *arg, const char *what, uint64_t done,
                      uint64_t total);
 /* The next key typed ahead during a quick call, or HS_K_NONE. */
 int hs_tui_typed_ahead(hs_tui *t);
+/* tick() for the model's work ahead (prepare): draws nothing; a key
+ * stops the work and is kept, to act as if nothing had been running. */
+int hs_tui_prepare_tick(void *arg, const char *what, uint64_t done,
+                        uint64_t total);
 
 /* report.c: key w. */
 int hs_report_write(hs_tui *t, hs_frame *f, const char *path);

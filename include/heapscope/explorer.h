@@ -148,6 +148,15 @@ typedef struct hs_model_ops {
     int (*poll)(hs_model *m);
     /* Stop background work the TUI no longer needs (e.g. on Esc). */
     void (*cancel)(hs_model *m);
+    /* Work ahead while the user reads: what a key is likely to ask for
+     * next (the real model: the root set's byvia, which the byvia of any
+     * of its rows is then cut from), kept for when it does.  The TUI
+     * calls it after a pause in the keys, again while it returns 1.  p's
+     * tick() returns non-zero as soon as a key is typed: the work stops,
+     * what it did is dropped, and it is tried again at the next pause.
+     * 1: did some, or is waiting for the background (call again later);
+     * 0: nothing (left) to do; -1: stopped.  May be NULL. */
+    int (*prepare)(hs_model *m, const hs_progress *p);
 
     /* Sample the nth object (0: the largest) of row `row` and describe it;
      * 0, or -1 with error() set.  *out stays valid until the next

@@ -272,11 +272,18 @@ int hs_py_via_restrict(PyObject *module, const hs_graph *g,
  * exception set (p freed). */
 PyObject *hs_py_buffer(PyObject *module, void *p, size_t bytes);
 
-/* ---- module.c: what model.c needs of a set ------------------------------ */
+/* ---- module.c: what model.c needs of a row ------------------------------ */
 
-/* The relations of an IdSet's snapshot (built now if needed) and its ids;
- * both live as long as the IdSet.  0, or -1 with an exception set. */
-int hs_py_idset_parts(PyObject *idset, hs_relations **rel, const hs_set **s);
+/* The ids of row k of a C Partition (its members filled in first if need
+ * be), or of an IdSet (k unused), borrowed from it: valid, like *snap
+ * (its snapshot, for hs_py_snapshot_relations), while o lives; no copy.
+ * 0, or -1 with an exception set. */
+int hs_py_row_parts(PyObject *o, size_t k, hs_set *s, void **snap);
+/* The relations of a snapshot hs_py_row_parts gave, built now if they are
+ * not yet, by this thread or one that began first: callable without the
+ * GIL (the dominated-size worker builds them, not the explorer's first
+ * draw).  NULL when they cannot be (out of memory). */
+hs_relations *hs_py_snapshot_relations(void *snap);
 
 /* ---- model.c: the explorer over heapscope._explore.Model ------------------ */
 

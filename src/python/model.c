@@ -42,9 +42,10 @@ typedef struct job {
     struct job *next;
     hs_view *view;
     size_t index;              /* heapy row index */
-    PyObject *keep;            /* the row's IdSet: keeps its snapshot */
-    hs_relations *rel;
-    hs_set set;                /* a copy of the row's ids */
+    PyObject *keep;            /* the row's Partition or IdSet: keeps its
+                                  ids and its snapshot */
+    void *snap;                /* for hs_py_snapshot_relations */
+    hs_set set;                /* the row's ids, borrowed from keep */
     uint64_t bytes;
     int err;
 } job;
@@ -67,6 +68,10 @@ typedef struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     job *queue, *queue_tail, *done;
+    int running;               /* the worker is on a job */
+    int foreground;            /* a key's call runs: the worker waits */
+    int preparing;             /* the call is prepare's, not a key's */
+    int tree_built;            /* a job was done: the dominator tree is */
     int stop;
     volatile int cancel;       /* stop the job running now */
     int changed;
@@ -84,6 +89,7 @@ typedef struct {
 
 static const hs_model_ops ops;
 static int in_futex(long tid);
+static void set_foreground(pymodel *m, int on);
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -265,10 +271,16 @@ call(pymodel *m, const char *name, const hs_progress *p, const char *fmt,
         for (Py_ssize_t i = 0; i < n; i++)
             stack[i + 1] = PyTuple_GET_ITEM(args, i);
         const hs_progress *saved = m->prog;
+        /* (a call with progress is a long one: a key's, unless prepare's) */
+        int fg = p != NULL && !m->preparing;
         m->prog = p;
+        if (fg)
+            set_foreground(m, 1);
         python_begin(m);
         r = PyObject_VectorcallMethod(meth, stack, (size_t)(n + 1), NULL);
         python_end(m);
+        if (fg)
+            set_foreground(m, 0);
         m->prog = saved;
     } else if (meth != NULL) {
         PyErr_SetString(PyExc_SystemError, "too many arguments");
@@ -433,13 +445,31 @@ m_row(hs_model *base, hs_view *v, size_t i, hs_row *out)
 
 /* ---- dominated sizes, in the background ------------------------------------ */
 
+/* The worker's progress: while a key's call runs on the TUI's thread the
+ * worker waits here, leaving it both cores (the Dominated column can wait
+ * a second; a key should not). */
 static int
 worker_tick(void *arg, const char *what, uint64_t done, uint64_t total)
 {
+    pymodel *m = arg;
     (void)what;
     (void)done;
     (void)total;
-    return ((pymodel *)arg)->cancel;
+    pthread_mutex_lock(&m->lock);
+    while (m->foreground && !m->cancel && !m->stop)
+        pthread_cond_wait(&m->wake, &m->lock);
+    pthread_mutex_unlock(&m->lock);
+    return m->cancel;
+}
+
+static void
+set_foreground(pymodel *m, int on)
+{
+    pthread_mutex_lock(&m->lock);
+    m->foreground = on;
+    if (!on)
+        pthread_cond_broadcast(&m->wake);
+    pthread_mutex_unlock(&m->lock);
 }
 
 static void *
@@ -458,10 +488,18 @@ worker(void *arg)
         if (m->queue == NULL)
             m->queue_tail = NULL;
         m->cancel = 0;
+        m->running = 1;
         pthread_mutex_unlock(&m->lock);
-        /* Only C arrays from here on: no Python object, no GIL. */
-        j->err = hs_domisize(j->rel, &j->set, &j->bytes, NULL, &p);
+        /* Only C arrays from here on: no Python object, no GIL.  The
+         * snapshot's relations are built here if nothing has asked for
+         * them yet (a third of a second on a heap of 14 million objects,
+         * not spent by the explorer's first draw). */
+        hs_relations *rel = hs_py_snapshot_relations(j->snap);
+        j->err = rel == NULL ? -HS_ENOMEM
+                             : hs_domisize(rel, &j->set, &j->bytes, NULL, &p);
         pthread_mutex_lock(&m->lock);
+        m->running = 0;
+        m->tree_built |= j->err == 0;
         j->next = m->done;
         m->done = j;
         m->changed = 1;
@@ -474,7 +512,6 @@ static void
 job_free(job *j)
 {
     Py_XDECREF(j->keep);
-    hs_set_free(&j->set);
     view_unref(j->view);
     free(j);
 }
@@ -502,28 +539,33 @@ heapy_index(pymodel *m, hs_view *v, size_t i)
 static int
 enqueue(pymodel *m, hs_view *v, size_t i, size_t k)
 {
-    PyObject *rowset = call(m, "rowset", NULL, "(On)", v->py, (Py_ssize_t)i);
-    if (rowset == NULL)
+    PyObject *src = call(m, "row_source", NULL, "(On)", v->py, (Py_ssize_t)i);
+    if (src == NULL)
         return -1;
-    hs_relations *rel;
-    const hs_set *s;
-    if (hs_py_idset_parts(rowset, &rel, &s) < 0) {
+    PyObject *owner;
+    Py_ssize_t row;
+    hs_set s;
+    void *snap;
+    if (!PyArg_ParseTuple(src, "On", &owner, &row) ||
+        hs_py_row_parts(owner, (size_t)row, &s, &snap) < 0) {
         take_error(m);
-        Py_DECREF(rowset);
+        Py_DECREF(src);
         return -1;
     }
     job *j = calloc(1, sizeof *j);
-    if (j == NULL || hs_set_from_ids(&j->set, s->ids, s->n) < 0) {
-        free(j);
-        Py_DECREF(rowset);
+    if (j == NULL) {
+        Py_DECREF(src);
         set_error(m, "out of memory");
         return -1;
     }
     j->view = v;
     v->refs++;
     j->index = k;
-    j->keep = rowset;
-    j->rel = rel;
+    Py_INCREF(owner);
+    j->keep = owner;
+    Py_DECREF(src);
+    j->snap = snap;
+    j->set = s;
     if (!m->started) {
         if (pthread_create(&m->thread, NULL, worker, m) != 0) {
             job_free(j);
@@ -611,6 +653,7 @@ m_cancel(hs_model *base)
     job *q = m->queue;
     m->queue = m->queue_tail = NULL;
     m->cancel = 1;
+    pthread_cond_broadcast(&m->wake);
     pthread_mutex_unlock(&m->lock);
     while (q != NULL) {
         job *j = q;
@@ -806,10 +849,45 @@ m_release(hs_model *base, hs_view *v)
     view_unref(v);
 }
 
+/* Work ahead (Model.prepare), once the worker has built the snapshot's
+ * relations and dominator tree, if it was asked for dominated sizes: a
+ * second or two on a heap of millions of objects, during which prepare
+ * would wait for the relations with the keys held up.  After that, each
+ * row's dominated size is its own job, and prepare works beside them.
+ * What fails here is never shown: the model's last error stays the
+ * TUI's. */
+static int
+m_prepare(hs_model *base, const hs_progress *p)
+{
+    pymodel *m = (pymodel *)base;
+    pthread_mutex_lock(&m->lock);
+    int busy = (m->queue != NULL || m->running) && !m->tree_built;
+    pthread_mutex_unlock(&m->lock);
+    if (busy)
+        return 1;
+    char *saved = m->error;
+    m->error = NULL;
+    m->preparing = 1;
+    PyObject *r = call(m, "prepare", p, "(O)", m->tick);
+    m->preparing = 0;
+    int ret;
+    if (r != NULL) {
+        ret = PyObject_IsTrue(r) > 0;
+        PyErr_Clear();
+        Py_DECREF(r);
+    } else {
+        /* stopped by a key: again at the next pause; else give up */
+        ret = m->error != NULL && strcmp(m->error, "cancelled") == 0 ? -1 : 0;
+    }
+    free(m->error);
+    m->error = saved;
+    return ret;
+}
+
 static const hs_model_ops ops = {
     m_root, m_repartition, m_step, m_eval, m_sort, m_info, m_row,
-    m_dominated, m_poll, m_cancel, m_inspect, m_mark, m_refresh, m_error,
-    m_status, m_release
+    m_dominated, m_poll, m_cancel, m_prepare, m_inspect, m_mark, m_refresh,
+    m_error, m_status, m_release
 };
 
 /* ---- running it ----------------------------------------------------------- */
@@ -821,7 +899,7 @@ model_close(pymodel *m)
         pthread_mutex_lock(&m->lock);
         m->stop = 1;
         m->cancel = 1;
-        pthread_cond_signal(&m->wake);
+        pthread_cond_broadcast(&m->wake);
         pthread_mutex_unlock(&m->lock);
         pthread_join(m->thread, NULL);
     }

@@ -36,7 +36,13 @@ typedef struct PartitionObject PartitionObject;
 typedef struct {
     PyObject_HEAD
     hs_graph *g;
-    hs_relations *rel;         /* reverse edges etc., built on first use */
+    /* reverse edges etc., built on first use by whichever thread asks
+     * first (the explorer's dominated-size worker asks without the GIL):
+     * read and written under rel_lock (relations_once) */
+    hs_relations *rel;
+    pthread_mutex_t rel_lock;
+    pthread_cond_t rel_done;
+    int rel_building;
     hs_heapdefs hd;            /* NyHeapDefs of the modules loaded then */
     PyObject *module;          /* keeps the state (and types) alive */
     int held;
@@ -104,7 +110,7 @@ raise_hs(int err)
 }
 
 /* Long computations take an optional `progress` callable: called as
- * progress(what, done, total) about every 50 ms; if it raises, the
+ * progress(what, done, total) at most every 20 ms; if it raises, the
  * computation stops and the exception propagates. */
 typedef struct {
     PyObject *cb;
@@ -124,7 +130,7 @@ pyprog_tick(void *arg, const char *what, uint64_t done, uint64_t total)
 {
     pyprog *p = arg;
     double t = mono_now();
-    if (t - p->last < 0.05)
+    if (t - p->last < 0.02)
         return 0;
     p->last = t;
     PyObject *r = PyObject_CallFunction(p->cb, "sKK", what,
@@ -136,12 +142,18 @@ pyprog_tick(void *arg, const char *what, uint64_t done, uint64_t total)
     return 0;
 }
 
-/* An hs_progress calling `cb` (or none when cb is NULL or None). */
+/* An hs_progress calling `cb` (or none when cb is NULL or None).  The
+ * explorer's own tick is its hs_progress, called directly: no Python call
+ * each time, and no 20 ms between calls (the explorer reads the keyboard
+ * at its own pace). */
 static const hs_progress *
 progress_of(PyObject *cb, pyprog *pp, hs_progress *hp)
 {
     if (cb == NULL || cb == Py_None)
         return NULL;
+    const hs_progress *direct = hs_py_model_progress(cb);
+    if (direct != NULL)
+        return direct;
     pp->cb = cb;
     pp->last = 0;
     hp->tick = pyprog_tick;
@@ -169,17 +181,58 @@ parse_progress(PyObject *args, PyObject *kw, const char *fname,
  * faulting fresh pages in is much of what a walk costs here, and the next
  * walk may come minutes later.  When the last one goes, so does what was
  * kept. */
+/* The snapshot's relations, built now if they are not yet, by this
+ * thread, or by another that began first (then waited for): no Python
+ * here, and the GIL may or may not be held.  0, -HS_EINVAL (a mark: no
+ * edges), or -HS_ENOMEM; *built: whether this call built them. */
+static int
+relations_once(SnapshotObject *self, hs_relations **out, int *built)
+{
+    int err = 0;
+    *built = 0;
+    pthread_mutex_lock(&self->rel_lock);
+    while (self->rel_building)
+        pthread_cond_wait(&self->rel_done, &self->rel_lock);
+    if (self->rel == NULL && self->g->edges == NULL) {
+        err = -HS_EINVAL;
+    } else if (self->rel == NULL) {
+        self->rel_building = 1;
+        pthread_mutex_unlock(&self->rel_lock);
+        hs_relations *r = NULL;
+        err = hs_relations_new(&r, self->g);
+        pthread_mutex_lock(&self->rel_lock);
+        self->rel = r;
+        self->rel_building = 0;
+        *built = r != NULL;
+        pthread_cond_broadcast(&self->rel_done);
+    }
+    *out = self->rel;
+    pthread_mutex_unlock(&self->rel_lock);
+    return err;
+}
+
+/* The relations if built, else NULL (never waits for them). */
+static hs_relations *
+relations_built(SnapshotObject *self)
+{
+    pthread_mutex_lock(&self->rel_lock);
+    hs_relations *r = self->rel_building ? NULL : self->rel;
+    pthread_mutex_unlock(&self->rel_lock);
+    return r;
+}
+
 static void
 keep_freed_memory(const modstate *st)
 {
     size_t bytes = 0;
     for (size_t k = 0; k < st->nlive; k++) {
-        const SnapshotObject *snap = (const SnapshotObject *)st->live_obj[k];
+        SnapshotObject *snap = (SnapshotObject *)st->live_obj[k];
         const hs_graph *g = st->live[k];
+        hs_relations *rel = relations_built(snap);
         bytes += hs_graph_memory(g);
         /* its relations, or what they will take (reverse edges) */
-        bytes += snap->rel != NULL
-                     ? hs_relations_memory(snap->rel)
+        bytes += rel != NULL
+                     ? hs_relations_memory(rel)
                      : ((size_t)g->n + (size_t)g->nedges + 3) * sizeof(hs_id);
     }
     hs_memory_keep(bytes);
@@ -188,21 +241,21 @@ keep_freed_memory(const modstate *st)
 static hs_relations *
 relations(SnapshotObject *self)
 {
-    if (self->rel == NULL) {
-        if (self->g->edges == NULL) {
-            PyErr_SetString(PyExc_ValueError,
-                            "a mark has no edges: take a snapshot");
-            return NULL;
-        }
-        int r = hs_relations_new(&self->rel, self->g);
-        if (r < 0) {
-            raise_hs(r);
-            return NULL;
-        }
-        if (self->held && self->module != NULL)
-            keep_freed_memory(state_of(self->module));
+    hs_relations *rel;
+    int built;
+    int r = relations_once(self, &rel, &built);
+    if (r == -HS_EINVAL) {
+        PyErr_SetString(PyExc_ValueError,
+                        "a mark has no edges: take a snapshot");
+        return NULL;
     }
-    return self->rel;
+    if (r < 0) {
+        raise_hs(r);
+        return NULL;
+    }
+    if (built && self->held && self->module != NULL)
+        keep_freed_memory(state_of(self->module));
+    return rel;
 }
 
 /* The live-snapshot list of the module state (0, or -1 with MemoryError). */
@@ -324,8 +377,11 @@ snapshot_dealloc(SnapshotObject *self)
     self->g = NULL;
     if (g != NULL && self->held && self->module != NULL)
         live_remove(state_of(self->module), g);
+    /* (no thread is building them: a job that would keeps the snapshot) */
     hs_relations_free(self->rel);
     self->rel = NULL;
+    pthread_mutex_destroy(&self->rel_lock);
+    pthread_cond_destroy(&self->rel_done);
     hs_pagefilter_free(&self->pages);
     hs_heapdefs_free(&self->hd);
     /* Dropping our references can run finalizers: the graph is detached
@@ -720,28 +776,16 @@ snapshot_holds(SnapshotObject *self, PyObject *args)
     return h.list;
 }
 
-static int is_idset(PyObject *o);
-
-int
-hs_py_idset_parts(PyObject *o, hs_relations **rel, const hs_set **s)
-{
-    if (!is_idset(o)) {
-        PyErr_SetString(PyExc_TypeError, "not an IdSet");
-        return -1;
-    }
-    IdSetObject *set = (IdSetObject *)o;
-    if ((*rel = relations(set->snap)) == NULL)
-        return -1;
-    *s = &set->s;
-    return 0;
-}
-
 static PyObject *
 snapshot_drop_edges(SnapshotObject *self, PyObject *unused)
 {
+    pthread_mutex_lock(&self->rel_lock);
+    while (self->rel_building)
+        pthread_cond_wait(&self->rel_done, &self->rel_lock);
     hs_relations_free(self->rel);
     self->rel = NULL;
     hs_graph_drop_edges(self->g);
+    pthread_mutex_unlock(&self->rel_lock);
     Py_RETURN_NONE;
 }
 
@@ -760,8 +804,9 @@ snapshot_get_nedges(SnapshotObject *self, void *c)
 static PyObject *
 snapshot_get_memory(SnapshotObject *self, void *c)
 {
+    hs_relations *rel = relations_built(self);
     return PyLong_FromSize_t(hs_graph_memory(self->g) +
-                             (self->rel ? hs_relations_memory(self->rel) : 0));
+                             (rel ? hs_relations_memory(rel) : 0));
 }
 
 static PyObject *
@@ -1759,6 +1804,48 @@ partition_group(PartitionObject *self, PyObject *arg)
     return new_idset(self->snap, &out);
 }
 
+/* ---- what model.c needs of a row ------------------------------------------ */
+
+int
+hs_py_row_parts(PyObject *o, size_t k, hs_set *s, void **snap)
+{
+    if (is_idset(o)) {
+        *s = ((IdSetObject *)o)->s;
+        *snap = ((IdSetObject *)o)->snap;
+        return 0;
+    }
+    if (Py_TYPE(o)->tp_dealloc != (destructor)partition_dealloc) {
+        PyErr_SetString(PyExc_TypeError, "not an IdSet or a Partition");
+        return -1;
+    }
+    PartitionObject *p = (PartitionObject *)o;
+    if (k >= p->p.ngroups) {
+        PyErr_SetString(PyExc_IndexError, "partition index out of range");
+        return -1;
+    }
+    if (partition_members(p) < 0)
+        return -1;
+    if (p->p.member == NULL) {
+        PyErr_SetString(PyExc_ValueError, "a partition without members");
+        return -1;
+    }
+    /* (a group's members are in the set's order: a set of their own) */
+    size_t a = hs_partition_start(&p->p, k), b = hs_partition_start(&p->p,
+                                                                      k + 1);
+    s->ids = p->p.member + a;
+    s->n = b - a;
+    *snap = p->snap;
+    return 0;
+}
+
+hs_relations *
+hs_py_snapshot_relations(void *snap)
+{
+    hs_relations *rel;
+    int built;
+    return relations_once(snap, &rel, &built) == 0 ? rel : NULL;
+}
+
 /* The union of rows start, start+step, ... before stop (a slice already
  * clipped by slice.indices): one sort of their members, not a union per
  * row (h.byid[0:100000] would be quadratic). */
@@ -1974,6 +2061,9 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
         return NULL;
     snap->g = NULL;
     snap->rel = NULL;
+    snap->rel_building = 0;
+    snap->rel_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+    snap->rel_done = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
     snap->hd.defs = NULL;
     snap->hd.n = 0;
     snap->hd.capsules = NULL;

@@ -545,6 +545,24 @@ class TestExplorer(E2ECase):
         self.close(pane)
         self.finish(pane, 0)
 
+    def test_dominated_fills_in_then_work_ahead_serves_a_row(self):
+        # The Dominated column fills in (the worker builds the snapshot's
+        # relations and dominator tree), the explorer then works ahead
+        # while no key comes, and a row's v after that shows its table.
+        pane = self.start([COMMAND, 'demo', '2000'],
+                          unset=['HEAPSCOPE_ACTION'])
+        pane.wait_for(TITLE)
+        pane.wait_for(r'^ >\s+0(\s+\d+){6}\s+[\d.]+ [KMG]?B\s+\S', timeout=60)
+        time.sleep(1.5)
+        pane.keys('Enter')
+        pane.wait_for(r'^ heapscope\b.*h\[0\]')
+        pane.keys('v')
+        pane.wait_for(r'^ heapscope\b.*h\[0\]\.byvia\b')
+        pane.wait_for(r'Referred Via')
+        pane.wait_for(r'^ >\s+0\s+\d+')
+        self.close(pane)
+        self.finish(pane, 0)
+
     def test_a_long_snapshot_shows_progress_and_esc_cancels_it(self):
         # u takes a fresh snapshot: on a heap of millions of objects it
         # shows its progress, and Esc stops the walk with the explorer,
@@ -586,6 +604,8 @@ class TestExplorer(E2ECase):
                 pane.wait_for(r'^BEFORE \d+$')
             pane.keys('C-\\')
             pane.wait_for(TITLE)
+            # a pause: the explorer works ahead (the heap's byvia)
+            time.sleep(1.5)
             for key, shows in (('r', r'Referrers by Kind'),
                                ('Enter', r'h\.byrcs\[0\]'),
                                ('R', r'\.referrers'),

@@ -224,6 +224,68 @@ class TestModel(unittest.TestCase):
         with self.assertRaises(KeyboardInterrupt):
             self.model.root(cancel)
 
+    def test_prepare_works_ahead_on_the_root(self):
+        hp = _api.Use()
+        hp.setrelheap()
+        repo = demo.Repository().load(200)
+        m = _explore.Model(hp)
+        root = m.root(tick)
+        h = root.iset
+        self.assertNotIn('via', h._parts)
+        self.assertTrue(m.prepare(tick))
+        self.assertIn('via', h._parts)
+        self.assertFalse(m.prepare(tick))       # nothing left to do
+        # v on the heap is what was prepared; on a row, cut from it
+        self.assertIs(m.repartition(root, REL['via'], tick).part,
+                      h._parts['via'])
+        row = m.step(root, 0, _explore.STEP_OPEN, tick)
+        v = m.repartition(row, REL['via'], tick)
+        self.assertTrue(v.part._cpart.cut)
+        direct = _api.Partition(row.iset, _api.CLASSIFIERS['via'],
+                                rows=_api.via_partition(row.iset._s,
+                                                        derive=False))
+        self.assertFalse(direct._cpart.cut)
+        self.assertEqual([v.part._row(k) for k in range(len(v.part))],
+                         [direct._row(k) for k in range(len(direct))])
+        del repo
+
+    def test_prepare_stops_when_told_and_starts_again(self):
+        hp = _api.Use()
+        hp.setrelheap()
+        repo = demo.Repository().load(200)
+        m = _explore.Model(hp)
+        h = m.root(tick).iset
+        calls = []
+
+        def key_typed(what, done, total):
+            calls.append(what)
+            raise KeyboardInterrupt('cancelled')
+        with self.assertRaises(KeyboardInterrupt):
+            m.prepare(key_typed)
+        self.assertTrue(calls)
+        self.assertNotIn('via', h._parts)       # nothing half-made kept
+        self.assertTrue(m.prepare(tick))
+        self.assertIn('via', h._parts)
+        del repo
+
+    def test_prepare_only_with_memory_to_spare(self):
+        spare = _explore.memory_to_spare()
+        if sys.platform.startswith('linux'):
+            self.assertIsInstance(spare, int)
+            self.assertGreater(spare, 0)
+        hp = _api.Use()
+        m = _explore.Model(hp)
+        h = m.root(tick).iset
+        saved = _explore.memory_to_spare
+        try:
+            _explore.memory_to_spare = lambda: 0
+            self.assertFalse(m.prepare(tick))
+            _explore.memory_to_spare = lambda: None     # not known
+            self.assertFalse(m.prepare(tick))
+        finally:
+            _explore.memory_to_spare = saved
+        self.assertNotIn('via', h._parts)
+
     def test_mark_and_refresh(self):
         hp = _api.Use()
         m = _explore.Model(hp)

@@ -598,6 +598,38 @@ op_cancel(hs_model *m)
     leave(fm);
 }
 
+/* Work ahead: prepare_jobs pieces of prepare_ticks ticks each; a piece a
+ * key stops is done again from its start at the next call. */
+static int
+op_prepare(hs_model *m, const hs_progress *p)
+{
+    fake_model *fm = fm_of(m);
+    int r = 1;
+
+    enter(fm);
+    fm->prepare_calls++;
+    if (fm->prepare_jobs == 0) {
+        r = 0;
+    }
+    for (int i = 0; r == 1 && i < fm->prepare_ticks; i++) {
+        if (fm->clock != NULL) {
+            *fm->clock += fm->tick_ms;
+        }
+        if (p->tick(p->arg, "ahead", (uint64_t)i,
+                    (uint64_t)fm->prepare_ticks)) {
+            fm->prepare_stopped++;
+            set_error(fm, "cancelled");
+            r = -1;
+        }
+    }
+    if (r == 1) {
+        fm->prepare_jobs--;
+        fm->prepared++;
+    }
+    leave(fm);
+    return r;
+}
+
 static int
 op_inspect(hs_model *m, hs_view *v, size_t row, size_t nth, hs_object *out,
            const hs_progress *p)
@@ -725,8 +757,8 @@ op_release(hs_model *m, hs_view *v)
 
 static const hs_model_ops fake_ops = {
     op_root, op_repartition, op_step, op_eval, op_sort, op_info, op_row,
-    op_dominated, op_poll, op_cancel, op_inspect, op_mark, op_refresh,
-    op_error, op_status, op_release
+    op_dominated, op_poll, op_cancel, op_prepare, op_inspect, op_mark,
+    op_refresh, op_error, op_status, op_release
 };
 
 void

@@ -28,6 +28,8 @@ typedef struct fake_model {
     int dom_polls;              /* polls before dominated sizes are ready;
                                    -1: never available (HS_DOM_NONE) */
     int tracemalloc;            /* 0: the allocation-site relation fails */
+    int prepare_jobs;           /* pieces of work ahead left (prepare) */
+    int prepare_ticks;          /* ticks each piece takes */
 
     /* what the TUI did */
     int live_views;
@@ -36,6 +38,9 @@ typedef struct fake_model {
     int reentrant;              /* calls made while another was running */
     int cancels, marks, polls;
     int cancelled_calls;        /* calls whose tick() said cancel */
+    int prepare_calls;          /* prepare() calls */
+    int prepared;               /* pieces of work ahead done */
+    int prepare_stopped;        /* prepare() calls a key stopped */
     int inspects;
 
     /* state */

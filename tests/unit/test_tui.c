@@ -1170,6 +1170,72 @@ test_typed_ahead(void **state)
     h_free(h);
 }
 
+/* Run the loop over `n` pauses of 100 ms (getkey timing out) after keys
+ * already scripted; it ends when the script runs dry. */
+static void
+loop_pauses(harness *h, int n)
+{
+    for (int i = 0; i < n; i++) {
+        h->keys[h->nkeys++] = HS_K_NONE;
+    }
+    hs_tui_loop(&h->t);
+    h->t.quit = 0;              /* (the dry script's HS_K_SIGNAL) */
+}
+
+/* The model works ahead once the keys pause for half a second, piece by
+ * piece while it has some, and not again until a key. */
+static void
+test_prepare_while_idle(void **state)
+{
+    harness *h = h_start(24, 100);
+
+    (void)state;
+    h->fm.prepare_jobs = 2;
+    h->fm.prepare_ticks = 3;
+    h->t.last_key_ms = h->clock;
+    loop_pauses(h, 4);              /* 400 ms: too soon */
+    assert_int_equal(h->fm.prepare_calls, 0);
+    h->t.last_key_ms = h->clock;
+    loop_pauses(h, 30);             /* 3 s and more without a key */
+    assert_int_equal(h->fm.prepared, 2);
+    assert_int_equal(h->fm.prepare_calls, 3);   /* the third: nothing */
+    assert_int_equal(h->fm.prepare_stopped, 0);
+    assert_int_equal(h->progress_seen, 0);      /* never shows */
+    assert_int_equal(h->fm.reentrant, 0);
+    /* a key: asked again at the next pause, once */
+    script(h, 1, 'j');
+    loop_pauses(h, 30);
+    assert_int_equal(h->fm.prepare_calls, 4);
+    assert_int_equal(top(h)->cur, 1);
+    h_free(h);
+}
+
+/* A key typed while the model works ahead stops the work and acts as if
+ * nothing had been running: no progress line, no "cancelled". */
+static void
+test_prepare_gives_way(void **state)
+{
+    harness *h = h_start(24, 100);
+
+    (void)state;
+    h->fm.prepare_jobs = 1;
+    h->fm.prepare_ticks = 10;
+    h->tick_keys[h->ntick++] = HS_K_NONE;
+    h->tick_keys[h->ntick++] = HS_K_NONE;
+    h->tick_keys[h->ntick++] = 'j';
+    h->t.last_key_ms = h->clock;
+    loop_pauses(h, 12);
+    assert_int_equal(h->fm.prepare_stopped, 1);
+    assert_int_equal(top(h)->cur, 1);           /* the j acted */
+    assert_int_equal(h->progress_seen, 0);
+    assert_null(strstr(status(h), "cancelled"));
+    assert_int_equal(h->t.nahead, 0);
+    /* (the loop went on: the next pause did the work, all of it) */
+    assert_int_equal(h->fm.prepared, 1);
+    assert_int_equal(h->fm.prepare_calls, 3);
+    h_free(h);
+}
+
 static void
 test_root_fails(void **state)
 {
@@ -1325,6 +1391,8 @@ main(void)
         cmocka_unit_test(test_quit_keys),
         cmocka_unit_test(test_progress_and_cancel),
         cmocka_unit_test(test_typed_ahead),
+        cmocka_unit_test(test_prepare_while_idle),
+        cmocka_unit_test(test_prepare_gives_way),
         cmocka_unit_test(test_root_fails),
         cmocka_unit_test(test_small_sizes),
         cmocka_unit_test(test_resize),
