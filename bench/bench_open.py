@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Benchmark the explorer as a user meets it: in a real terminal (tmux),
+from the hotkey to the table on the screen, and a row's v after a pause.
+
+Usage:  PYTHONPATH=<build>/pkg python bench/bench_open.py N [--times K]
+
+Starts a program in a tmux window (160x50) that builds the heap of
+bench_snapshot.py (N packages, about 25 objects each), installs the
+hotkey (heapscope.install(): Ctrl-\\) and sleeps.  Then, K times:
+
+    open        Ctrl-\\ sent to the window, until the table's summary line
+                ("Partition of a set ...") is on the screen: the walk, the
+                table, and the first draw with its Dominated requests
+    row_v       after a 5 s pause (the Dominated column fills in, then the
+                explorer works ahead: the heap's byvia), Enter on the
+                first row, then v: from the v to the byvia table
+    row_v_now   the same in a fresh explorer with no pause: Enter and v
+                sent at once, timed from the v (the row's byvia computed,
+                not cut)
+
+and q to close.  What the window shows is read as it is written (tmux
+pipe-pane), not polled, so the times are those of the bytes reaching the
+terminal, to a few milliseconds.  Prints one JSON line: the median of
+each ("seconds", as the other benches, for bench_ab.py) and every run
+("runs").  bench_explorer.py times the same through the model
+alone; this one adds the terminal, the TUI and the hotkey's thread.
+Needs tmux.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+PROGRAM = r'''
+import gc, sys, time
+sys.path.insert(0, %(here)r)
+import bench_snapshot as base
+import heapscope
+base.build(%(n)d)
+gc.collect()
+heapscope.install()
+print('READY', flush=True)
+while True:
+    time.sleep(1)
+'''
+
+
+class Window(object):
+    """A tmux session running one command, its output read as written."""
+
+    def __init__(self, command, env):
+        self.dir = tempfile.mkdtemp(prefix='hs-bench-open-')
+        self.out = os.path.join(self.dir, 'pane')
+        open(self.out, 'wb').close()
+        self.name = 'hsbench%d' % os.getpid()
+        subprocess.check_call(
+            ['tmux', 'new-session', '-d', '-s', self.name, '-x', '160',
+             '-y', '50', 'env'] + ['%s=%s' % kv for kv in env.items()] +
+            command)
+        subprocess.check_call(['tmux', 'pipe-pane', '-t', self.name,
+                               'cat >> %s' % self.out])
+        self.f = open(self.out, 'rb')
+        self.seen = b''
+
+    def keys(self, *keys):
+        subprocess.check_call(['tmux', 'send-keys', '-t', self.name] +
+                              list(keys))
+
+    def mark(self):
+        """Forget what was written so far."""
+        self.seen = b''
+        self.f.read()
+
+    def wait_for(self, text, timeout=300.0):
+        """Seconds (time.perf_counter()) when `text` was first written
+        since mark()."""
+        text = text.encode()
+        end = time.perf_counter() + timeout
+        while time.perf_counter() < end:
+            chunk = self.f.read()
+            if chunk:
+                now = time.perf_counter()
+                self.seen += chunk
+                if text in self.seen:
+                    return now
+            else:
+                time.sleep(0.002)
+        raise RuntimeError('%r not shown in %.0f s' % (text, timeout))
+
+    def close(self):
+        subprocess.call(['tmux', 'kill-session', '-t', self.name],
+                        stderr=subprocess.DEVNULL)
+        self.f.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def main(argv):
+    ap = argparse.ArgumentParser()
+    ap.add_argument('n', type=int)
+    ap.add_argument('--times', type=int, default=3)
+    args = ap.parse_args(argv)
+    if shutil.which('tmux') is None:
+        sys.exit('bench_open.py needs tmux')
+    env = {'PYTHONPATH': os.environ.get('PYTHONPATH', ''),
+           'TERM': 'xterm-256color'}
+    prog = PROGRAM % {'here': HERE, 'n': args.n}
+    w = Window([sys.executable, '-c', prog], env)
+    res = {'schema': 'heapscope-bench-open/1', 'n': args.n,
+           'python': sys.version.split()[0], 'seconds': {}}
+    runs = {'open': [], 'row_v': [], 'row_v_now': []}
+    try:
+        w.wait_for('READY', timeout=1800)
+        for _ in range(args.times):
+            for pause in (5.0, 0.0):
+                w.mark()
+                t0 = time.perf_counter()
+                w.keys('C-\\')
+                t1 = w.wait_for('Partition of a set')
+                if pause:
+                    runs['open'].append(t1 - t0)
+                    time.sleep(pause)
+                # (curses writes what changed: the title's new "[0]",
+                # the new column header)
+                w.mark()
+                w.keys('Enter')
+                w.wait_for('[0]')
+                w.mark()
+                t0 = time.perf_counter()
+                w.keys('v')
+                t1 = w.wait_for('Via:')
+                runs['row_v' if pause else 'row_v_now'].append(t1 - t0)
+                time.sleep(0.5)
+                w.keys('q')
+                time.sleep(1.0)
+    finally:
+        w.close()
+    res['runs'] = {}
+    for k, v in runs.items():
+        res['runs'][k] = [round(x, 4) for x in v]
+        res['seconds'][k] = round(statistics.median(v), 4)
+        print('%-10s median %.3f  runs %s' % (
+            k, statistics.median(v), ' '.join('%.3f' % x for x in v)),
+            file=sys.stderr)
+    sys.stdout.write(json.dumps(res) + '\n')
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
