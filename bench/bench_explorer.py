@@ -9,6 +9,8 @@ tests/unit/tui_demo --bench):
 
     open          the first view: the snapshot and its table (what the
                   hotkey or explore() waits for before the table shows)
+    relations     the snapshot's reverse edges, which the dominated-size
+                  worker builds in a session before prepare starts
     prepare       the work the explorer does ahead once the user pauses
                   (Model.prepare until it has none left: the heap's
                   byvia), and prepare_gap, the longest stretch of it
@@ -89,6 +91,7 @@ def main(argv):
         return v
 
     root = timed('open', open_view)
+    timed('relations', lambda: root.iset._s.snapshot.referrer_ids(0))
     stamps = []
 
     def prepare():
