@@ -174,13 +174,16 @@ parse_progress(PyObject *args, PyObject *kw, const char *fname,
 
 /* ---- Snapshot ----------------------------------------------------------- */
 
-/* While snapshots that hold the program's objects live, the arrays of a
- * snapshot dropped (h = hp.heap() again frees the last h after the walk)
- * are kept for the next big blocks, up to the size of the live ones (their
- * graphs and relations, built or to be built):
- * faulting fresh pages in is much of what a walk costs here, and the next
- * walk may come minutes later.  When the last one goes, so does what was
- * kept. */
+/* Take the snapshot's rel_lock once no thread is building its relations
+ * (a builder works with the lock released). */
+static void
+rel_lock_settled(SnapshotObject *self)
+{
+    pthread_mutex_lock(&self->rel_lock);
+    while (self->rel_building)
+        pthread_cond_wait(&self->rel_done, &self->rel_lock);
+}
+
 /* The snapshot's relations, built now if they are not yet, by this
  * thread, or by another that began first (then waited for): no Python
  * here, and the GIL may or may not be held.  0, -HS_EINVAL (a mark: no
@@ -190,9 +193,7 @@ relations_once(SnapshotObject *self, hs_relations **out, int *built)
 {
     int err = 0;
     *built = 0;
-    pthread_mutex_lock(&self->rel_lock);
-    while (self->rel_building)
-        pthread_cond_wait(&self->rel_done, &self->rel_lock);
+    rel_lock_settled(self);
     if (self->rel == NULL && self->g->edges == NULL) {
         err = -HS_EINVAL;
     } else if (self->rel == NULL) {
@@ -221,6 +222,13 @@ relations_built(SnapshotObject *self)
     return r;
 }
 
+/* While snapshots that hold the program's objects live, the arrays of a
+ * snapshot dropped (h = hp.heap() again frees the last h after the walk)
+ * are kept for the next big blocks, up to the size of the live ones (their
+ * graphs and relations, built or to be built):
+ * faulting fresh pages in is much of what a walk costs here, and the next
+ * walk may come minutes later.  When the last one goes, so does what was
+ * kept. */
 static void
 keep_freed_memory(const modstate *st)
 {
@@ -779,9 +787,7 @@ snapshot_holds(SnapshotObject *self, PyObject *args)
 static PyObject *
 snapshot_drop_edges(SnapshotObject *self, PyObject *unused)
 {
-    pthread_mutex_lock(&self->rel_lock);
-    while (self->rel_building)
-        pthread_cond_wait(&self->rel_done, &self->rel_lock);
+    rel_lock_settled(self);
     hs_relations_free(self->rel);
     self->rel = NULL;
     hs_graph_drop_edges(self->g);

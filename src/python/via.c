@@ -1078,9 +1078,10 @@ now(void)
 static int
 tick(const hs_progress *prog, double *last, size_t done, size_t total)
 {
-    if (prog == NULL || now() - *last <= TICK_EVERY)
+    double t;
+    if (prog == NULL || (t = now()) - *last <= TICK_EVERY)
         return 0;
-    *last = now();
+    *last = t;
     if (hs_progress_tick(prog, "byvia", done, total)) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_KeyboardInterrupt, "cancelled");
