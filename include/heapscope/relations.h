@@ -10,6 +10,7 @@
 #define HEAPSCOPE_RELATIONS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "heapscope/graph.h"
 #include "heapscope/progress.h"
@@ -32,8 +33,10 @@ typedef struct hs_relations {
     uint64_t *retained;
     int have_dominators;
     /* The tree may be computed by a worker thread while another thread
-     * asks for it: computing it holds this lock. */
+     * asks for it: computing it holds this lock, and the threads waiting
+     * for it are counted (hs_dominators_awaited). */
     pthread_mutex_t dom_lock;
+    atomic_int dom_waiting;
     /* hs_domisize works outward from the set until what it reaches passes
      * this many nodes, then floods from the roots (0: a quarter of the
      * graph).  Tests set it to check that both ways agree. */
@@ -45,7 +48,10 @@ typedef struct hs_relations {
     pthread_mutex_t scratch_lock;
 } hs_relations;
 
-int hs_relations_new(hs_relations **out, const hs_graph *g);   /* reverse edges */
+/* The reverse edges.  0, -HS_ENOMEM, or -HS_ECANCELED (prog may be
+ * NULL). */
+int hs_relations_new(hs_relations **out, const hs_graph *g,
+                     const hs_progress *prog);
 void hs_relations_free(hs_relations *r);
 size_t hs_relations_memory(const hs_relations *r);
 
@@ -118,6 +124,10 @@ int hs_dominators(hs_relations *r, const hs_progress *p);
 /* Whether the tree is there already (never waits: 0 while another thread
  * computes it). */
 int hs_dominators_ready(hs_relations *r);
+/* Whether a thread waits for the tree another computes.  A computing
+ * thread whose progress callback pauses it (a worker giving way to the
+ * user's key) must not pause then: the key may be what waits. */
+int hs_dominators_awaited(const hs_relations *r);
 /* Bytes freed if every member of s went away (s itself included), and, if
  * `freed` is not NULL, those objects.  Weak references are no edges, so
  * they keep nothing alive; static objects are never freed and count no

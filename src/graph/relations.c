@@ -30,13 +30,18 @@ live_source(const hs_graph *g, hs_id id)
     return !(g->flags[id] & HS_F_HIDDEN);
 }
 
+/* How often the long loops below call the progress callback. */
+#define TICK_EVERY (1u << 20)
+
 int
-hs_relations_new(hs_relations **out, const hs_graph *g)
+hs_relations_new(hs_relations **out, const hs_graph *g,
+                 const hs_progress *prog)
 {
     hs_relations *r = calloc(1, sizeof *r);
     if (r == NULL)
         return -HS_ENOMEM;
     r->g = g;
+    atomic_init(&r->dom_waiting, 0);
     if (pthread_mutex_init(&r->dom_lock, NULL) != 0) {
         free(r);
         return -HS_ENOMEM;
@@ -68,11 +73,20 @@ hs_relations_new(hs_relations **out, const hs_graph *g)
      * begin; filling in source order moves it to where they end, which is
      * where t + 1's begin.  Sorted by source. */
     uint32_t *c = r->rev_start;
-    for (uint64_t e = 0; e < g->nedges; e++)
+    uint64_t total = g->nedges + n;
+    for (uint64_t e = 0; e < g->nedges; e++) {
+        if ((e & (TICK_EVERY - 1)) == 0 &&
+            hs_progress_tick(prog, "reverse edges", e, total))
+            goto cancelled;
         c[g->edges[e] + 2]++;
+    }
     for (size_t i = 2; i < n + 2; i++)
         c[i] += c[i - 1];
     for (hs_id src = 0; src < n; src++) {
+        /* (a tick per TICK_EVERY nodes: their edges, on average) */
+        if ((src & (TICK_EVERY / 4 - 1)) == 0 &&
+            hs_progress_tick(prog, "reverse edges", g->nedges + src, total))
+            goto cancelled;
         const hs_id *e = hs_graph_out(g, src);
         for (uint32_t k = 0, m = hs_graph_nout(g, src); k < m; k++)
             r->rev[c[e[k] + 1]++] = src;
@@ -80,6 +94,10 @@ hs_relations_new(hs_relations **out, const hs_graph *g)
     hs_big_prefault_stop(pf);
     *out = r;
     return 0;
+cancelled:
+    hs_big_prefault_stop(pf);
+    hs_relations_free(r);
+    return -HS_ECANCELED;
 }
 
 void
@@ -490,9 +508,11 @@ succ(const hs_graph *g, hs_id v, hs_id super, uint32_t k)
 }
 
 /* Iterative DFS numbering from the super-root: dfnum, vertex, and the
- * parent in both anc and idom. */
+ * parent in both anc and idom.  The count numbered, or 0 (out of memory;
+ * *cancelled set when the progress callback said to stop). */
 static uint32_t
-snca_dfs(snca *a, const hs_graph *g, hs_id super)
+snca_dfs(snca *a, const hs_graph *g, hs_id super, const hs_progress *prog,
+         int *cancelled)
 {
     hs_id *stack = malloc(a->n * sizeof *stack);
     uint32_t *pos = malloc(a->n * sizeof *pos);
@@ -524,6 +544,13 @@ snca_dfs(snca *a, const hs_graph *g, hs_id super)
         a->anc[count] = a->idom[count] = a->dfnum[v];
         stack[top] = w;
         pos[top++] = 0;
+        if ((count & (TICK_EVERY - 1)) == 0 &&
+            hs_progress_tick(prog, "dominator tree", count,
+                             3 * (uint64_t)g->n)) {
+            *cancelled = 1;
+            count = 0;
+            break;
+        }
     }
     free(stack);
     free(pos);
@@ -553,9 +580,6 @@ snca_eval(snca *a, uint32_t v, uint32_t cur, uint32_t *path)
     return a->label[v];
 }
 
-/* How often the long loops below call the progress callback. */
-#define TICK_EVERY (1u << 20)
-
 static int
 compute_dominators(hs_relations *r, const hs_progress *prog)
 {
@@ -581,9 +605,13 @@ compute_dominators(hs_relations *r, const hs_progress *prog)
         err = -HS_ECANCELED;
         goto done;
     }
-    uint32_t count = snca_dfs(&a, g, super);
-    if (count == 0)
+    int cancelled = 0;
+    uint32_t count = snca_dfs(&a, g, super, prog, &cancelled);
+    if (count == 0) {
+        if (cancelled)
+            err = -HS_ECANCELED;
         goto done;
+    }
     /* Semidominators, last number first.  The DFS parent is a predecessor,
      * so the least candidate is at most the parent. */
     for (uint32_t i = count; i >= 2; i--) {
@@ -617,7 +645,13 @@ compute_dominators(hs_relations *r, const hs_progress *prog)
     }
     /* Immediate dominators, first number first: the nearest common
      * ancestor of the parent and the semidominator. */
+    uint64_t done2 = 2 * (uint64_t)g->n, all = 3 * (uint64_t)g->n;
     for (uint32_t i = 2; i <= count; i++) {
+        if ((i & (TICK_EVERY - 1)) == 0 &&
+            hs_progress_tick(prog, "dominator tree", done2, all)) {
+            err = -HS_ECANCELED;
+            goto done;
+        }
         uint32_t d = a.idom[i], semi = a.vertex[i];
         while (d > semi)
             d = a.idom[d];
@@ -629,9 +663,15 @@ compute_dominators(hs_relations *r, const hs_progress *prog)
     hs_big_free(a.anc, b);
     hs_big_free(a.label, b);
     a.anc = a.label = NULL;
-    for (size_t v = 0; v <= g->n; v++)
+    for (size_t v = 0; v <= g->n; v++) {
+        if ((v & (TICK_EVERY - 1)) == 0 &&
+            hs_progress_tick(prog, "dominator tree", done2, all)) {
+            err = -HS_ECANCELED;
+            goto done;
+        }
         if (a.dfnum[v] != 0)
             a.vertex[a.dfnum[v]] = (uint32_t)v;
+    }
     hs_big_free(a.dfnum, b);
     a.dfnum = NULL;
     if ((idom = hs_big_alloc_kept(ob)) == NULL)
@@ -650,6 +690,11 @@ compute_dominators(hs_relations *r, const hs_progress *prog)
     if (retained == NULL)
         goto done;
     for (uint32_t i = count; i >= 2; i--) {
+        if ((i & (TICK_EVERY - 1)) == 0 &&
+            hs_progress_tick(prog, "dominator tree", done2, all)) {
+            err = -HS_ECANCELED;
+            goto done;
+        }
         hs_id v = a.vertex[i];
         if (hs_rel_is_object(g, v) && !(g->flags[v] & HS_F_STATIC))
             retained[v] += hs_graph_size(g, v);
@@ -682,10 +727,20 @@ hs_dominators_ready(hs_relations *r)
 }
 
 int
+hs_dominators_awaited(const hs_relations *r)
+{
+    return atomic_load_explicit(&r->dom_waiting, memory_order_relaxed) > 0;
+}
+
+int
 hs_dominators(hs_relations *r, const hs_progress *prog)
 {
     int err = 0;
-    pthread_mutex_lock(&r->dom_lock);
+    if (pthread_mutex_trylock(&r->dom_lock) != 0) {
+        atomic_fetch_add(&r->dom_waiting, 1);
+        pthread_mutex_lock(&r->dom_lock);
+        atomic_fetch_sub(&r->dom_waiting, 1);
+    }
     if (!r->have_dominators) {
         err = compute_dominators(r, prog);
         if (err == 0)

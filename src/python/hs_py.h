@@ -280,10 +280,15 @@ PyObject *hs_py_buffer(PyObject *module, void *p, size_t bytes);
  * 0, or -1 with an exception set. */
 int hs_py_row_parts(PyObject *o, size_t k, hs_set *s, void **snap);
 /* The relations of a snapshot hs_py_row_parts gave, built now if they are
- * not yet, by this thread or one that began first: callable without the
- * GIL (the dominated-size worker builds them, not the explorer's first
- * draw).  NULL when they cannot be (out of memory). */
-hs_relations *hs_py_snapshot_relations(void *snap);
+ * not yet, by this thread (ticking prog) or one that began first:
+ * callable without the GIL (the dominated-size worker builds them, not the
+ * explorer's first draw).  0, -HS_ENOMEM, or -HS_ECANCELED (prog said to
+ * stop: none built). */
+int hs_py_snapshot_relations(void *snap, const hs_progress *prog,
+                             hs_relations **out);
+/* Whether a thread waits for the relations another builds (a builder
+ * paused by its progress callback must go on then). */
+int hs_py_snapshot_relations_awaited(void *snap);
 
 /* ---- model.c: the explorer over heapscope._explore.Model ------------------ */
 

@@ -70,6 +70,10 @@ typedef struct {
     job *queue, *queue_tail, *done;
     int running;               /* the worker is on a job */
     int foreground;            /* a key's call runs: the worker waits */
+    /* (the worker's) what it holds that a key's call may wait for: the
+     * snapshot whose relations it builds, the relations whose tree */
+    void *w_snap;
+    hs_relations *w_rel;
     int preparing;             /* the call is prepare's, not a key's */
     int tree_built;            /* a job was done: the dominator tree is */
     int stop;
@@ -445,9 +449,23 @@ m_row(hs_model *base, hs_view *v, size_t i, hs_row *out)
 
 /* ---- dominated sizes, in the background ------------------------------------ */
 
+/* Whether the key's call waits for what the worker is making: the
+ * relations, or the dominator tree (each is built under a lock). */
+static int
+worker_awaited(pymodel *m)
+{
+    return (m->w_rel != NULL && hs_dominators_awaited(m->w_rel)) ||
+           (m->w_rel == NULL && m->w_snap != NULL &&
+            hs_py_snapshot_relations_awaited(m->w_snap));
+}
+
+#define AWAITED_POLL_NS 2000000L   /* how often a waiting worker looks */
+
 /* The worker's progress: while a key's call runs on the TUI's thread the
  * worker waits here, leaving it both cores (the Dominated column can wait
- * a second; a key should not). */
+ * a second; a key should not) -- unless the key's call waits for what the
+ * worker is making, which the worker then finishes (the call cannot wake
+ * it: it looks every 2 ms). */
 static int
 worker_tick(void *arg, const char *what, uint64_t done, uint64_t total)
 {
@@ -456,8 +474,16 @@ worker_tick(void *arg, const char *what, uint64_t done, uint64_t total)
     (void)done;
     (void)total;
     pthread_mutex_lock(&m->lock);
-    while (m->foreground && !m->cancel && !m->stop)
-        pthread_cond_wait(&m->wake, &m->lock);
+    while (m->foreground && !m->cancel && !m->stop && !worker_awaited(m)) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += AWAITED_POLL_NS;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&m->wake, &m->lock, &until);
+    }
     pthread_mutex_unlock(&m->lock);
     return m->cancel;
 }
@@ -494,9 +520,14 @@ worker(void *arg)
          * snapshot's relations are built here if nothing has asked for
          * them yet (a third of a second on a heap of 14 million objects,
          * not spent by the explorer's first draw). */
-        hs_relations *rel = hs_py_snapshot_relations(j->snap);
-        j->err = rel == NULL ? -HS_ENOMEM
-                             : hs_domisize(rel, &j->set, &j->bytes, NULL, &p);
+        hs_relations *rel = NULL;
+        m->w_snap = j->snap;
+        j->err = hs_py_snapshot_relations(j->snap, &p, &rel);
+        m->w_rel = rel;
+        if (j->err == 0)
+            j->err = hs_domisize(rel, &j->set, &j->bytes, NULL, &p);
+        m->w_snap = NULL;
+        m->w_rel = NULL;
         pthread_mutex_lock(&m->lock);
         m->running = 0;
         m->tree_built |= j->err == 0;

@@ -10,6 +10,7 @@
 #include "hs_py.h"
 #include "heapscope/relations.h"
 
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
@@ -38,11 +39,14 @@ typedef struct {
     hs_graph *g;
     /* reverse edges etc., built on first use by whichever thread asks
      * first (the explorer's dominated-size worker asks without the GIL):
-     * read and written under rel_lock (relations_once) */
+     * read and written under rel_lock (relations_once); rel_waiting
+     * counts the threads waiting for a builder, which must then not pause
+     * (hs_py_snapshot_relations_awaited) */
     hs_relations *rel;
     pthread_mutex_t rel_lock;
     pthread_cond_t rel_done;
     int rel_building;
+    atomic_int rel_waiting;
     hs_heapdefs hd;            /* NyHeapDefs of the modules loaded then */
     PyObject *module;          /* keeps the state (and types) alive */
     int held;
@@ -180,16 +184,23 @@ static void
 rel_lock_settled(SnapshotObject *self)
 {
     pthread_mutex_lock(&self->rel_lock);
+    if (!self->rel_building)
+        return;
+    atomic_fetch_add(&self->rel_waiting, 1);
     while (self->rel_building)
         pthread_cond_wait(&self->rel_done, &self->rel_lock);
+    atomic_fetch_sub(&self->rel_waiting, 1);
 }
 
 /* The snapshot's relations, built now if they are not yet, by this
- * thread, or by another that began first (then waited for): no Python
- * here, and the GIL may or may not be held.  0, -HS_EINVAL (a mark: no
- * edges), or -HS_ENOMEM; *built: whether this call built them. */
+ * thread (ticking prog, which may be NULL), or by another that began first
+ * (then waited for): no Python here, and the GIL may or may not be held.
+ * 0, -HS_EINVAL (a mark: no edges), -HS_ENOMEM or -HS_ECANCELED (then
+ * none built: the next caller builds them); *built: whether this call
+ * built them. */
 static int
-relations_once(SnapshotObject *self, hs_relations **out, int *built)
+relations_once(SnapshotObject *self, hs_relations **out, int *built,
+               const hs_progress *prog)
 {
     int err = 0;
     *built = 0;
@@ -200,7 +211,7 @@ relations_once(SnapshotObject *self, hs_relations **out, int *built)
         self->rel_building = 1;
         pthread_mutex_unlock(&self->rel_lock);
         hs_relations *r = NULL;
-        err = hs_relations_new(&r, self->g);
+        err = hs_relations_new(&r, self->g, prog);
         pthread_mutex_lock(&self->rel_lock);
         self->rel = r;
         self->rel_building = 0;
@@ -246,15 +257,20 @@ keep_freed_memory(const modstate *st)
     hs_memory_keep(bytes);
 }
 
+static void
+raise_no_edges(void)
+{
+    PyErr_SetString(PyExc_ValueError, "a mark has no edges: take a snapshot");
+}
+
 static hs_relations *
 relations(SnapshotObject *self)
 {
     hs_relations *rel;
     int built;
-    int r = relations_once(self, &rel, &built);
+    int r = relations_once(self, &rel, &built, NULL);
     if (r == -HS_EINVAL) {
-        PyErr_SetString(PyExc_ValueError,
-                        "a mark has no edges: take a snapshot");
+        raise_no_edges();
         return NULL;
     }
     if (r < 0) {
@@ -1844,12 +1860,19 @@ hs_py_row_parts(PyObject *o, size_t k, hs_set *s, void **snap)
     return 0;
 }
 
-hs_relations *
-hs_py_snapshot_relations(void *snap)
+int
+hs_py_snapshot_relations(void *snap, const hs_progress *prog,
+                         hs_relations **out)
 {
-    hs_relations *rel;
     int built;
-    return relations_once(snap, &rel, &built) == 0 ? rel : NULL;
+    return relations_once(snap, out, &built, prog);
+}
+
+int
+hs_py_snapshot_relations_awaited(void *snap)
+{
+    SnapshotObject *self = snap;
+    return atomic_load_explicit(&self->rel_waiting, memory_order_relaxed) > 0;
 }
 
 /* The union of rows start, start+step, ... before stop (a slice already
@@ -2068,6 +2091,7 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     snap->g = NULL;
     snap->rel = NULL;
     snap->rel_building = 0;
+    atomic_init(&snap->rel_waiting, 0);
     snap->rel_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
     snap->rel_done = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
     snap->hd.defs = NULL;

@@ -568,6 +568,21 @@ class TestExplorer(E2ECase):
         self.close(pane)
         self.finish(pane, 0)
 
+    def test_dominos_at_once_while_the_tree_is_being_built(self):
+        # D on a row right after opening: the worker is building the
+        # dominator tree, and gives way to a key's call -- but this call
+        # waits for that very tree, so the worker must go on with it
+        # (a hang of the program, before).
+        pane = self.start([COMMAND, 'demo', '100000'],
+                          unset=['HEAPSCOPE_ACTION'])
+        pane.wait_for(TITLE, timeout=60)
+        pane.wait_for(r'Index.*Kind')
+        pane.keys('D')
+        pane.wait_for(r'^ heapscope\b.*h\[0\]\.dominos\b', timeout=60)
+        pane.wait_for(r'Index.*Kind')
+        self.close(pane)
+        self.finish(pane, 0)
+
     def test_a_long_snapshot_shows_progress_and_esc_cancels_it(self):
         # u takes a fresh snapshot: on a heap of millions of objects it
         # shows its progress, and Esc stops the walk with the explorer,

@@ -1,12 +1,15 @@
 /* test_relations.c - cmocka tests of src/graph/relations.c on hand-made
  * graphs whose answers are known: reverse edges, referrers, referrer kinds,
  * dominators and dominated sizes, shortest paths. */
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "heapscope/relations.h"
@@ -60,7 +63,7 @@ test_reverse_edges(void **state)
     (void)state;
     hs_graph *g = make(5, diamond, 6);
     hs_relations *r;
-    assert_int_equal(hs_relations_new(&r, g), 0);
+    assert_int_equal(hs_relations_new(&r, g, NULL), 0);
     assert_int_equal(hs_rel_nin(r, 3), 2);
     assert_int_equal(hs_rel_in(r, 3)[0], 1);
     assert_int_equal(hs_rel_in(r, 3)[1], 2);
@@ -101,7 +104,7 @@ test_rcs_kinds(void **state)
     hs_graph *g = make(5, diamond, 6);
     g->type[2] = 5;
     hs_relations *r;
-    assert_int_equal(hs_relations_new(&r, g), 0);
+    assert_int_equal(hs_relations_new(&r, g, NULL), 0);
     hs_id q[] = {1, 2, 3, 4};
     hs_set s = set_of(q, 4);
     uint64_t ids[4];
@@ -218,7 +221,7 @@ test_dominators_and_domisize(void **state)
     (void)state;
     hs_graph *g = make(5, diamond, 6);
     hs_relations *r;
-    assert_int_equal(hs_relations_new(&r, g), 0);
+    assert_int_equal(hs_relations_new(&r, g, NULL), 0);
     assert_int_equal(hs_dominators(r, NULL), 0);
     assert_int_equal(r->idom[1], 0);
     assert_int_equal(r->idom[2], 0);
@@ -266,7 +269,7 @@ test_hidden_and_static_keep_nothing(void **state)
     g->flags[5] |= HS_F_HIDDEN;
     g->flags[4] |= HS_F_STATIC;
     hs_relations *r;
-    assert_int_equal(hs_relations_new(&r, g), 0);
+    assert_int_equal(hs_relations_new(&r, g, NULL), 0);
     hs_id two[] = {1, 2};
     hs_set s = set_of(two, 2);
     uint64_t bytes;
@@ -292,7 +295,7 @@ test_long_chain(void **state)
     hs_graph *g = make(n, (const uint32_t (*)[2])e, n - 1);
     free(e);
     hs_relations *r;
-    assert_int_equal(hs_relations_new(&r, g), 0);
+    assert_int_equal(hs_relations_new(&r, g, NULL), 0);
     assert_int_equal(hs_dominators(r, NULL), 0);
     for (uint32_t i = 2; i < n; i += 99991)
         assert_int_equal(r->idom[i], i - 1);
@@ -322,7 +325,7 @@ test_shortest_path_takes_short_way(void **state)
     };
     hs_graph *g = make(6, e, 6);
     hs_relations *r;
-    assert_int_equal(hs_relations_new(&r, g), 0);
+    assert_int_equal(hs_relations_new(&r, g, NULL), 0);
     hs_id path[8];
     size_t len;
     assert_int_equal(hs_shortest_path(r, 5, path, 8, &len), 0);
@@ -343,7 +346,7 @@ test_shortest_path_out_of_order(void **state)
     static const uint32_t e[][2] = {{0, 1}, {1, 3}, {3, 2}};
     hs_graph *g = make(4, e, 3);
     hs_relations *r;
-    assert_int_equal(hs_relations_new(&r, g), 0);
+    assert_int_equal(hs_relations_new(&r, g, NULL), 0);
     hs_id path[8];
     size_t len;
     assert_int_equal(hs_shortest_path(r, 2, path, 8, &len), 0);
@@ -383,7 +386,7 @@ test_second_root(void **state)
         hs_graph_end_node(g, i);
     }
     hs_relations *r;
-    assert_int_equal(hs_relations_new(&r, g), 0);
+    assert_int_equal(hs_relations_new(&r, g, NULL), 0);
     assert_int_equal(hs_dominators(r, NULL), 0);
     assert_int_equal(r->idom[4], 3);
     assert_int_equal(r->idom[2], 1);
@@ -473,7 +476,7 @@ test_domisize_random_graphs(void **state)
         hs_graph *g = make(n, (const uint32_t (*)[2])e, ne);
         free(e);
         hs_relations *r;
-        assert_int_equal(hs_relations_new(&r, g), 0);
+        assert_int_equal(hs_relations_new(&r, g, NULL), 0);
         assert_int_equal(hs_dominators(r, NULL), 0);
         uint32_t *ok = calloc(n, sizeof *ok);
         for (uint32_t v = 1; v < n; v++)
@@ -576,7 +579,7 @@ test_dominators_cancelled(void **state)
     (void)state;
     hs_graph *g = make(5, diamond, 6);
     hs_relations *r;
-    assert_int_equal(hs_relations_new(&r, g), 0);
+    assert_int_equal(hs_relations_new(&r, g, NULL), 0);
     int calls = 0;
     hs_progress p = {cancel_at_once, &calls};
     assert_int_equal(hs_dominators(r, &p), -HS_ECANCELED);
@@ -584,6 +587,85 @@ test_dominators_cancelled(void **state)
     assert_false(r->have_dominators);
     assert_null(r->idom);
     assert_int_equal(hs_dominators(r, NULL), 0);
+    assert_int_equal(r->idom[4], 3);
+    hs_relations_free(r);
+    hs_graph_free(g);
+}
+
+static void
+test_relations_cancelled(void **state)
+{
+    (void)state;
+    hs_graph *g = make(5, diamond, 6);
+    hs_relations *r = NULL;
+    int calls = 0;
+    hs_progress p = {cancel_at_once, &calls};
+    assert_int_equal(hs_relations_new(&r, g, &p), -HS_ECANCELED);
+    assert_int_equal(calls, 1);
+    assert_null(r);
+    assert_int_equal(hs_relations_new(&r, g, NULL), 0);
+    assert_int_equal(hs_rel_nin(r, 3), 2);
+    hs_relations_free(r);
+    hs_graph_free(g);
+}
+
+/* A worker computing the tree pauses in its progress callback (as the
+ * explorer's does while a key's call runs) until another thread waits for
+ * the tree: then it must go on, or the two wait for each other. */
+typedef struct {
+    hs_relations *r;
+    atomic_int in_tick;      /* the worker is paused */
+    int saw_waiter;          /* it went on because of the waiter */
+} pauser;
+
+static int
+pause_until_awaited(void *arg, const char *what, uint64_t done,
+                    uint64_t total)
+{
+    pauser *w = arg;
+    (void)what;
+    (void)done;
+    (void)total;
+    atomic_store(&w->in_tick, 1);
+    time_t give_up = time(NULL) + 10;
+    while (time(NULL) < give_up) {
+        if (hs_dominators_awaited(w->r)) {
+            w->saw_waiter = 1;
+            return 0;
+        }
+        sched_yield();
+    }
+    return 1;                /* nobody came: give up (the test fails) */
+}
+
+static void *
+compute_paused(void *arg)
+{
+    pauser *w = arg;
+    hs_progress p = {pause_until_awaited, w};
+    return (void *)(intptr_t)hs_dominators(w->r, &p);
+}
+
+static void
+test_dominators_awaited_by_a_waiter(void **state)
+{
+    (void)state;
+    hs_graph *g = make(5, diamond, 6);
+    hs_relations *r;
+    assert_int_equal(hs_relations_new(&r, g, NULL), 0);
+    assert_false(hs_dominators_awaited(r));
+    pauser w = {r, 0, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, compute_paused, &w), 0);
+    while (!atomic_load(&w.in_tick))
+        sched_yield();
+    /* the worker holds the tree's lock and waits for a waiter */
+    assert_int_equal(hs_dominators(r, NULL), 0);
+    void *ret;
+    pthread_join(th, &ret);
+    assert_int_equal((intptr_t)ret, 0);
+    assert_true(w.saw_waiter);
+    assert_false(hs_dominators_awaited(r));
     assert_int_equal(r->idom[4], 3);
     hs_relations_free(r);
     hs_graph_free(g);
@@ -606,6 +688,8 @@ main(void)
         cmocka_unit_test(test_second_root),
         cmocka_unit_test(test_domisize_random_graphs),
         cmocka_unit_test(test_dominators_cancelled),
+        cmocka_unit_test(test_relations_cancelled),
+        cmocka_unit_test(test_dominators_awaited_by_a_waiter),
     };
     return cmocka_run_group_tests_name("relations", tests, NULL, NULL);
 }
