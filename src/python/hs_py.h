@@ -235,7 +235,8 @@ PyObject *hs_py_safe_repr(PyObject *o);
 /* ---- via.c -------------------------------------------------------------- */
 
 /* byvia: *part the partition of s by it (keys, zeroed room for one per
- * member of s, are its scratch); *labels_out
+ * member of s, are its scratch); the referrers from r's reverse edges, or
+ * with r NULL (relations not built) from a scan of g's edges; *labels_out
  * a new tuple (rows, starts, keys, names, codes) from which a row's label
  * is made when shown: rows[r] is a name's index i, ROW_NONE (1 << 63: no
  * name) or ROW_LIST (1 << 62) | a list id, list id's names being

@@ -832,6 +832,12 @@ snapshot_get_memory(SnapshotObject *self, void *c)
 }
 
 static PyObject *
+snapshot_get_has_relations(SnapshotObject *self, void *c)
+{
+    return PyBool_FromLong(relations_built(self) != NULL);
+}
+
+static PyObject *
 snapshot_get_gc_root(SnapshotObject *self, void *c)
 {
     return PyLong_FromLongLong(self->g->gc_root == HS_NO_ID
@@ -889,6 +895,8 @@ static PyGetSetDef snapshot_getset[] = {
     {"count", (getter)snapshot_get_count, NULL, "nodes, virtual ones included"},
     {"nedges", (getter)snapshot_get_nedges, NULL, "edges"},
     {"memory", (getter)snapshot_get_memory, NULL, "bytes the snapshot uses"},
+    {"has_relations", (getter)snapshot_get_has_relations, NULL,
+     "whether its reverse edges are built"},
     {"gc_root", (getter)snapshot_get_gc_root, NULL,
      "node of the collector-only root, or -1"},
     {"arg_root", (getter)snapshot_get_arg_root, NULL,
@@ -1428,9 +1436,13 @@ idset_via_partition(IdSetObject *self, PyObject *args, PyObject *kw)
     if (r < 0)
         goto error;
     if (r > 0) {
-        hs_relations *rel = relations(self->snap);
-        if (rel == NULL)
+        /* (never waits for the relations: without them, byvia scans the
+         * forward edges, which costs less than building them) */
+        hs_relations *rel = relations_built(self->snap);
+        if (rel == NULL && self->snap->g->edges == NULL) {
+            raise_no_edges();
             goto error;
+        }
         uint32_t *keys = hs_scratch_new((self->s.n + 1) * sizeof *keys);
         if (keys == NULL) {
             PyErr_NoMemory();

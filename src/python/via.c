@@ -603,6 +603,9 @@ typedef struct {
     hs_id tuple_type;       /* the node of tuple, when its edges are items */
 } via_ctx;
 
+#define RECENT_BITS 10
+#define RECENT_SLOTS (1u << RECENT_BITS)
+
 /* What one thread relates with: its ways, and the members' other ways. */
 typedef struct {
     const via_ctx *v;
@@ -622,6 +625,10 @@ typedef struct {
     size_t done, total;     /* referrers related, of all */
     uint32_t visits;
     atomic_int *stop;
+    /* the (member, way) pairs last added to `more`, + 1 (0: empty), by a
+     * hash of the pair: a key shared by half a million dicts and first
+     * met in a code object's constants would add half a million pairs */
+    uint64_t recent[RECENT_SLOTS];
 } namer;
 
 static int tick(const hs_progress *prog, double *last, size_t done,
@@ -694,11 +701,17 @@ add_way_of(namer *m, uint32_t member, uint32_t way)
         return 0;
     if (cur == nm)
         return 0;               /* the first way again */
+    uint64_t pair = ((uint64_t)member << 32) | way;
+    uint64_t *seen = &m->recent[(pair * 0x9E3779B97F4A7C15ull) >>
+                                (64 - RECENT_BITS)];
+    if (*seen == pair + 1)
+        return 0;               /* another way, added just before */
+    *seen = pair + 1;
     uint64_t *more = room_for(m->more, &m->cap, m->nmore, sizeof *more, 4096);
     if (more == NULL)
         return m->err = -1;
     m->more = more;
-    m->more[m->nmore++] = ((uint64_t)member << 32) | way;
+    m->more[m->nmore++] = pair;
     uint64_t *w = &m->v->multi[member >> 6], bit = 1ull << (member & 63);
     if (!(__atomic_load_n(w, __ATOMIC_RELAXED) & bit))
         __atomic_fetch_or(w, bit, __ATOMIC_RELAXED);
@@ -1124,18 +1137,23 @@ typedef struct {
     size_t ndefer, dcap;
 } relpar;
 
-/* The referrers of members lo .. hi-1 that can be related (objects the
- * snapshot holds), marked in a bitmap by id; whether the root is one. */
+/* The referrers of the members that can be related (objects the snapshot
+ * holds), marked in a bitmap by id; whether the root is one.  With the
+ * relations built, from the reverse edges of members lo .. hi-1
+ * (mark_referrers); without them, from the forward edges of nodes lo ..
+ * hi-1 (mark_holders), so that a byvia never waits for the relations. */
 typedef struct {
     const hs_graph *g;
     const hs_relations *r;
     const hs_id *ids;
+    const uint64_t *inset;
     size_t lo, hi;
     uint64_t *isref;
     int by_root;
 } ref_marks;
 
 #define PAR_MIN_MEMBERS (1u << 18)  /* fewer members: marked on one thread */
+#define PAR_MIN_NODES (1u << 18)    /* fewer nodes: scanned on one thread */
 
 static void *
 mark_referrers(void *arg)
@@ -1157,6 +1175,36 @@ mark_referrers(void *arg)
                 continue;
             isref[p >> 6] |= bit;
         }
+    }
+    return NULL;
+}
+
+/* Every edge read once, in order, against the members' bitmap (an eighth
+ * of a byte per node: in cache on a heap of millions): building the
+ * reverse edges writes each at random, twice.  A range that starts on a
+ * multiple of 64 writes words of isref no other range writes. */
+static void *
+mark_holders(void *arg)
+{
+    ref_marks *h = arg;
+    const hs_graph *g = h->g;
+    const uint64_t *inset = h->inset;
+    uint64_t *isref = h->isref;
+    for (size_t p = h->lo; p < h->hi; p++) {
+        int root = p == HS_ROOT;
+        if (!root && (!hs_rel_is_object(g, (hs_id)p) ||
+                      !(g->flags[p] & HS_F_HELD)))
+            continue;
+        const hs_id *e = hs_graph_out(g, (hs_id)p);
+        uint32_t j = 0, m = hs_graph_nout(g, (hs_id)p);
+        while (j < m && !(inset[e[j] >> 6] & (1ull << (e[j] & 63))))
+            j++;
+        if (j == m)
+            continue;
+        if (root)
+            h->by_root = 1;
+        else
+            isref[p >> 6] |= 1ull << (p & 63);
     }
     return NULL;
 }
@@ -1935,27 +1983,38 @@ hs_py_via_classify(PyObject *module, const hs_graph *g,
      * bitmap (no sort of every reference), then read out of it.  A big
      * set's second half is marked on another core, in a bitmap of its
      * own. */
-    ref_marks mk[2] = {{g, r, s->ids, 0, s->n, isref, 0},
-                       {g, r, s->ids, s->n, s->n, NULL, 0}};
+    void *(*mark)(void *) = r != NULL ? mark_referrers : mark_holders;
+    size_t span = r != NULL ? s->n : g->n;
+    ref_marks mk[2] = {{g, r, s->ids, v.inset, 0, span, isref, 0},
+                       {g, r, s->ids, v.inset, span, span, NULL, 0}};
     pthread_t th;
     int two = 0;
-    if (threads > 1 && s->n >= PAR_MIN_MEMBERS &&
-        (mk[1].isref = hs_table_alloc(words, sizeof *isref)) != NULL) {
-        mk[0].hi = mk[1].lo = s->n / 2;
-        two = hs_thread_start(&th, mark_referrers, &mk[1]);
-        if (!two)
-            mk[0].hi = s->n;
+    if (threads > 1 && r != NULL && s->n >= PAR_MIN_MEMBERS) {
+        /* (members' referrers overlap: a bitmap of its own) */
+        if ((mk[1].isref = hs_table_alloc(words, sizeof *isref)) != NULL)
+            mk[1].lo = s->n / 2;
+    } else if (threads > 1 && r == NULL && g->n >= PAR_MIN_NODES) {
+        mk[1].isref = isref;
+        mk[1].lo = (g->n / 2) & ~(size_t)63;
     }
-    mark_referrers(&mk[0]);
+    if (mk[1].isref != NULL) {
+        mk[0].hi = mk[1].lo;
+        two = hs_thread_start(&th, mark, &mk[1]);
+        if (!two)
+            mk[0].hi = span;
+    }
+    mark(&mk[0]);
     size_t nrefs = 0;
     if (two)
         pthread_join(th, NULL);
+    int own = mk[1].isref != NULL && mk[1].isref != isref;
     for (size_t w = 0; w < words; w++) {
-        if (two)
+        if (two && own)
             isref[w] |= mk[1].isref[w];
         nrefs += popcount64(isref[w]);
     }
-    free(mk[1].isref);
+    if (own)
+        free(mk[1].isref);
     int by_root = mk[0].by_root | mk[1].by_root;
     refs = malloc((nrefs + 1) * sizeof *refs);
     if (refs == NULL) {

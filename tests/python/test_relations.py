@@ -473,16 +473,28 @@ class TestMorePartitions(unittest.TestCase):
             if i % 25 == 0:
                 holders.append(type(e, (object,), {}))
         del a, b, c, d, e, f, g, k, m, p, sub, r     # no frame holds them
+        filler = [[] for _ in range(1 << 18)]   # a scan split in two
         s = self.hp.idset(strs)
+        snap = s._s.snapshot
+        self.assertGreater(snap.count, len(filler))
         rows = {}
-        for threads in (1, 2):
-            part, names = s._s.via_partition(threads=threads, derive=False)
-            names = _api._ViaNames(names)
-            rows[threads] = sorted(
-                (part.row(i)[1], part.row(i)[2],
-                 tuple(sorted(names[part.row(i)[0]])))
-                for i in range(len(part)))
-        self.assertTrue(rows[1] == rows[2], 'byvia differs on two cores')
+        # (the referrers from a scan of the edges, then from the relations)
+        for how in ('scan', 'relations'):
+            if how == 'relations':
+                snap.referrer_ids(0)
+            for threads in (1, 2):
+                self.assertEqual(snap.has_relations, how == 'relations')
+                part, names = s._s.via_partition(threads=threads,
+                                                 derive=False)
+                names = _api._ViaNames(names)
+                rows[how, threads] = sorted(
+                    (part.row(i)[1], part.row(i)[2],
+                     tuple(sorted(names[part.row(i)[0]])))
+                    for i in range(len(part)))
+        for key in rows:
+            self.assertTrue(rows[key] == rows['scan', 1],
+                            'byvia differs: %s, %d threads' % key)
+        rows = {threads: rows['scan', threads] for threads in (1, 2)}
         # (every member is also strs[i], named "[i]")
         labels = set(tuple(n for n in r[2] if not n[1:-1].isdigit()
                            or int(n[1:-1]) < 2) for r in rows[2])
@@ -496,7 +508,7 @@ class TestMorePartitions(unittest.TestCase):
             self.assertTrue(want in labels, want)
         self.assertTrue(any(len(r[2]) == 2 and r[2][0].startswith("['v")
                             for r in rows[2]))
-        del holders
+        del holders, filler
 
     def test_byvia_ways_merged_into_either_thread(self):
         # The thread that relates a big dict of keys of their own makes
