@@ -1980,9 +1980,9 @@ hs_py_via_classify(PyObject *module, const hs_graph *g,
         goto done;
 
     /* The distinct referrers of the members, in id order: marked in a
-     * bitmap (no sort of every reference), then read out of it.  A big
-     * set's second half is marked on another core, in a bitmap of its
-     * own. */
+     * bitmap (no sort of every reference), then read out of it.  On two
+     * cores, another marks from a big set's second half (in a bitmap of
+     * its own), or scans the second half of the nodes. */
     void *(*mark)(void *) = r != NULL ? mark_referrers : mark_holders;
     size_t span = r != NULL ? s->n : g->n;
     ref_marks mk[2] = {{g, r, s->ids, v.inset, 0, span, isref, 0},
