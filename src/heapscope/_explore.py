@@ -252,6 +252,10 @@ class Model(object):
         k = view.index(i)
         cpart = view.part._cpart
         if cpart is not None:
+            if len(cpart) == 1 and cpart.total_count == view.iset._s.count:
+                # (the only row is the whole set, as after Enter on a
+                # row: its ids as they are, no partition members to fill)
+                return view.iset._s, 0
             return cpart, k
         return view.part._rowset(k), 0
 

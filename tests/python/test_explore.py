@@ -84,6 +84,28 @@ class TestModel(unittest.TestCase):
                 self.assertIsInstance(label, str)
                 self.assertNotIn('\n', label)
 
+    def test_row_source_is_the_rows_objects(self):
+        # What the dominated-size worker reads for a row (model.c): a C
+        # partition and the row's index in it, or a C set; a view with
+        # one row gives its set itself (nothing to fill in).
+        m, root = self.model, self.root
+        one = m.step(root, 0, _explore.STEP_OPEN, tick)
+        self.assertEqual(one.nrows(), 1)
+        views = [root, one] + [m.repartition(root, rel, tick)
+                               for rel in REL.values()]
+        for v in views:
+            for i in range(min(4, v.nrows())):
+                owner, k = m.row_source(v, i)
+                if isinstance(owner, type(root.iset._s)):
+                    self.assertEqual(k, 0)
+                    ids = owner.ids()
+                else:
+                    ids = owner.group(k).ids()
+                self.assertEqual(list(ids), list(v.rowset(i)._s.ids()),
+                                 (self.info(v)['expr'], i))
+        owner, k = m.row_source(one, 0)
+        self.assertIs(owner, one.iset._s)
+
     def test_steps_and_their_expressions(self):
         m, root = self.model, self.root
         rcs = m.repartition(root, REL['rcs'], tick)
