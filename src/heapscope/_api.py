@@ -884,6 +884,9 @@ class Partition(object):
 
     def _rowset(self, i):
         if self._cpart is not None:
+            if i == 0 and len(self._cpart) == 1 and \
+                    self._cpart.total_count == self._set._s.count:
+                return self._set._s     # the one row is the set: no copy
             return self._cpart.group(i)
         return self._rows[i][1]
 

@@ -114,6 +114,14 @@ class TestSession(unittest.TestCase):
         with self.assertRaises(IndexError):
             h[len(p)]
         self.assertEqual(h[-1], p.sets[-1])
+        # a partition of one row: that row is the set (shared, not copied)
+        one = h[0]
+        self.assertEqual(len(one.byclodo), 1)
+        self.assertEqual(one[0], one)
+        self.assertEqual(one[-1], one)
+        self.assertEqual(one[0].byclodo[0].count, one.count)
+        with self.assertRaises(IndexError):
+            one[1]
 
     def test_slices_of_partitions(self):
         h = self.hp.heap()
