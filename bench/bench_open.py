@@ -3,6 +3,7 @@
 from the hotkey to the table on the screen, and a row's v after a pause.
 
 Usage:  PYTHONPATH=<build>/pkg python bench/bench_open.py N [--times K]
+                                                        [--pause S]
 
 Starts a program in a tmux window (160x50) that builds the heap of
 bench_snapshot.py (N packages, about 25 objects each), installs the
@@ -11,9 +12,10 @@ hotkey (heapscope.install(): Ctrl-\\) and sleeps.  Then, K times:
     open        Ctrl-\\ sent to the window, until the table's summary line
                 ("Partition of a set ...") is on the screen: the walk, the
                 table, and the first draw with its Dominated requests
-    row_v       after a 5 s pause (the Dominated column fills in, then the
-                explorer works ahead: the heap's byvia), Enter on the
-                first row, then v: from the v to the byvia table
+    row_v       after a pause of S seconds (5 unless told: the Dominated
+                column fills in, and the explorer works ahead: the
+                heap's byvia), Enter on the first row, then v: from the
+                v to the byvia table
     row_v_now   the same in a fresh explorer with no pause: Enter and v
                 sent at once, timed from the v (the row's byvia computed,
                 not cut)
@@ -106,6 +108,7 @@ def main(argv):
     ap = argparse.ArgumentParser()
     ap.add_argument('n', type=int)
     ap.add_argument('--times', type=int, default=3)
+    ap.add_argument('--pause', type=float, default=5.0)
     args = ap.parse_args(argv)
     if shutil.which('tmux') is None:
         sys.exit('bench_open.py needs tmux')
@@ -119,7 +122,7 @@ def main(argv):
     try:
         w.wait_for('READY', timeout=1800)
         for _ in range(args.times):
-            for pause in (5.0, 0.0):
+            for pause in (args.pause, 0.0):
                 w.mark()
                 t0 = time.perf_counter()
                 w.keys('C-\\')
