@@ -75,7 +75,6 @@ typedef struct {
     void *w_snap;
     hs_relations *w_rel;
     int preparing;             /* the call is prepare's, not a key's */
-    int tree_built;            /* a job was done: the dominator tree is */
     int stop;
     volatile int cancel;       /* stop the job running now */
     int changed;
@@ -530,7 +529,6 @@ worker(void *arg)
         m->w_rel = NULL;
         pthread_mutex_lock(&m->lock);
         m->running = 0;
-        m->tree_built |= j->err == 0;
         j->next = m->done;
         m->done = j;
         m->changed = 1;
@@ -880,22 +878,17 @@ m_release(hs_model *base, hs_view *v)
     view_unref(v);
 }
 
-/* Work ahead (Model.prepare), once the worker has built the snapshot's
- * relations and dominator tree, if it was asked for dominated sizes: a
- * second or two on a heap of millions of objects, during which prepare
- * would wait for the relations with the keys held up.  After that, each
- * row's dominated size is its own job, and prepare works beside them.
- * What fails here is never shown: the model's last error stays the
- * TUI's. */
+/* Work ahead (Model.prepare): beside the dominated-size worker, which
+ * builds the relations and the dominator tree meanwhile on the other core
+ * (byvia needs neither, so nothing here waits for the worker; both give
+ * way to a key).  Begun at the first pause, the heap's byvia is ready
+ * about when the tree is, a second or two after the table shows on a heap
+ * of millions of objects.  What fails here is never shown: the model's
+ * last error stays the TUI's. */
 static int
 m_prepare(hs_model *base, const hs_progress *p)
 {
     pymodel *m = (pymodel *)base;
-    pthread_mutex_lock(&m->lock);
-    int busy = (m->queue != NULL || m->running) && !m->tree_built;
-    pthread_mutex_unlock(&m->lock);
-    if (busy)
-        return 1;
     char *saved = m->error;
     m->error = NULL;
     m->preparing = 1;
