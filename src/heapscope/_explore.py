@@ -95,6 +95,14 @@ class Model(object):
 
     # -- views ------------------------------------------------------------
 
+    def close(self):
+        """Let go of the sets and snapshots (explore() calls this when the
+        explorer is closed): anything the session's snapshot holds that
+        leads back here would otherwise make a cycle that keeps it, and
+        its hundreds of megabytes, until the program's next full
+        collection."""
+        self.given = self._h = self._root_set = None
+
     def _heap(self, tick):
         t = time.time()
         tick('snapshot', 0, 0)
@@ -476,12 +484,13 @@ def explore(s=None):
         err = _c.run_explorer(model, tid if main.ident !=
                               threading.get_ident() else 0)
     finally:
-        if collecting:
-            gc.enable()
         # The explorer's snapshots go with it: the program's memory is its
         # own again.
+        model.close()
         if hp._last is not last:
             hp._last = last
+        if collecting:
+            gc.enable()
     if err:
         # one line on stderr, prefixed once (the TUI's own messages are)
         from ._hotkey import say

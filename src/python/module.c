@@ -2260,13 +2260,24 @@ mod_thread_dicts(PyObject *module, PyObject *unused)
     return out;
 }
 
+/* (fast call: a tuple of the arguments would be an object of the heap
+ * that holds the model, found by the walk in the collector's lists, and
+ * the session's snapshot would hold it: a cycle) */
 static PyObject *
-mod_run_explorer(PyObject *module, PyObject *args)
+mod_run_explorer(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *model;
-    long main_tid = 0;
-    if (!PyArg_ParseTuple(args, "O|l:run_explorer", &model, &main_tid))
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError,
+                        "run_explorer(model, main_tid=0): 1 or 2 arguments");
         return NULL;
+    }
+    PyObject *model = args[0];
+    long main_tid = 0;
+    if (nargs == 2) {
+        main_tid = PyLong_AsLong(args[1]);
+        if (main_tid == -1 && PyErr_Occurred())
+            return NULL;
+    }
     char err[512] = "";
     int r = hs_py_run_explorer(model, main_tid, err, sizeof err);
     if (r == -2)
@@ -2352,7 +2363,8 @@ static PyMethodDef mod_methods[] = {
      "object_traceback(obj) -> where tracemalloc saw obj allocated: a "
      "tuple of (filename, lineno), most recent first; None when "
      "tracemalloc is off or did not trace obj."},
-    {"run_explorer", (PyCFunction)mod_run_explorer, METH_VARARGS,
+    {"run_explorer", (PyCFunction)(void (*)(void))mod_run_explorer,
+     METH_FASTCALL,
      "run_explorer(model, main_tid=0) -> None when the user closed the "
      "explorer, or a message saying why it could not run.  model: "
      "heapscope._explore.Model; main_tid: the main thread's native id."},

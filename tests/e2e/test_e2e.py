@@ -59,6 +59,7 @@ for line in sys.stdin:
 NEUTRAL_PROG = '''\
 import gc, os, sys
 from heapscope import demo
+gc.disable()        # (collections only where the census asks for them)
 repo = demo.Repository().load(2000)
 pin = []
 before, after = {None: pin}, {None: pin}   # made before either census
@@ -95,14 +96,21 @@ for line in sys.stdin:
         census(before)
         print('BEFORE', len(sample), flush=True)
     elif cmd == 'after':
+        # what the session left in cycles, which only a collection (in a
+        # big program, rarely a full one) would free
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        cycles = ' '.join(sorted({type(o).__name__ for o in gc.garbage}))
+        del gc.garbage[:]
+        gc.set_debug(0)
         census(after)
         now = [sys.getrefcount(o) for o in sample]
         types = {t.__name__: (before.get(t, 0), after.get(t, 0))
                  for t in set(before) | set(after)
                  if before.get(t, 0) != after.get(t, 0)}
         changed = sum(1 for a, b in zip(refs, now) if a != b)
-        print('NEUTRAL types=%r refcounts_changed=%d' % (types, changed),
-              flush=True)
+        print('NEUTRAL types=%r refcounts_changed=%d cycles=%r' % (
+            types, changed, cycles), flush=True)
     elif cmd == 'quit':
         break
 '''
@@ -641,7 +649,8 @@ class TestExplorer(E2ECase):
             self.close(pane)
         pane.type_line('after')
         line = pane.wait_for(r'^NEUTRAL (.*)$')
-        self.assertEqual(line.group(1), 'types={} refcounts_changed=0')
+        self.assertEqual(line.group(1),
+                         "types={} refcounts_changed=0 cycles=''")
         pane.type_line('quit')
         self.finish(pane, 0)
 
