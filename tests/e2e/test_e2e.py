@@ -578,9 +578,11 @@ class TestExplorer(E2ECase):
 
     def test_dominos_at_once_while_the_tree_is_being_built(self):
         # D on a row right after opening: the worker is building the
-        # dominator tree, and gives way to a key's call -- but this call
-        # waits for that very tree, so the worker must go on with it
-        # (a hang of the program, before).
+        # snapshot's relations or its dominator tree, and gives way to a
+        # key's call -- but this call waits for that very work, so the
+        # worker must go on with it (a hang of the program, before).  (On
+        # this heap D comes during the tree most times, during the
+        # relations some.)
         pane = self.start([COMMAND, 'demo', '100000'],
                           unset=['HEAPSCOPE_ACTION'])
         pane.wait_for(TITLE, timeout=60)
