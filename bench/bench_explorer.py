@@ -9,8 +9,11 @@ tests/unit/tui_demo --bench):
 
     open          the first view: the snapshot and its table (what the
                   hotkey or explore() waits for before the table shows)
+    row_by_via_scan  v on the largest row (h[0]) at once, before the
+                  snapshot's reverse edges exist: its referrers found by
+                  reading the forward edges
     relations     the snapshot's reverse edges, which the dominated-size
-                  worker builds in a session before prepare starts
+                  worker builds in a session
     prepare       the work the explorer does ahead once the user pauses
                   (Model.prepare until it has none left: the heap's
                   byvia), and prepare_gap, the longest stretch of it
@@ -91,7 +94,13 @@ def main(argv):
         return v
 
     root = timed('open', open_view)
-    timed('relations', lambda: root.iset._s.snapshot.referrer_ids(0))
+    snap = root.iset._s.snapshot
+    first = model.step(root, 0, _explore.STEP_OPEN, tick)
+    if not snap.has_relations:
+        timed('row_by_via_scan', lambda: _api.via_partition(
+            first.iset._s, progress=tick, derive=False))
+    del first
+    timed('relations', lambda: snap.referrer_ids(0))
     stamps = []
 
     def prepare():
