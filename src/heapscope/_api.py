@@ -882,11 +882,17 @@ class Partition(object):
         label, s = self._rows[i]
         return label, s.count, s.size
 
+    def _is_whole(self, i):
+        """Whether row i of the C partition is the whole set (its only
+        row): then that row is the set itself, shared, not copied."""
+        c = self._cpart
+        return (c is not None and i == 0 and len(c) == 1 and
+                c.total_count == self._set._s.count)
+
     def _rowset(self, i):
+        if self._is_whole(i):
+            return self._set._s
         if self._cpart is not None:
-            if i == 0 and len(self._cpart) == 1 and \
-                    self._cpart.total_count == self._set._s.count:
-                return self._set._s     # the one row is the set: no copy
             return self._cpart.group(i)
         return self._rows[i][1]
 

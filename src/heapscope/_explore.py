@@ -256,16 +256,14 @@ class Model(object):
         """Where the dominated-size worker reads displayed row i's objects
         (without the GIL, and without a copy): (the view's C partition,
         the row's index in it), or (the row's C set, 0) for a partition
-        made in Python."""
+        made in Python or a view of one row."""
         k = view.index(i)
-        cpart = view.part._cpart
-        if cpart is not None:
-            if len(cpart) == 1 and cpart.total_count == view.iset._s.count:
-                # (the only row is the whole set, as after Enter on a
-                # row: its ids as they are, no partition members to fill)
-                return view.iset._s, 0
-            return cpart, k
-        return view.part._rowset(k), 0
+        part = view.part
+        # (a view of one row, as after Enter on a row: its set as it is,
+        # no partition members to fill in)
+        if part._cpart is None or part._is_whole(k):
+            return part._rowset(k), 0
+        return part._cpart, k
 
     def set_dominated(self, view, i, nbytes):
         view.dom[view.index(i)] = nbytes

@@ -68,7 +68,6 @@ typedef struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     job *queue, *queue_tail, *done;
-    int running;               /* the worker is on a job */
     int foreground;            /* a key's call runs: the worker waits */
     /* (the worker's) what it holds that a key's call may wait for: the
      * snapshot whose relations it builds, the relations whose tree */
@@ -513,7 +512,6 @@ worker(void *arg)
         if (m->queue == NULL)
             m->queue_tail = NULL;
         m->cancel = 0;
-        m->running = 1;
         pthread_mutex_unlock(&m->lock);
         /* Only C arrays from here on: no Python object, no GIL.  The
          * snapshot's relations are built here if nothing has asked for
@@ -528,7 +526,6 @@ worker(void *arg)
         m->w_snap = NULL;
         m->w_rel = NULL;
         pthread_mutex_lock(&m->lock);
-        m->running = 0;
         j->next = m->done;
         m->done = j;
         m->changed = 1;
