@@ -65,13 +65,17 @@ pin = []
 before, after = {None: pin}, {None: pin}   # made before either census
 
 
-def census(into):
+def collect():
     # (a collection stops tracking a tuple of untracked items, so nested
     # constant tuples of code loaded lately, as heapscope's own by the
     # first session, leave the count one level a collection: collect
     # until that is done)
     for _ in range(4):
         gc.collect()
+
+
+def census(into):
+    collect()
     objs = gc.get_objects()
     into.clear()
     for o in objs:
@@ -84,6 +88,10 @@ print('ready', os.getpid(), flush=True)
 for line in sys.stdin:
     cmd = line.strip()
     if cmd == 'before':
+        # (the program's own garbage gone first: with the collector off,
+        # cycles left by imports, e.g. operator's pure-Python attrgetter,
+        # would be sampled, and their refcounts fall when collected)
+        collect()
         objs = gc.get_objects()
         # (not pin: each census's clear() drops a reference to it)
         sample[:] = [o for o in objs[::max(1, len(objs) // 6000)]
