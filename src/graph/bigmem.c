@@ -422,6 +422,24 @@ hs_big_prefault_stop(hs_prefault *pf)
     free(pf);
 }
 
+/* One huge page a step: a few milliseconds at most here. */
+#define POPULATE_STEP HUGE_PAGE
+
+int
+hs_big_populate(void *p, size_t bytes, const hs_progress *prog,
+                const char *what, uint64_t done, uint64_t total)
+{
+    size_t len = p != NULL ? round_pages(bytes) : 0;
+    for (size_t at = 0; at < len; at += POPULATE_STEP) {
+        if (hs_progress_tick(prog, what, done, total))
+            return -HS_ECANCELED;
+        size_t n = len - at < POPULATE_STEP ? len - at : POPULATE_STEP;
+        if (madvise((char *)p + at, n, MADV_POPULATE_WRITE) != 0)
+            return 0;           /* an older kernel, or no memory: as touched */
+    }
+    return 0;
+}
+
 /* ---- scratch ---------------------------------------------------------------
  *
  * A scratch block starts with this header, the caller's bytes after it. */

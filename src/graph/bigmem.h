@@ -3,6 +3,9 @@
 #define HS_GRAPH_BIGMEM_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "heapscope/progress.h"
 
 void *hs_big_alloc(size_t bytes);             /* zeroed; NULL on failure */
 /* Resizing NULL allocates as hs_big_alloc_kept does. */
@@ -12,6 +15,15 @@ void hs_big_free(void *p, size_t bytes);
  * can, and kept when freed if the limit allows (else unmapped). */
 void *hs_big_alloc_kept(size_t bytes);
 void hs_big_free_kept(void *p, size_t bytes);
+/* Fault in the pages of [p, p + bytes) now, a step at a time, ticking prog
+ * (what, done, total) before each step: for a thread that must give way
+ * promptly (the explorer's worker pauses in its ticks while a key's call
+ * runs), since the first touch of fresh pages at random would fault them
+ * in between two ticks, tens of milliseconds on these machines.  0, or
+ * -HS_ECANCELED when the tick said stop.  Without MADV_POPULATE_WRITE (an
+ * older kernel) it does nothing: the pages come in as they are touched. */
+int hs_big_populate(void *p, size_t bytes, const hs_progress *prog,
+                    const char *what, uint64_t done, uint64_t total);
 /* Give the pages past `used` bytes back to the system; the mapping keeps
  * its size (they read as zeros if touched again). */
 void hs_big_trim(void *p, size_t used, size_t bytes);

@@ -31,7 +31,7 @@ live_source(const hs_graph *g, hs_id id)
 }
 
 /* How often the long loops below call the progress callback. */
-#define TICK_EVERY (1u << 20)
+#define TICK_EVERY (1u << 16)
 
 int
 hs_relations_new(hs_relations **out, const hs_graph *g,
@@ -601,6 +601,14 @@ compute_dominators(hs_relations *r, const hs_progress *prog)
     path = malloc(b);
     if (!a.dfnum || !a.vertex || !a.anc || !a.idom || !a.label || !path)
         goto done;
+    /* (all five are written at random from the start) */
+    uint32_t *fresh[] = {a.dfnum, a.vertex, a.anc, a.idom, a.label};
+    for (size_t k = 0; k < sizeof fresh / sizeof *fresh; k++)
+        if (hs_big_populate(fresh[k], b, prog, "dominator tree", 0,
+                            3 * (uint64_t)g->n) < 0) {
+            err = -HS_ECANCELED;
+            goto done;
+        }
     if (hs_progress_tick(prog, "dominator tree", 0, 3 * (uint64_t)g->n)) {
         err = -HS_ECANCELED;
         goto done;
@@ -676,6 +684,10 @@ compute_dominators(hs_relations *r, const hs_progress *prog)
     a.dfnum = NULL;
     if ((idom = hs_big_alloc_kept(ob)) == NULL)
         goto done;
+    if (hs_big_populate(idom, ob, prog, "dominator tree", done2, all) < 0) {
+        err = -HS_ECANCELED;
+        goto done;
+    }
     for (size_t i = 0; i <= g->n; i++)
         idom[i] = HS_NO_ID;
     for (uint32_t i = 2; i <= count; i++) {
@@ -689,6 +701,11 @@ compute_dominators(hs_relations *r, const hs_progress *prog)
     retained = hs_big_alloc_kept(((size_t)g->n + 1) * sizeof *retained);
     if (retained == NULL)
         goto done;
+    if (hs_big_populate(retained, ((size_t)g->n + 1) * sizeof *retained,
+                        prog, "dominator tree", done2, all) < 0) {
+        err = -HS_ECANCELED;
+        goto done;
+    }
     for (uint32_t i = count; i >= 2; i--) {
         if ((i & (TICK_EVERY - 1)) == 0 &&
             hs_progress_tick(prog, "dominator tree", done2, all)) {

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "heapscope/graph.h"
+#include "../../src/graph/bigmem.h"   /* hs_big_populate */
 
 #if defined(__SANITIZE_ADDRESS__)
 #define HS_UNDER_ASAN 1
@@ -1023,6 +1024,64 @@ test_table_alloc(void **state)
     assert_null(hs_table_alloc(SIZE_MAX / 4, 8));
 }
 
+/* A tick that counts its calls and says stop at call `stop` (0: never). */
+typedef struct {
+    int calls, stop;
+} ticks;
+
+static int
+counting_tick(void *arg, const char *what, uint64_t done, uint64_t total)
+{
+    ticks *t = arg;
+    (void)what;
+    (void)done;
+    (void)total;
+    return ++t->calls == t->stop;
+}
+
+/* hs_big_populate brings a fresh mapping's pages in a step of 2 MiB at a
+ * time with a tick before each, so that a worker can give way between two
+ * steps; it changes no byte, and it stops when a tick says so, the steps
+ * after that not taken.  (Without MADV_POPULATE_WRITE, an older kernel,
+ * it does nothing: then only the ticks and the bytes are checked.) */
+static void
+test_populate(void **state)
+{
+    (void)state;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t bytes = 16 * MB + page;            /* 9 steps */
+    unsigned char *p = hs_big_alloc(bytes);
+    assert_non_null(p);
+    int can = madvise(p, page, 23 /* MADV_POPULATE_WRITE */) == 0;
+    ticks t = {0, 0};
+    hs_progress prog = {counting_tick, &t};
+    assert_int_equal(hs_big_populate(p, bytes, &prog, "x", 0, 1), 0);
+    assert_int_equal(t.calls, can ? 9 : 1);
+    if (can)
+        assert_int_equal(resident_pages(p, bytes), bytes / page);
+    zero_then_fill(p, bytes, 0x5A);
+    hs_big_free(p, bytes);
+
+    p = hs_big_alloc(bytes);
+    assert_non_null(p);
+    t = (ticks){0, 3};
+    assert_int_equal(hs_big_populate(p, bytes, &prog, "x", 0, 1),
+                     can ? -HS_ECANCELED : 0);
+    if (can) {
+        assert_int_equal(t.calls, 3);
+        /* (two steps; a huge page may bring in a little more) */
+        size_t in = resident_pages(p, bytes);
+        assert_true(in >= 4 * MB / page && in <= 6 * MB / page);
+    }
+    hs_big_free(p, bytes);
+    /* nothing to do, and no progress at all, are fine */
+    assert_int_equal(hs_big_populate(NULL, bytes, &prog, "x", 0, 1), 0);
+    p = hs_big_alloc(page);
+    assert_int_equal(hs_big_populate(p, page, NULL, "x", 0, 1), 0);
+    assert_int_equal(p[page - 1], 0);
+    hs_big_free(p, page);
+}
+
 /* A kept block is cleared in place: what the last graph wrote reads as
  * zeros again, and what hs_graph_finish gave back (the unused end of an
  * array sized for more) stays out of memory. */
@@ -1242,6 +1301,7 @@ main(void)
         cmocka_unit_test(test_memory_kept),
         cmocka_unit_test(test_memory_kept_trimmed),
         cmocka_unit_test(test_table_alloc),
+        cmocka_unit_test(test_populate),
         cmocka_unit_test(test_memory_kept_threads),
         cmocka_unit_test(test_partition_clodo_members_follow_owners),
         cmocka_unit_test(test_empty_set),
