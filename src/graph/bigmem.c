@@ -321,6 +321,7 @@ struct hs_prefault {
     atomic_int stop;
     atomic_int running;         /* until prefault_main returns */
     size_t n, first_whole;
+    const hs_progress *prog;    /* ticked between steps, or NULL */
     char *ptr[HS_PREFAULT_MAX];
     size_t len[HS_PREFAULT_MAX];
 };
@@ -330,7 +331,8 @@ static int
 populate(struct hs_prefault *pf, size_t k, size_t *done, size_t upto)
 {
     while (*done < upto) {
-        if (atomic_load(&pf->stop))
+        if (atomic_load(&pf->stop) ||
+            hs_progress_tick(pf->prog, "faulting in", *done, pf->len[k]))
             return -1;
         size_t len = upto - *done < PREFAULT_CHUNK ? upto - *done
                                                    : PREFAULT_CHUNK;
@@ -383,7 +385,7 @@ hs_thread_start(pthread_t *th, void *(*fn)(void *), void *arg)
 
 hs_prefault *
 hs_big_prefault_start(void *const *ptr, const size_t *bytes, size_t n,
-                      size_t first_whole)
+                      size_t first_whole, const hs_progress *prog)
 {
     if (n > HS_PREFAULT_MAX)
         n = HS_PREFAULT_MAX;
@@ -392,6 +394,7 @@ hs_big_prefault_start(void *const *ptr, const size_t *bytes, size_t n,
         return NULL;
     pf->n = n;
     pf->first_whole = first_whole < n ? first_whole : n;
+    pf->prog = prog != NULL && prog->any_thread ? prog : NULL;
     for (size_t k = 0; k < n; k++) {
         pf->ptr[k] = ptr[k];
         /* whole pages only: the mapping ends on one */
@@ -466,7 +469,7 @@ hs_scratch_new(size_t bytes)
     h->pf = NULL;
     if (fresh) {
         void *ptr[] = {h};
-        h->pf = hs_big_prefault_start(ptr, &bytes, 1, 1);
+        h->pf = hs_big_prefault_start(ptr, &bytes, 1, 1, NULL);
     }
     return h + 1;
 }

@@ -33,13 +33,16 @@ void hs_big_trim(void *p, size_t used, size_t bytes);
  * core does not pay the first touch of fresh memory itself.  Regions are
  * taken in the order given, the later ones side by side from their start
  * (arrays filled front to back).  Stop it (it joins) before any of them is
- * resized or freed.  NULL when it cannot run: nothing is lost. */
+ * resized or freed.  NULL when it cannot run: nothing is lost.  With a
+ * `prog` that may be ticked from any thread (else NULL), the helper ticks
+ * it between steps: it pauses with it, and stops when told to. */
 #define HS_PREFAULT_MAX 8
 /* Below this many bytes of fresh memory a helper thread is not worth it. */
 #define HS_PREFAULT_MIN ((size_t)16 << 20)
 typedef struct hs_prefault hs_prefault;
 hs_prefault *hs_big_prefault_start(void *const *ptr, const size_t *bytes,
-                                   size_t n, size_t first_whole);
+                                   size_t n, size_t first_whole,
+                                   const hs_progress *prog);
 void hs_big_prefault_stop(hs_prefault *pf);
 /* Whether pf's thread is still faulting pages in (0 for NULL). */
 int hs_big_prefault_running(const hs_prefault *pf);

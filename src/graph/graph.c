@@ -665,7 +665,7 @@ hs_graph_prefault(hs_graph *g)
                       g->cap * sizeof *g->size, g->cap * sizeof *g->flags,
                       (g->cap + 1) * sizeof *g->edge_start,
                       g->edge_cap * sizeof *g->edges};
-    g->prefault = hs_big_prefault_start(ptr, bytes, 7, 1);
+    g->prefault = hs_big_prefault_start(ptr, bytes, 7, 1, NULL);
 }
 
 int

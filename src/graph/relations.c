@@ -61,12 +61,13 @@ hs_relations_new(hs_relations **out, const hs_graph *g,
         return -HS_ENOMEM;
     }
     /* Both arrays are written at random: the other core faults their
-     * fresh pages in (rev_start first) while this one counts. */
+     * fresh pages in (rev_start first) while this one counts, pausing
+     * with this thread where prog allows (the explorer's worker). */
     void *ptr[] = {r->rev_start, r->rev};
     size_t bytes[] = {(n + 2) * sizeof *r->rev_start,
                       (g->nedges + 1) * sizeof *r->rev};
     hs_prefault *pf = bytes[0] + bytes[1] >= HS_PREFAULT_MIN
-                          ? hs_big_prefault_start(ptr, bytes, 2, 2)
+                          ? hs_big_prefault_start(ptr, bytes, 2, 2, prog)
                           : NULL;
     /* Counting sort by target with no second array: count target t at
      * t + 2, prefix-sum, and rev_start[t + 1] is then where t's referrers

@@ -500,7 +500,7 @@ static void *
 worker(void *arg)
 {
     pymodel *m = arg;
-    hs_progress p = {worker_tick, m};
+    hs_progress p = {worker_tick, m, 1};   /* (thread-safe: a lock) */
     pthread_mutex_lock(&m->lock);
     while (!m->stop) {
         job *j = m->queue;

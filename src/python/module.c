@@ -162,6 +162,7 @@ progress_of(PyObject *cb, pyprog *pp, hs_progress *hp)
     pp->last = 0;
     hp->tick = pyprog_tick;
     hp->arg = pp;
+    hp->any_thread = 0;
     return hp;
 }
 

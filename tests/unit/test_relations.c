@@ -3,6 +3,7 @@
  * dominators and dominated sizes, shortest paths. */
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -609,6 +610,61 @@ test_relations_cancelled(void **state)
     hs_graph_free(g);
 }
 
+/* The reverse edges of a big graph are faulted in by a helper thread.
+ * With a progress that may be ticked from any thread (the explorer's
+ * worker: its tick pauses while a key's call runs), the helper ticks it
+ * too, and so pauses with the worker; with any other, only the caller's
+ * thread ticks (the explorer's own tick draws, and is not thread-safe). */
+typedef struct {
+    pthread_t caller;
+    atomic_int mine, others;
+} tick_threads;
+
+static int
+count_threads(void *arg, const char *what, uint64_t done, uint64_t total)
+{
+    tick_threads *t = arg;
+    (void)what;
+    (void)done;
+    (void)total;
+    if (pthread_equal(pthread_self(), t->caller))
+        atomic_fetch_add(&t->mine, 1);
+    else
+        atomic_fetch_add(&t->others, 1);
+    return 0;
+}
+
+static void
+test_relations_helper_ticks_when_allowed(void **state)
+{
+    (void)state;
+    /* 4 M nodes in a chain: 32 MiB of reverse edges, worth a helper */
+    uint32_t n = (uint32_t)1 << 22;
+    uint32_t (*e)[2] = malloc((size_t)n * sizeof *e);
+    assert_non_null(e);
+    for (uint32_t i = 0; i < n - 1; i++) {
+        e[i][0] = i;
+        e[i][1] = i + 1;
+    }
+    hs_graph *g = make(n, (const uint32_t (*)[2])e, n - 1);
+    free(e);
+    for (int any = 0; any <= 1; any++) {
+        tick_threads t = {pthread_self(), 0, 0};
+        hs_progress p = {count_threads, &t, any};
+        hs_relations *r;
+        assert_int_equal(hs_relations_new(&r, g, &p), 0);
+        assert_true(atomic_load(&t.mine) > 0);
+        if (any)
+            assert_true(atomic_load(&t.others) > 0);
+        else
+            assert_int_equal(atomic_load(&t.others), 0);
+        assert_int_equal(hs_rel_nin(r, n - 1), 1);
+        assert_int_equal(hs_rel_in(r, n - 1)[0], n - 2);
+        hs_relations_free(r);
+    }
+    hs_graph_free(g);
+}
+
 /* A worker computing the tree pauses in its progress callback (as the
  * explorer's does while a key's call runs) until another thread waits for
  * the tree: then it must go on, or the two wait for each other. */
@@ -689,6 +745,7 @@ main(void)
         cmocka_unit_test(test_domisize_random_graphs),
         cmocka_unit_test(test_dominators_cancelled),
         cmocka_unit_test(test_relations_cancelled),
+        cmocka_unit_test(test_relations_helper_ticks_when_allowed),
         cmocka_unit_test(test_dominators_awaited_by_a_waiter),
     };
     return cmocka_run_group_tests_name("relations", tests, NULL, NULL);
