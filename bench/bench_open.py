@@ -3,7 +3,7 @@
 from the hotkey to the table on the screen, and a row's v after a pause.
 
 Usage:  PYTHONPATH=<build>/pkg python bench/bench_open.py N [--times K]
-                                                        [--pause S]
+                                             [--pause S] [--gap G]
 
 Starts a program in a tmux window (160x50) that builds the heap of
 bench_snapshot.py (N packages, about 25 objects each), installs the
@@ -20,7 +20,11 @@ hotkey (heapscope.install(): Ctrl-\\) and sleeps.  Then, K times:
                 sent at once, timed from the v (the row's byvia computed,
                 not cut)
 
-and q to close.  What the window shows is read as it is written (tmux
+and q to close, then G seconds (1 unless told) before the next open.
+The memory a session gives back is the system's again, and on a virtual
+machine whose host takes back what its guest frees (these do, within a
+second or two) a longer gap makes every session meet fresh pages, as a
+user's sessions minutes apart do: --gap 5 for those figures.  What the window shows is read as it is written (tmux
 pipe-pane), not polled, so the times are those of the bytes reaching the
 terminal, to a few milliseconds.  Prints one JSON line: the median of
 each ("seconds", as the other benches, for bench_ab.py) and every run
@@ -109,6 +113,7 @@ def main(argv):
     ap.add_argument('n', type=int)
     ap.add_argument('--times', type=int, default=3)
     ap.add_argument('--pause', type=float, default=5.0)
+    ap.add_argument('--gap', type=float, default=1.0)
     args = ap.parse_args(argv)
     if shutil.which('tmux') is None:
         sys.exit('bench_open.py needs tmux')
@@ -142,7 +147,7 @@ def main(argv):
                 runs['row_v' if pause else 'row_v_now'].append(t1 - t0)
                 time.sleep(0.5)
                 w.keys('q')
-                time.sleep(1.0)
+                time.sleep(args.gap)
     finally:
         w.close()
     res['runs'] = {}
