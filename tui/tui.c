@@ -521,6 +521,12 @@ hs_tui_loop(hs_tui *t)
             t->dirty = 0;
             hs_tui_draw(t);
             t->io.flush(t->io.arg, &t->canvas);
+            /* what the draw asked of the model (the Dominated column's
+             * rows) starts now, with the screen shown */
+            idle(t);
+            if (t->dirty) {
+                continue;
+            }
         }
         /* 100 ms: often enough for the Dominated column to fill in
          * smoothly, rare enough to cost nothing while the user reads. */

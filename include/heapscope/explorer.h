@@ -141,10 +141,13 @@ typedef struct hs_model_ops {
     /* Row i (0 <= i < nrows); 0, or -1 with error() set. */
     int (*row)(hs_model *m, hs_view *v, size_t i, hs_row *out);
     /* The dominated size of row i: HS_DOM_*.  Asking starts the work in
-     * the background if needed; it never blocks. */
+     * the background if needed, at the latest at the next poll() (the
+     * real model waits for it: finding a row's objects may take a while,
+     * better spent with the table on the screen); it never blocks. */
     int (*dominated)(hs_model *m, hs_view *v, size_t i, uint64_t *bytes);
     /* Non-zero when background work has produced results since the last
-     * call (the TUI redraws); called when no key is pending. */
+     * call (the TUI redraws); called after each draw is shown, and when
+     * no key is pending. */
     int (*poll)(hs_model *m);
     /* Stop background work the TUI no longer needs (e.g. on Esc). */
     void (*cancel)(hs_model *m);

@@ -50,6 +50,15 @@ typedef struct job {
     int err;
 } job;
 
+/* A row whose dominated size a draw asked for: asked of the worker (its
+ * row's set found, which may fill a partition's members: 40 ms for the
+ * first row of a heap of 14 million) at the next poll, once the table is
+ * on the screen. */
+typedef struct ask {
+    hs_view *view;
+    size_t row, index;         /* displayed row, heapy row index */
+} ask;
+
 typedef struct {
     hs_model base;
     PyObject *py;              /* the Python Model */
@@ -68,6 +77,8 @@ typedef struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     job *queue, *queue_tail, *done;
+    ask *asks;                 /* not yet asked of the worker */
+    size_t nasks, asks_cap;
     int foreground;            /* a key's call runs: the worker waits */
     /* (the worker's) what it holds that a key's call may wait for: the
      * snapshot whose relations it builds, the relations whose tree */
@@ -611,6 +622,24 @@ enqueue(pymodel *m, hs_view *v, size_t i, size_t k)
     return 0;
 }
 
+/* Ask the worker for the rows the draws asked for (see ask). */
+static void
+ask_worker(pymodel *m)
+{
+    for (size_t a = 0; a < m->nasks; a++) {
+        ask *q = &m->asks[a];
+        hs_view *v = q->view;
+        /* (still the row drawn there: asks go before the next key) */
+        if (v->dstate[q->index] == DS_PENDING) {
+            long long k = heapy_index(m, v, q->row);
+            if (k != (long long)q->index || enqueue(m, v, q->row, q->index) < 0)
+                v->dstate[q->index] = DS_NONE;   /* asked again if shown */
+        }
+        view_unref(v);
+    }
+    m->nasks = 0;
+}
+
 static int
 m_dominated(hs_model *base, hs_view *v, size_t i, uint64_t *bytes)
 {
@@ -627,8 +656,20 @@ m_dominated(hs_model *base, hs_view *v, size_t i, uint64_t *bytes)
     case DS_FAILED:
         return HS_DOM_NONE;
     }
-    if (enqueue(m, v, i, (size_t)k) < 0)
-        return HS_DOM_NONE;
+    if (m->nasks == m->asks_cap) {
+        size_t cap = m->asks_cap ? 2 * m->asks_cap : 64;
+        ask *b = realloc(m->asks, cap * sizeof *b);
+        if (b == NULL) {        /* ask the worker now */
+            if (enqueue(m, v, i, (size_t)k) < 0)
+                return HS_DOM_NONE;
+            v->dstate[k] = DS_PENDING;
+            return HS_DOM_PENDING;
+        }
+        m->asks = b;
+        m->asks_cap = cap;
+    }
+    m->asks[m->nasks++] = (ask){v, i, (size_t)k};
+    v->refs++;
     v->dstate[k] = DS_PENDING;
     return HS_DOM_PENDING;
 }
@@ -640,6 +681,7 @@ m_poll(hs_model *base)
     /* The TUI is idle: keep a main thread that was reading the terminal
      * waiting for the GIL instead (see hotkey.c). */
     hs_py_hotkey_park_main();
+    ask_worker(m);
     pthread_mutex_lock(&m->lock);
     job *done = m->done;
     int changed = m->changed;
@@ -687,6 +729,11 @@ m_cancel(hs_model *base)
         j->view->dstate[j->index] = DS_NONE;
         job_free(j);
     }
+    for (size_t a = 0; a < m->nasks; a++) {
+        m->asks[a].view->dstate[m->asks[a].index] = DS_NONE;
+        view_unref(m->asks[a].view);
+    }
+    m->nasks = 0;
 }
 
 /* ---- the inspector ---------------------------------------------------------- */
@@ -927,6 +974,7 @@ model_close(pymodel *m)
     m_cancel(&m->base);
     m_poll(&m->base);           /* frees finished jobs */
     inspector_clear(m);
+    free(m->asks);
     free(m->strs);
     free(m->error);
     free(m->status);

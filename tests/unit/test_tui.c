@@ -36,6 +36,8 @@ typedef struct harness {
     int progress_seen;          /* a flush showed "Esc cancels" */
     char progress_line[1024];
     int dry;                    /* the loop asked for more keys than given */
+    int key_reads;              /* getkey calls with a wait */
+    int polls_at_first_key;     /* the model's polls when the first came */
 } harness;
 
 static int
@@ -47,6 +49,9 @@ h_getkey(void *arg, hs_canvas *c, int timeout_ms)
     if (timeout_ms == 0) {
         return h->next_tick < h->ntick ? h->tick_keys[h->next_tick++]
                                        : HS_K_NONE;
+    }
+    if (h->key_reads++ == 0) {
+        h->polls_at_first_key = h->fm.polls;
     }
     if (h->next >= h->nkeys) {
         h->dry++;
@@ -595,6 +600,26 @@ test_dominated(void **state)
     }
     /* quitting stops the background work */
     assert_true(h->fm.cancels >= 1);
+    h_free(h);
+}
+
+/* A draw is shown, then the model is polled before the next key is read:
+ * what the draw asked for (the Dominated column's rows, which the real
+ * model hands its worker only at a poll) starts with the table on the
+ * screen, even when the user's key is already waiting. */
+static void
+test_poll_after_each_draw(void **state)
+{
+    harness *h = h_new(24, 100);
+
+    (void)state;
+    h->fm.dom_polls = 100;
+    assert_int_equal(hs_tui_start(&h->t), 0);
+    script(h, 1, 'q');
+    hs_tui_loop(&h->t);
+    assert_int_equal(h->dry, 0);
+    assert_true(h->flushes >= 1);
+    assert_true(h->polls_at_first_key >= 1);
     h_free(h);
 }
 
@@ -1377,6 +1402,7 @@ main(void)
         cmocka_unit_test(test_relations),
         cmocka_unit_test(test_steps),
         cmocka_unit_test(test_dominated),
+        cmocka_unit_test(test_poll_after_each_draw),
         cmocka_unit_test(test_domsize_key),
         cmocka_unit_test(test_inspect),
         cmocka_unit_test(test_inspect_dominated_fills_in),
