@@ -22,11 +22,12 @@ hotkey (heapscope.install(): Ctrl-\\) and sleeps.  Then, K times:
 
 and q to close, then G seconds (1 unless told) before the next open.
 The memory a session gives back is the system's again, and on a virtual
-machine whose host takes back what its guest frees (these do, within a
-second or two) a longer gap makes every session meet fresh pages, as a
-user's sessions minutes apart do: --gap 5 for those figures.  What the window shows is read as it is written (tmux
-pipe-pane), not polled, so the times are those of the bytes reaching the
-terminal, to a few milliseconds.  Prints one JSON line: the median of
+machine whose host takes back what its guest frees (these do, within
+seconds) a longer gap makes every session meet fresh pages, as a user's
+sessions minutes apart do: --gap 5 for those figures.  What the window
+shows is read as it is written (tmux pipe-pane), not polled, so the
+times are those of the bytes reaching the terminal, to a few
+milliseconds.  Prints one JSON line: the median of
 each ("seconds", as the other benches, for bench_ab.py) and every run
 ("runs").  bench_explorer.py times the same through the model
 alone; this one adds the terminal, the TUI and the hotkey's thread.
