@@ -252,12 +252,11 @@ class Model(object):
         label, count, size = view.part._row(k)
         return label.replace('\n', ' '), count, size, k
 
-    def row_source(self, view, i):
-        """Where the dominated-size worker reads displayed row i's objects
-        (without the GIL, and without a copy): (the view's C partition,
-        the row's index in it), or (the row's C set, 0) for a partition
-        made in Python or a view of one row."""
-        k = view.index(i)
+    def row_source(self, view, k):
+        """Where the dominated-size worker reads the objects of row k (its
+        heapy index: however the view is sorted), without the GIL and
+        without a copy: (the view's C partition, k), or (the row's C set,
+        0) for a partition made in Python or a view of one row."""
         part = view.part
         # (a view of one row, as after Enter on a row: its set as it is,
         # no partition members to fill in)

@@ -56,7 +56,7 @@ typedef struct job {
  * on the screen. */
 typedef struct ask {
     hs_view *view;
-    size_t row, index;         /* displayed row, heapy row index */
+    size_t index;              /* heapy row index */
 } ask;
 
 typedef struct {
@@ -573,10 +573,11 @@ heapy_index(pymodel *m, hs_view *v, size_t i)
     return k;
 }
 
+/* Hand the worker row k (heapy index) of view v.  0, or -1 (error set). */
 static int
-enqueue(pymodel *m, hs_view *v, size_t i, size_t k)
+enqueue(pymodel *m, hs_view *v, size_t k)
 {
-    PyObject *src = call(m, "row_source", NULL, "(On)", v->py, (Py_ssize_t)i);
+    PyObject *src = call(m, "row_source", NULL, "(On)", v->py, (Py_ssize_t)k);
     if (src == NULL)
         return -1;
     PyObject *owner;
@@ -628,14 +629,9 @@ ask_worker(pymodel *m)
 {
     for (size_t a = 0; a < m->nasks; a++) {
         ask *q = &m->asks[a];
-        hs_view *v = q->view;
-        /* (still the row drawn there: asks go before the next key) */
-        if (v->dstate[q->index] == DS_PENDING) {
-            long long k = heapy_index(m, v, q->row);
-            if (k != (long long)q->index || enqueue(m, v, q->row, q->index) < 0)
-                v->dstate[q->index] = DS_NONE;   /* asked again if shown */
-        }
-        view_unref(v);
+        if (enqueue(m, q->view, q->index) < 0)
+            q->view->dstate[q->index] = DS_NONE;   /* asked again if shown */
+        view_unref(q->view);
     }
     m->nasks = 0;
 }
@@ -659,17 +655,17 @@ m_dominated(hs_model *base, hs_view *v, size_t i, uint64_t *bytes)
     if (m->nasks == m->asks_cap) {
         size_t cap = m->asks_cap ? 2 * m->asks_cap : 64;
         ask *b = realloc(m->asks, cap * sizeof *b);
-        if (b == NULL) {        /* ask the worker now */
-            if (enqueue(m, v, i, (size_t)k) < 0)
-                return HS_DOM_NONE;
-            v->dstate[k] = DS_PENDING;
-            return HS_DOM_PENDING;
+        if (b != NULL) {
+            m->asks = b;
+            m->asks_cap = cap;
         }
-        m->asks = b;
-        m->asks_cap = cap;
     }
-    m->asks[m->nasks++] = (ask){v, i, (size_t)k};
-    v->refs++;
+    if (m->nasks < m->asks_cap) {
+        m->asks[m->nasks++] = (ask){v, (size_t)k};
+        v->refs++;
+    } else if (enqueue(m, v, (size_t)k) < 0) {   /* no room: ask it now */
+        return HS_DOM_NONE;
+    }
     v->dstate[k] = DS_PENDING;
     return HS_DOM_PENDING;
 }

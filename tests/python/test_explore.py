@@ -95,7 +95,7 @@ class TestModel(unittest.TestCase):
                                for rel in REL.values()]
         for v in views:
             for i in range(min(4, v.nrows())):
-                owner, k = m.row_source(v, i)
+                owner, k = m.row_source(v, v.index(i))
                 if isinstance(owner, type(root.iset._s)):
                     self.assertEqual(k, 0)
                     ids = owner.ids()
