@@ -16,9 +16,12 @@ hotkey (heapscope.install(): Ctrl-\\) and sleeps.  Then, K times:
                 column fills in, and the explorer works ahead: the
                 heap's byvia), Enter on the first row, then v: from the
                 v to the byvia table
-    row_v_now   the same in a fresh explorer with no pause: Enter and v
-                sent at once, timed from the v (the row's byvia computed,
-                not cut)
+    row_v_now   the same in a fresh explorer with no pause: Enter as soon
+                as the table shows, v as soon as the row's does, timed
+                from the v (the row's byvia computed, not cut)
+    row_r_now   the same with r: the row's byrcs, computed at once (it
+                needs the snapshot's reverse edges, which the explorer's
+                worker is building then)
 
 and q to close, then G seconds (1 unless told) before the next open.
 The memory a session gives back is the system's again, and on a virtual
@@ -124,11 +127,15 @@ def main(argv):
     w = Window([sys.executable, '-c', prog], env)
     res = {'schema': 'heapscope-bench-open/1', 'n': args.n,
            'python': sys.version.split()[0], 'seconds': {}}
-    runs = {'open': [], 'row_v': [], 'row_v_now': []}
+    # (name, pause before Enter, key, what its table's header shows)
+    sessions = (('row_v', args.pause, 'v', 'Via:'),
+                ('row_v_now', 0.0, 'v', 'Via:'),
+                ('row_r_now', 0.0, 'r', 'Referrers by Kind'))
+    runs = dict([('open', [])] + [(s[0], []) for s in sessions])
     try:
         w.wait_for('READY', timeout=1800)
         for _ in range(args.times):
-            for pause in (args.pause, 0.0):
+            for name, pause, key, header in sessions:
                 w.mark()
                 t0 = time.perf_counter()
                 w.keys('C-\\')
@@ -143,9 +150,9 @@ def main(argv):
                 w.wait_for('[0]')
                 w.mark()
                 t0 = time.perf_counter()
-                w.keys('v')
-                t1 = w.wait_for('Via:')
-                runs['row_v' if pause else 'row_v_now'].append(t1 - t0)
+                w.keys(key)
+                t1 = w.wait_for(header)
+                runs[name].append(t1 - t0)
                 time.sleep(0.5)
                 w.keys('q')
                 time.sleep(args.gap)
