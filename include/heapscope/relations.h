@@ -88,8 +88,10 @@ typedef struct hs_rcs_table {
 
 #define HS_RCS_ROOT (1ull << 41)   /* key of the root as a referrer */
 
+/* `threads` 2: a set of 2^18 members or more is classified on two threads
+ * (the same ids as on one). */
 int hs_rcs_classify(const hs_relations *r, const hs_set *s, uint64_t *ids,
-                    hs_rcs_table *t);
+                    hs_rcs_table *t, int threads);
 void hs_rcs_table_free(hs_rcs_table *t);
 /* The table is a general interning table of u64 lists (byvia uses it for
  * lists of names): init, then intern a list to get its id (-1: ENOMEM). */

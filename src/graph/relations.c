@@ -292,6 +292,16 @@ hs_rcs_table_pick(hs_rcs_table *out, const hs_rcs_table *t,
     return 0;
 }
 
+/* Lists a and b of n >= 1 keys alike.  Most are one or two keys long: no
+ * call to memcmp for those. */
+static inline int
+same_keys(const uint64_t *a, const uint64_t *b, size_t n)
+{
+    if (n <= 2)
+        return a[0] == b[0] && (n == 1 || a[1] == b[1]);
+    return memcmp(a, b, n * sizeof *a) == 0;
+}
+
 long long
 hs_rcs_intern(hs_rcs_table *t, const uint64_t *k, size_t n)
 {
@@ -306,8 +316,7 @@ hs_rcs_intern(hs_rcs_table *t, const uint64_t *k, size_t n)
             size_t s = (uint32_t)x;
             size_t a = t->start[s - 1], m = t->start[s] - a;
             /* (no referrers: n == 0, and key may still be NULL) */
-            if (m == n &&
-                (n == 0 || memcmp(t->key + a, k, n * sizeof *k) == 0))
+            if (m == n && (n == 0 || same_keys(t->key + a, k, n)))
                 return (long long)s - 1;
         }
         i = (i + 1) & t->smask;
@@ -369,9 +378,11 @@ referrer_key(const hs_graph *g, rcs_cache *c, hs_id p)
     return k;
 }
 
-int
-hs_rcs_classify(const hs_relations *r, const hs_set *s, uint64_t *ids,
-                hs_rcs_table *t)
+/* Members lo .. hi-1 of s into t (initialised here, freed on error), their
+ * ids at ids[lo ..]. */
+static int
+classify_range(const hs_relations *r, const hs_set *s, size_t lo, size_t hi,
+               uint64_t *ids, hs_rcs_table *t)
 {
     const hs_graph *g = r->g;
     if (hs_rcs_table_init(t) < 0)
@@ -382,7 +393,7 @@ hs_rcs_classify(const hs_relations *r, const hs_set *s, uint64_t *ids,
     if (keys == NULL || cache == NULL)
         goto nomem;
     memset(cache->id, 0xff, sizeof cache->id);     /* HS_NO_ID: empty */
-    for (size_t k = 0; k < s->n; k++) {
+    for (size_t k = lo; k < hi; k++) {
         hs_id v = s->ids[k];
         const hs_id *in = hs_rel_in(r, v);
         uint32_t m = hs_rel_nin(r, v);
@@ -432,6 +443,77 @@ nomem:
     free(cache);
     hs_rcs_table_free(t);
     return -HS_ENOMEM;
+}
+
+/* A big set is classified on two threads, each half into a table of its
+ * own: the second half's lists are then interned into the first's in the
+ * order the second met them, which numbers them as one pass over the
+ * whole set would (a list is numbered where it is first met). */
+#define RCS_PAR_MIN (1u << 18)      /* fewer members: one thread */
+
+typedef struct {
+    const hs_relations *r;
+    const hs_set *s;
+    size_t lo, hi;
+    uint64_t *ids;
+    hs_rcs_table t;
+    int err;
+} rcs_half;
+
+static void *
+rcs_half_main(void *arg)
+{
+    rcs_half *h = arg;
+    h->err = classify_range(h->r, h->s, h->lo, h->hi, h->ids, &h->t);
+    return NULL;
+}
+
+/* Renumber ids[0 .. n-1], ids in `from`, as ids in t, interning there
+ * what t lacks.  0, or -HS_ENOMEM (t is freed). */
+static int
+rcs_merge(hs_rcs_table *t, const hs_rcs_table *from, uint64_t *ids, size_t n)
+{
+    uint64_t *to = malloc((from->n ? from->n : 1) * sizeof *to);
+    if (to == NULL)
+        goto nomem;
+    for (size_t j = 0; j < from->n; j++) {
+        size_t m;
+        const uint64_t *k = hs_rcs_list(from, j, &m);
+        long long id = hs_rcs_intern(t, k, m);
+        if (id < 0)
+            goto nomem;
+        to[j] = (uint64_t)id;
+    }
+    for (size_t k = 0; k < n; k++)
+        ids[k] = to[ids[k]];
+    free(to);
+    return 0;
+nomem:
+    free(to);
+    hs_rcs_table_free(t);
+    return -HS_ENOMEM;
+}
+
+int
+hs_rcs_classify(const hs_relations *r, const hs_set *s, uint64_t *ids,
+                hs_rcs_table *t, int threads)
+{
+    rcs_half h = {r, s, s->n / 2, s->n, ids, {0}, 0};
+    pthread_t th;
+    if (threads < 2 || s->n < RCS_PAR_MIN ||
+        !hs_thread_start(&th, rcs_half_main, &h))
+        return classify_range(r, s, 0, s->n, ids, t);
+    int err = classify_range(r, s, 0, h.lo, ids, t);
+    pthread_join(th, NULL);
+    if (err == 0 && h.err != 0) {
+        hs_rcs_table_free(t);
+        err = h.err;
+    }
+    if (err == 0)
+        err = rcs_merge(t, &h.t, ids + h.lo, h.hi - h.lo);
+    if (h.err == 0)
+        hs_rcs_table_free(&h.t);
+    return err;
 }
 
 /* ---- dominators ------------------------------------------------------------ */

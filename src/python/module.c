@@ -1402,7 +1402,7 @@ idset_rcs_partition(IdSetObject *self, PyObject *args, PyObject *kw)
             Py_DECREF(p);
             return NULL;
         }
-        r = hs_rcs_classify(rel, &self->s, keys, &p->rcs);
+        r = hs_rcs_classify(rel, &self->s, keys, &p->rcs, 2);
         if (r == 0)
             r = hs_partition_new(&p->p, self->snap->g, &self->s, HS_BY_UNITY,
                                  keys);

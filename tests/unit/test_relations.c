@@ -110,7 +110,7 @@ test_rcs_kinds(void **state)
     hs_set s = set_of(q, 4);
     uint64_t ids[4];
     hs_rcs_table t;
-    assert_int_equal(hs_rcs_classify(r, &s, ids, &t), 0);
+    assert_int_equal(hs_rcs_classify(r, &s, ids, &t, 1), 0);
     /* 1: root + type 1; 2: root; 3: types 1 and 5; 4: type 1 */
     size_t a = t.start[ids[2]], n = t.start[ids[2] + 1] - a;
     assert_int_equal(n, 2);
@@ -122,6 +122,84 @@ test_rcs_kinds(void **state)
     assert_int_not_equal(ids[0], ids[3]);
     assert_int_equal(t.n, 4);
     hs_rcs_table_free(&t);
+    hs_set_free(&s);
+    hs_relations_free(r);
+    hs_graph_free(g);
+}
+
+/* A set big enough for two threads gets the ids and lists one thread
+ * gives it: referrers of seven types at random, some members with none. */
+static void
+test_rcs_two_threads(void **state)
+{
+    (void)state;
+    const uint32_t n = 300000;
+    size_t cap = (size_t)n * 3, ne = 0;
+    uint32_t (*edges)[2] = malloc(cap * sizeof *edges);
+    assert_non_null(edges);
+    uint64_t x = 12345;
+    for (uint32_t from = 0; from < n; from++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned m = (unsigned)(x >> 62);               /* 0 .. 3 */
+        for (unsigned j = 0; j < m && ne < cap; j++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            edges[ne][0] = from;
+            edges[ne][1] = 1 + (uint32_t)((x >> 33) % (n - 1));
+            ne++;
+        }
+    }
+    hs_graph *g = make(n, (const uint32_t(*)[2])edges, ne);
+    free(edges);
+    for (uint32_t i = 1; i < n; i++)
+        g->type[i] = 1 + (i * 2654435761u >> 7) % 7;
+    hs_relations *r;
+    assert_int_equal(hs_relations_new(&r, g, NULL), 0);
+    hs_id *q = malloc((n - 1) * sizeof *q);
+    assert_non_null(q);
+    for (uint32_t i = 1; i < n; i++)
+        q[i - 1] = i;
+    hs_set s = set_of(q, n - 1);
+    free(q);
+    uint64_t *one = malloc(s.n * sizeof *one), *two = malloc(s.n * sizeof *two);
+    assert_non_null(one);
+    assert_non_null(two);
+    hs_rcs_table t1, t2;
+    assert_int_equal(hs_rcs_classify(r, &s, one, &t1, 1), 0);
+    assert_int_equal(hs_rcs_classify(r, &s, two, &t2, 2), 0);
+    assert_true(t1.n > 100);                  /* many distinct lists */
+    assert_int_equal(t2.n, t1.n);
+    assert_int_equal(t2.nkeys, t1.nkeys);
+    assert_memory_equal(t2.start, t1.start, (t1.n + 1) * sizeof *t1.start);
+    assert_memory_equal(t2.key, t1.key, t1.nkeys * sizeof *t1.key);
+    assert_memory_equal(two, one, s.n * sizeof *one);
+    /* and they are right: member k's list is its referrers' types */
+    for (size_t k = 0; k < s.n; k += 997) {
+        hs_id v = s.ids[k];
+        uint64_t want[8];
+        size_t nw = 0;
+        for (uint32_t j = 0; j < hs_rel_nin(r, v); j++) {
+            hs_id p = hs_rel_in(r, v)[j];
+            uint64_t key = p == 0 ? HS_RCS_ROOT : g->type[p];
+            size_t i = 0;
+            while (i < nw && want[i] != key)
+                i++;
+            if (i == nw && nw < 8)
+                want[nw++] = key;
+        }
+        size_t m;
+        const uint64_t *got = hs_rcs_list(&t2, two[k], &m);
+        assert_int_equal(m, nw);
+        for (size_t i = 0; i < nw; i++) {
+            size_t j = 0;
+            while (j < m && got[j] != want[i])
+                j++;
+            assert_true(j < m);
+        }
+    }
+    free(one);
+    free(two);
+    hs_rcs_table_free(&t1);
+    hs_rcs_table_free(&t2);
     hs_set_free(&s);
     hs_relations_free(r);
     hs_graph_free(g);
@@ -742,6 +820,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reverse_edges),
         cmocka_unit_test(test_rcs_kinds),
+        cmocka_unit_test(test_rcs_two_threads),
         cmocka_unit_test(test_rcs_no_referrers),
         cmocka_unit_test(test_rcs_intern_many),
         cmocka_unit_test(test_rcs_table_pick),
