@@ -2,8 +2,10 @@
 """Benchmark the explorer through its model, as the TUI drives it.
 
 Usage:  PYTHONPATH=<build>/pkg python bench/bench_explorer.py N [--rows R]
+                                                 [--shared-names]
 
-Builds the heap of bench_snapshot.py (N packages, about 25 objects each)
+Builds the heap of bench_snapshot.py (N packages, about 25 objects each;
+--shared-names: its variant with the issues' 12.2 M objects at N = 500,000)
 and times what each key costs the model (the TUI's own drawing is timed by
 tests/unit/tui_demo --bench):
 
@@ -63,14 +65,16 @@ def main(argv):
     ap = argparse.ArgumentParser()
     ap.add_argument('n', type=int)
     ap.add_argument('--rows', type=int, default=50)
+    ap.add_argument('--shared-names', action='store_true')
     args = ap.parse_args(argv)
     import heapscope
     from heapscope import _api, _explore
     hp = _api.Use()
     hp.setrelheap()
-    base.build(args.n)
+    base.build(args.n, shared_names=args.shared_names)
     gc.collect()
     res = {'schema': 'heapscope-bench-explorer/1', 'n': args.n,
+           'shared_names': args.shared_names,
            'python': sys.version.split()[0], 'seconds': {}}
     model = _explore.Model(hp)
     gc.disable()
