@@ -11,7 +11,6 @@ types at the `:` prompt.
 """
 
 import gc
-import os
 import re
 import threading
 import time
@@ -331,54 +330,12 @@ class Model(object):
         return 'mark: %s   snapshot: %s' % (mark, snap)
 
 
-def _read_int(path):
-    try:
-        with open(path) as f:
-            text = f.read().split()
-        return int(text[0]) if text and text[0] != 'max' else None
-    except (OSError, ValueError):
-        return None
-
-
 def memory_to_spare():
     """Bytes this process may still take without swapping or meeting its
     cgroup's limit (Linux: MemAvailable, cgroup v2 or v1), or None when
-    the system does not say."""
-    spare = None
-    try:
-        with open('/proc/meminfo') as f:
-            for line in f:
-                if line.startswith('MemAvailable:'):
-                    spare = int(line.split()[1]) * 1024
-                    break
-    except (OSError, ValueError, IndexError):
-        return None
-    if spare is None:
-        return None
-    try:
-        with open('/proc/self/cgroup') as f:
-            groups = [line.rstrip('\n').split(':', 2) for line in f]
-    except OSError:
-        groups = []
-    for fields in groups:
-        if len(fields) != 3:
-            continue
-        if fields[0] == '0' and fields[1] == '':        # v2
-            mount, files = '/sys/fs/cgroup', ('memory.max', 'memory.current')
-        elif 'memory' in fields[1].split(','):          # v1
-            mount, files = '/sys/fs/cgroup/memory', ('memory.limit_in_bytes',
-                                                     'memory.usage_in_bytes')
-        else:
-            continue
-        # (in a container the group is often the mount's root)
-        for base in (mount + fields[2].rstrip('/'), mount):
-            limit = _read_int(os.path.join(base, files[0]))
-            used = _read_int(os.path.join(base, files[1]))
-            if limit is not None and used is not None:
-                if limit < (1 << 60):
-                    spare = min(spare, max(0, limit - used))
-                break
-    return spare
+    the system does not say.  Read in C, without letting go of the GIL: a
+    Python open() would let the program's threads run (model.c)."""
+    return _c.memory_to_spare()
 
 
 class _Answer(Exception):

@@ -304,6 +304,10 @@ int hs_py_run_explorer(PyObject *pymodel, long main_tid, char *err,
  * callable the explorer hands its model; NULL otherwise.  Lets a walk show
  * progress and be cancelled without running Python code. */
 const hs_progress *hs_py_model_progress(PyObject *tick);
+/* memory_to_spare() -> bytes this process may still take without swapping
+ * or meeting its cgroup's limit, or None when the system does not say;
+ * read without letting go of the GIL. */
+PyObject *hs_py_memory_to_spare(PyObject *module, PyObject *unused);
 
 /* ---- hotkey.c ----------------------------------------------------------- */
 

@@ -14,6 +14,7 @@
 #include "heapscope/explorer.h"
 #include "heapscope/tui.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -89,8 +90,8 @@ typedef struct {
     volatile int cancel;       /* stop the job running now */
     int changed;
     long main_tid;             /* the main thread to keep parked, or 0 */
-    /* The switch interval: the program's own while our Python code runs,
-     * HOLD_INTERVAL between calls (see python_begin) */
+    /* The switch interval: HOLD_INTERVAL for the session, the program's
+     * own while an expression the user typed runs (see python_begin) */
     unsigned long interval;    /* the program's, in microseconds */
     int holding;
     int in_python;
@@ -227,16 +228,23 @@ hs_py_model_progress(PyObject *tick)
  * So for the session the interval is HOLD_INTERVAL and the waiting threads
  * start their waits over with it (hold_threads): none of them asks again,
  * and a request made before is forgotten here, before our bytecode could
- * honour it.  Our Python code itself runs with the program's interval: if
- * it lets go of the GIL (a file read), it waits to have it back no longer
+ * honour it.  This holds while our Python code runs too: a thread whose
+ * sleep ends then starts its wait with the interval it finds, and with the
+ * program's it would ask for the GIL and get it within milliseconds.  The
+ * model's own code never lets go of the GIL (it reads no file: what it
+ * needs of the system is read in C, memory_to_spare() below), since any
+ * release hands it to a waiting thread whatever the interval.  Only an
+ * expression the user typed (`user`: the `:` key) may: it runs with the
+ * program's interval, so that it waits to have the GIL back no longer
  * than the program's threads would (with HOLD_INTERVAL, a thread that runs
  * Python code without a pause would keep it for good). */
 static void
-python_begin(pymodel *m)
+python_begin(pymodel *m, int user)
 {
     if (m->in_python++ == 0 && m->holding) {
         hs_compat_clear_gil_drop_request();
-        hs_compat_set_switch_interval(m->interval, 0);
+        if (user)
+            hs_compat_set_switch_interval(m->interval, 0);
     }
 }
 
@@ -289,7 +297,7 @@ call(pymodel *m, const char *name, const hs_progress *p, const char *fmt,
         m->prog = p;
         if (fg)
             set_foreground(m, 1);
-        python_begin(m);
+        python_begin(m, strcmp(name, "eval") == 0);
         r = PyObject_VectorcallMethod(meth, stack, (size_t)(n + 1), NULL);
         python_end(m);
         if (fg)
@@ -557,7 +565,7 @@ job_free(job *j)
 static long long
 heapy_index(pymodel *m, hs_view *v, size_t i)
 {
-    python_begin(m);
+    python_begin(m, 0);
     PyObject *r = PyObject_CallMethod(v->py, "index", "n", (Py_ssize_t)i);
     python_end(m);
     if (r == NULL) {
@@ -691,7 +699,7 @@ m_poll(hs_model *base)
         if (j->err == 0) {
             v->dstate[j->index] = DS_READY;
             v->dval[j->index] = j->bytes;
-            python_begin(m);
+            python_begin(m, 0);
             PyObject *r = PyObject_CallMethod(m->py, "set_dominated", "OnK",
                                               v->py, (Py_ssize_t)j->index,
                                               (unsigned long long)j->bytes);
@@ -1090,4 +1098,146 @@ hs_py_run_explorer(PyObject *pymodel_obj, long main_tid, char *err,
     if (PyErr_Occurred())
         PyErr_Clear();
     return r;
+}
+
+/* ---- memory to spare --------------------------------------------------------
+ *
+ * What Model.prepare asks before working ahead: the bytes this process may
+ * still take without swapping or meeting its cgroup's limit.  Read here
+ * with plain system calls, the GIL held throughout: a Python open() lets go
+ * of it, and a thread of the program waiting for it would run then. */
+
+/* The start of a small file (/proc, /sys), NUL-terminated; -1 if it cannot
+ * be read. */
+static ssize_t
+read_small(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t got = 0;
+    while (got + 1 < len) {
+        ssize_t r = read(fd, buf + got, len - 1 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = '\0';
+    return (ssize_t)got;
+}
+
+/* The number a cgroup file starts with: 0, or -1 if unreadable or not a
+ * number ("max": no limit). */
+static int
+read_number(const char *dir, const char *file, unsigned long long *out)
+{
+    char path[4096], buf[64];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >=
+            sizeof path ||
+        read_small(path, buf, sizeof buf) <= 0)
+        return -1;
+    char *end;
+    errno = 0;
+    *out = strtoull(buf, &end, 10);
+    return end == buf || errno != 0 ? -1 : 0;
+}
+
+/* MemAvailable, in bytes; -1 when the system does not say. */
+static int
+mem_available(unsigned long long *out)
+{
+    static char buf[16384];          /* (the GIL serialises callers) */
+    if (read_small("/proc/meminfo", buf, sizeof buf) <= 0)
+        return -1;
+    for (char *line = buf; line != NULL && *line;) {
+        if (strncmp(line, "MemAvailable:", 13) == 0) {
+            char *end;
+            unsigned long long kib = strtoull(line + 13, &end, 10);
+            if (end == line + 13)
+                return -1;
+            *out = kib * 1024;
+            return 0;
+        }
+        line = strchr(line, '\n');
+        if (line != NULL)
+            line++;
+    }
+    return -1;
+}
+
+/* Lower *spare to what the memory cgroup of `line` (a line of
+ * /proc/self/cgroup: id, controllers, path) leaves, if it has a limit. */
+static void
+cgroup_limit(char *line, unsigned long long *spare)
+{
+    char *c1 = strchr(line, ':');
+    char *c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
+    if (c2 == NULL)
+        return;
+    *c1 = *c2 = '\0';
+    const char *id = line, *controllers = c1 + 1;
+    char *path = c2 + 1;
+    const char *mount, *limit_file, *used_file;
+    if (strcmp(id, "0") == 0 && controllers[0] == '\0') {        /* v2 */
+        mount = "/sys/fs/cgroup";
+        limit_file = "memory.max";
+        used_file = "memory.current";
+    } else {                                                      /* v1 */
+        int memory = 0;
+        for (const char *p = controllers; *p;) {
+            size_t n = strcspn(p, ",");
+            if (n == 6 && strncmp(p, "memory", 6) == 0)
+                memory = 1;
+            p += n + (p[n] == ',');
+        }
+        if (!memory)
+            return;
+        mount = "/sys/fs/cgroup/memory";
+        limit_file = "memory.limit_in_bytes";
+        used_file = "memory.usage_in_bytes";
+    }
+    size_t n = strlen(path);
+    while (n > 0 && path[n - 1] == '/')
+        path[--n] = '\0';
+    /* (in a container the group is often the mount's root) */
+    char dir[4096];
+    for (int k = 0; k < 2; k++) {
+        if (k == 0 && (size_t)snprintf(dir, sizeof dir, "%s%s", mount,
+                                       path) >= sizeof dir)
+            continue;
+        unsigned long long limit, used;
+        if (read_number(k == 0 ? dir : mount, limit_file, &limit) == 0 &&
+            read_number(k == 0 ? dir : mount, used_file, &used) == 0) {
+            if (limit < (1ull << 60)) {
+                unsigned long long left = limit > used ? limit - used : 0;
+                if (left < *spare)
+                    *spare = left;
+            }
+            return;
+        }
+    }
+}
+
+PyObject *
+hs_py_memory_to_spare(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    unsigned long long spare;
+    if (mem_available(&spare) < 0)
+        Py_RETURN_NONE;
+    static char buf[16384];
+    if (read_small("/proc/self/cgroup", buf, sizeof buf) > 0) {
+        for (char *line = buf; line != NULL && *line;) {
+            char *next = strchr(line, '\n');
+            if (next != NULL)
+                *next++ = '\0';
+            cgroup_limit(line, &spare);
+            line = next;
+        }
+    }
+    return PyLong_FromUnsignedLongLong(spare);
 }

@@ -2377,6 +2377,11 @@ static PyMethodDef mod_methods[] = {
      "watcher thread takes the GIL and calls callback(); main_ident is "
      "threading.get_ident() of the main thread, for hotkey_park_main().  "
      "Replaces any previous install.  Use heapscope.install()."},
+    {"memory_to_spare", hs_py_memory_to_spare, METH_NOARGS,
+     "memory_to_spare() -> bytes this process may still take without "
+     "swapping or meeting its cgroup's limit (MemAvailable, cgroup v2 or "
+     "v1), or None when the system does not say.  Reads without letting "
+     "go of the GIL, so the program's threads stay paused."},
     {"hotkey_park_main", hs_py_hotkey_park_main_py, METH_NOARGS,
      "hotkey_park_main() -> bool: make a main thread blocked in a system "
      "call (a read of the terminal) wait for the GIL instead, until "
