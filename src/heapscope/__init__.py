@@ -16,9 +16,18 @@ The API follows guppy/heapy's hpy(); see man 3 heapscope.  The walk is
 done in C, runs no Python code and changes nothing it looks at.
 """
 
+from . import _heapscope
 from ._api import (hpy, session, Use, IdentitySet, Partition, Kind,
                    type_name, safe_repr)
 from ._hotkey import install, uninstall
+# The explorer's module is imported with heapscope, not when it first
+# opens: what an import makes (the module, its functions, their code and
+# names) would then be new since any mark, and shown as the program's.
+try:
+    from . import _explore
+except ModuleNotFoundError as e:          # a build without it: explore()
+    if e.name != __name__ + '._explore':  # says so
+        raise
 
 __version__ = '0.1.0'
 __all__ = ['hpy', 'session', 'Use', 'IdentitySet', 'Partition', 'Kind',
@@ -31,8 +40,6 @@ def explore(*args, **kwargs):
     when it is closed.  PYTHONBREAKPOINT=heapscope.explore makes
     breakpoint() call this.  Where the explorer cannot run, one line on
     stderr says why and this returns None."""
-    # Imported at call time: the explorer (curses, the model) costs
-    # nothing until it is used.
     try:
         from ._explore import explore as _explore
     except ModuleNotFoundError as e:
@@ -43,3 +50,6 @@ def explore(*args, **kwargs):
             '(no heapscope._explore)')
         return None
     return _explore(*args, **kwargs)
+
+
+_heapscope.hide(globals())      # explore()'s frame is no root of the heap
