@@ -49,7 +49,8 @@ def explore(*args, **kwargs):
         say('the explorer is not available in this build of heapscope '
             '(no heapscope._explore)')
         return None
-    return _explore(*args, **kwargs)
+    _explore(*args, **kwargs)
+    return None
 
 
 _heapscope.hide(globals())      # explore()'s frame is no root of the heap

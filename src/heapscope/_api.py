@@ -61,11 +61,22 @@ def safe_repr(obj, limit=None):
         if t is int and obj.bit_length() > 4000:
             r = '<int of %d bits>' % obj.bit_length()
         elif t in (str, bytes) and len(obj) > 2000:
-            r = repr(obj[:1000]) + '...'
+            # the two ends, the middle left out as the limit below does
+            head, tail = repr(obj[:1000]), repr(obj[-1000:])
+            if head[-1] == tail[-1]:
+                r = head[:-1] + '...' + tail[2 if t is bytes else 1:]
+            else:
+                r = head + '...'
         else:
             r = repr(obj)
     elif t is type or isinstance(obj, type):
         r = "<class '%s'>" % type_name(obj)
+    elif t is _types.FunctionType:
+        # (the attribute of a function object itself: no code of the
+        # program's runs to read it)
+        r = '<function %s at %#x>' % (obj.__qualname__, id(obj))
+    elif t is _types.BuiltinFunctionType:
+        r = '<built-in function %s>' % obj.__name__
     else:
         r = '<%s at %#x>' % (type_name(t), id(obj))
     if limit is not None and len(r) > limit:

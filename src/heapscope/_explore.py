@@ -409,9 +409,10 @@ def describe(obj, snap=None, node=None, limit=_REPR_LIMIT):
 
 def explore(s=None):
     """Open the full-screen explorer on the set s, or on the heap relative
-    to heapscope.session()'s mark; return when the user quits (q).  When
-    there is no terminal to draw on, one line on stderr says why and the
-    program carries on."""
+    to heapscope.session()'s mark; return True when the user quits (q).
+    When there is no terminal to draw on, one line on stderr says why, this
+    returns False and the program carries on (heapscope.explore() returns
+    None either way)."""
     hp = _api.session()
     if s is not None and not isinstance(s, _api.IdentitySet):
         if isinstance(s, _api.Partition):
@@ -450,7 +451,7 @@ def explore(s=None):
         from ._hotkey import say
         prefix = 'heapscope: '
         say(err[len(prefix):] if err.startswith(prefix) else err)
-    return None
+    return not err
 
 
 for _t in (View, Model, Cancelled, _Answer):

@@ -14,6 +14,7 @@ import time
 import weakref
 
 import heapscope
+from heapscope import _explore
 
 FIELDS = ('DESCRIPTION', 'DEPEND', 'RDEPEND', 'SRC_URI', 'HOMEPAGE',
           'KEYWORDS', 'LICENSE', 'SLOT', 'IUSE')
@@ -90,9 +91,10 @@ def main(n=20000, interactive=None):
     if interactive:
         print('Opening the explorer on them (? for help, q to quit).')
         sys.stdout.flush()
-        heapscope.explore()
-        del repo
-        return 0
+        if _explore.explore():
+            del repo
+            return 0
+        print('The tables of a heapy session instead:\n')
     t = time.perf_counter()
     h = hp.heap()
     took = time.perf_counter() - t

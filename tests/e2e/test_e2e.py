@@ -833,6 +833,13 @@ class TestTerminal(E2ECase):
             self.finish(pane, 3)
             pane.close()
 
+    def test_the_demo_on_a_dumb_terminal_prints_the_tables(self):
+        pane = self.start([COMMAND, 'demo', '2000'], env={'TERM': 'dumb'},
+                          unset=['HEAPSCOPE_ACTION'])
+        pane.wait_for(r"heapscope: terminal type 'dumb' cannot move")
+        pane.wait_for(r'^>>> h & hp\.Type\(dict\)$', timeout=30)
+        self.finish(pane, 0)
+
     def test_term_unset_still_opens(self):
         pane = self.start([COMMAND, 'echo.py'],
                           unset=['HEAPSCOPE_ACTION', 'TERM'])

@@ -189,6 +189,20 @@ class TestSession(unittest.TestCase):
         long = 'media-plugins/vdr-streamdev-server-0.3.3_pre20051219-r1'
         self.assertEqual(heapscope.safe_repr(long, 30),
                          "'media-plugin...re20051219-r1'")
+        # a long string's two ends, and nothing after its closing quote
+        self.assertEqual(heapscope.safe_repr('a' * 3000 + 'b' * 3000, 30),
+                         "'aaaaaaaaaaaa...bbbbbbbbbbbbb'")
+        self.assertEqual(heapscope.safe_repr(b'a' * 3000 + b'b' * 3000, 30),
+                         "b'aaaaaaaaaaa...bbbbbbbbbbbbb'")
+
+    def test_repr_names_functions(self):
+        def local_function():
+            pass
+        r = heapscope.safe_repr(local_function)
+        self.assertTrue(r.startswith('<function TestSession.'
+                                     'test_repr_names_functions.<locals>.'
+                                     'local_function at 0x'), r)
+        self.assertEqual(heapscope.safe_repr(len), '<built-in function len>')
 
     def test_set_algebra(self):
         hp = self.hp
