@@ -237,7 +237,9 @@ class Model(object):
     def info(self, view):
         s = view.iset
         column = view.part._cls.header if view.part is not None else ''
-        if view.rel == 'id':
+        if not s.count:
+            summary = 'hp.Nothing: the empty set.'     # as str() shows it
+        elif view.rel == 'id':
             summary = ('Set of %d objects. Total size = %d bytes.'
                        % (s.count, s.size))
         else:

@@ -133,6 +133,7 @@ class TestModel(unittest.TestCase):
         self.assertEqual(v.iset, root.iset & self.hp.Type(str))
         v = m.eval(root, 'h[0] ^ h[0]', tick)
         self.assertEqual(v.iset.count, 0)
+        self.assertEqual(self.info(v)['summary'], 'hp.Nothing: the empty set.')
         # not a set: the value is the answer, as a message
         with self.assertRaises(_explore._Answer) as cm:
             m.eval(root, '[0].count', tick)
