@@ -190,8 +190,10 @@ class Model(object):
             code, expr = '__base' + text, view.expr + text
         elif text[0] in '&|-^':
             code, expr = '_ ' + text, '(%s %s)' % (view.set_expr, text)
-        elif text.split('.')[0].split('[')[0] in _SET_ATTRS:
+        elif _NAME.match(text).group() in _SET_ATTRS:
             code, expr = '_.' + text, view.set_expr + '.' + text
+            if _OPERATOR.search(text):      # 'referrers & Type(dict)'
+                expr = '(%s)' % expr
         else:
             code, expr = text, text
         # the breadcrumb is pasted at the prompt, where kinds are hp's
@@ -347,6 +349,8 @@ class _Answer(Exception):
 _KIND_NAMES = re.compile(r'(?<![\w.])(Via|Type|Clodo|Size|Module|Nothing|'
                          r'Root)\b')
 
+_NAME = re.compile(r'\w*')
+_OPERATOR = re.compile(r'[-+&|^~<>=]')
 _SET_ATTRS = frozenset(n for n in dir(_api.IdentitySet) if not
                        n.startswith('_'))
 

@@ -131,6 +131,10 @@ class TestModel(unittest.TestCase):
         v = m.eval(root, "& Type(str)", tick)
         self.assertEqual(self.info(v)['expr'], '(h & hp.Type(str))')
         self.assertEqual(v.iset, root.iset & self.hp.Type(str))
+        v = m.eval(root, 'referrers & Type(dict)', tick)
+        self.assertEqual(self.info(v)['expr'],
+                         '(h.referrers & hp.Type(dict))')
+        self.assertEqual(v.iset, root.iset.referrers & self.hp.Type(dict))
         v = m.eval(root, 'h[0] ^ h[0]', tick)
         self.assertEqual(v.iset.count, 0)
         self.assertEqual(self.info(v)['summary'], 'hp.Nothing: the empty set.')
