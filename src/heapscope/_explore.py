@@ -284,7 +284,10 @@ class Model(object):
         obj = one.theone
         addr, _type, size, _flags = snap.node(node)
         kind = one.byclodo._row(0)[0]
-        expr = '%s.byid[%d].theone' % (view.row_expr(row), nth)
+        if view.rel == 'id':            # the row is that one object
+            expr = '%s.theone' % view.row_expr(row)
+        else:
+            expr = '%s.byid[%d].theone' % (view.row_expr(row), nth)
         # The dominator tree takes seconds on a big heap: the page shows
         # at once, with the dominated size pending (-1) until the tree is
         # there (the TUI's worker computes it, see model.c).

@@ -198,6 +198,10 @@ class TestModel(unittest.TestCase):
         self.assertIsNone(page[7])      # tracemalloc was off
         with self.assertRaises(IndexError):
             m.inspect(v, 0, 5, tick)
+        self.assertEqual(page[0], 'p[0].byid[0].theone')
+        # a row of a byid view is its object: no second byid
+        ids = _explore.View(pk, 'id', 'p')
+        self.assertEqual(m.inspect(ids, 0, 0, tick)[0], 'p.byid[0].theone')
 
     def test_inspect_does_not_wait_for_the_dominator_tree(self):
         m = self.model
