@@ -214,8 +214,8 @@ typedef struct hs_relname {
 typedef int (*hs_relvisit)(PyObject *dst, const hs_relname *name, void *arg);
 
 /* Every reference src holds that heapscope can name: dict values and keys,
- * items, set members, function, method, cell, module, type, code and
- * frame fields, frame locals, instance dict, managed values and
+ * items, set members, function, method, cell, module, type, code, frame,
+ * traceback and exception fields, instance dict, managed values and
  * slots, the class, and what an NyHeapDef relate function reports (hd may
  * be NULL).  Reads structures only: no user code runs. */
 int hs_py_relate_all(PyObject *src, const hs_heapdefs *hd, hs_relvisit visit,

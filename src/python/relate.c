@@ -170,7 +170,7 @@ fields_named(PyTypeObject *tp)
     return tp == &PyMethod_Type || tp == &PyFunction_Type ||
            tp == &PyCFunction_Type || tp == &PyCode_Type ||
            tp == &PyType_Type || tp == &PyModule_Type ||
-           tp == &PyFrame_Type;
+           tp == &PyFrame_Type || tp == &PyTraceBack_Type;
 }
 
 /* __slots__ and C members of type object, along the MRO. */
@@ -265,6 +265,21 @@ relate_code(PyCodeObject *co, rel_ctx *c)
 #else
     FIELD(co->co_lnotab, ".co_lnotab");
 #endif
+#endif
+    return 0;
+}
+
+/* An exception's fields are getters, not members: name them as its
+ * attributes.  (Its __dict__ is the instance dict, named below.) */
+static int
+relate_exception(PyBaseExceptionObject *e, rel_ctx *c)
+{
+    FIELD(e->args, ".args");
+    FIELD(e->traceback, ".__traceback__");
+    FIELD(e->context, ".__context__");
+    FIELD(e->cause, ".__cause__");
+#if PY_VERSION_HEX >= 0x030B0000
+    FIELD(e->notes, "->notes");
 #endif
     return 0;
 }
@@ -444,6 +459,13 @@ hs_py_relate_all(PyObject *src, const hs_heapdefs *hd, hs_relvisit visit,
         return r;
     if (PyFrame_Check(src) &&
         (r = hs_compat_relate_frame(src, visit, arg)) != 0)
+        return r;
+    if (PyTraceBack_Check(src)) {
+        FIELD(((PyTracebackObject *)src)->tb_next, ".tb_next");
+        FIELD(((PyTracebackObject *)src)->tb_frame, ".tb_frame");
+    }
+    if (PyExceptionInstance_Check(src) &&
+        (r = relate_exception((PyBaseExceptionObject *)src, c)) != 0)
         return r;
     /* Extension types that describe themselves to heapy (NyHeapDef). */
     const NyHeapDef *def = hs_heapdefs_find(hd, tp);

@@ -278,7 +278,8 @@ class TestVia(unittest.TestCase):
     def test_returned_frame(self):
         # A frame kept by a traceback after its function returned: its
         # locals, cells and fields are named as heapy names them (on 3.11+
-        # they are in the interpreter frame inside the frame object).
+        # they are in the interpreter frame inside the frame object), and
+        # so are the exception's and the traceback's references.
         global RAISED
         box = {}
 
@@ -302,6 +303,10 @@ class TestVia(unittest.TestCase):
             kept = hp.iso(found.pop())
             part, names = _api.via_partition(kept._s)
             self.assertEqual(names[part.row(0)[0]], (".f_locals['kept']",))
+            text = str(kept.sp)
+            self.assertTrue(text.endswith(
+                "['RAISED'].__traceback__.tb_next.tb_frame"
+                ".f_locals['kept']"), text)
 
             snap = h._s.snapshot
             frame = RAISED.__traceback__.tb_next.tb_frame
@@ -312,6 +317,10 @@ class TestVia(unittest.TestCase):
             self.assertEqual(by_name.get(".f_globals"), id(globals()))
             self.assertIn(".f_locals ['shared']", by_name)
             self.assertIn(".f_back", by_name)
+            held = dict(snap.holds(snap.find(RAISED)))
+            self.assertIs(held['.__traceback__'], RAISED.__traceback__)
+            self.assertIs(held['.__cause__'], RAISED.__cause__)
+            self.assertIs(held['.args'], RAISED.args)
         finally:
             del RAISED
 
