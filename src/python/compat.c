@@ -27,6 +27,7 @@
 #include "internal/pycore_gc.h"
 #include "internal/pycore_interp.h"
 #if PY_VERSION_HEX >= 0x030B0000
+#include "internal/pycore_code.h"
 #include "internal/pycore_frame.h"
 #include "internal/pycore_object.h"
 #include "internal/pycore_dict.h"
@@ -712,6 +713,130 @@ hs_compat_visit_extra(PyObject *op, hs_compat_visit visit, void *arg)
 #endif
     return 0;
 }
+
+/* ---- frame objects ------------------------------------------------------ */
+
+static int
+frame_ref(PyObject *dst, int kind, const char *field, PyObject *key,
+          Py_ssize_t index, hs_relvisit visit, void *arg)
+{
+    if (dst == NULL)
+        return 0;
+    hs_relname n = {kind, field, key, index};
+    return visit(dst, &n, arg);
+}
+
+#define FRAME_REF(dst, kind, field, key, index)                           \
+    do {                                                                  \
+        int r_ = frame_ref((PyObject *)(dst), (kind), (field), (key),     \
+                           (index), visit, arg);                          \
+        if (r_)                                                           \
+            return r_;                                                    \
+    } while (0)
+#define FRAME_FIELD(dst, field) FRAME_REF(dst, HS_RN_FIELD, field, NULL, 0)
+
+/* The name of local slot i, from a tuple of names that starts at it. */
+static PyObject *
+slot_name(PyObject *names, Py_ssize_t i)
+{
+    return names != NULL && PyTuple_Check(names) &&
+                   i < PyTuple_GET_SIZE(names)
+               ? PyTuple_GET_ITEM(names, i) : NULL;
+}
+
+int
+hs_compat_relate_frame(PyObject *op, hs_relvisit visit, void *arg)
+{
+    PyFrameObject *f = (PyFrameObject *)op;
+    FRAME_FIELD(f->f_back, ".f_back");
+    FRAME_FIELD(f->f_trace, ".f_trace");
+#if PY_VERSION_HEX >= 0x030B0000
+#if PY_VERSION_HEX >= 0x030D0000
+    FRAME_FIELD(f->f_extra_locals, "->f_extra_locals");
+    FRAME_FIELD(f->f_locals_cache, "->f_locals_cache");
+#endif
+    /* The frame's data is where f_frame points: inside this object once
+     * the function returned, else on its thread's stack or in its
+     * generator, which keep it valid while the frame object lives. */
+    _PyInterpreterFrame *fr = f->f_frame;
+    if (fr == NULL)
+        return 0;
+    PyCodeObject *co = frame_code(fr);
+#if PY_VERSION_HEX >= 0x030D0000
+    FRAME_FIELD(fr->f_executable, co != NULL ? ".f_code" : "->f_executable");
+    FRAME_FIELD(fr->f_funcobj, "->f_funcobj");
+#elif PY_VERSION_HEX >= 0x030C0000
+    FRAME_FIELD(fr->f_code, ".f_code");
+    FRAME_FIELD(fr->f_funcobj, "->f_funcobj");
+#else
+    FRAME_FIELD(fr->f_code, ".f_code");
+    FRAME_FIELD(fr->f_func, "->f_func");
+#endif
+    FRAME_FIELD(fr->f_globals, ".f_globals");
+    FRAME_FIELD(fr->f_builtins, ".f_builtins");
+    FRAME_FIELD(fr->f_locals, ".f_locals");
+    if (co == NULL)
+        return 0;
+    Py_ssize_t nlocals = co->co_nlocalsplus, top = nlocals;
+    int owned = fr->owner == FRAME_OWNED_BY_FRAME_OBJECT;
+    if (owned) {
+        /* A returned frame was copied in up to its stack top, and
+         * frame.clear() sets that to 0: the slots above are not set.  A
+         * running frame's top is unknowable (cpython-notes.md section 1),
+         * but its locals all are set when the frame is pushed. */
+        top = fr->stacktop < 0 ? 0 : fr->stacktop;
+        if (top > nlocals + co->co_stacksize)
+            top = nlocals + co->co_stacksize;
+    }
+    PyObject *kinds = co->co_localspluskinds;
+    for (Py_ssize_t i = 0; i < nlocals && i < top; i++) {
+        PyObject *name = slot_name(co->co_localsplusnames, i);
+        if (name == NULL)
+            continue;
+        int kind = PyBytes_Check(kinds) && i < PyBytes_GET_SIZE(kinds)
+                       ? (unsigned char)PyBytes_AS_STRING(kinds)[i] : 0;
+        FRAME_REF(fr->localsplus[i],
+                  kind & (CO_FAST_CELL | CO_FAST_FREE) ? HS_RN_CELL
+                                                       : HS_RN_LOCAL,
+                  NULL, name, 0);
+    }
+    for (Py_ssize_t i = nlocals; owned && i < top; i++)
+        FRAME_REF(fr->localsplus[i], HS_RN_STACK, NULL, NULL, i - nlocals);
+#else
+    FRAME_FIELD(f->f_code, ".f_code");
+    FRAME_FIELD(f->f_globals, ".f_globals");
+    FRAME_FIELD(f->f_builtins, ".f_builtins");
+    FRAME_FIELD(f->f_locals, ".f_locals");
+    PyCodeObject *co = f->f_code;
+    Py_ssize_t nlocals = co->co_nlocals;
+    Py_ssize_t ncells = PyTuple_GET_SIZE(co->co_cellvars);
+    Py_ssize_t nfree = PyTuple_GET_SIZE(co->co_freevars);
+    for (Py_ssize_t i = 0; i < nlocals + ncells + nfree; i++) {
+        PyObject *name = i < nlocals ? slot_name(co->co_varnames, i)
+                       : i < nlocals + ncells
+                           ? slot_name(co->co_cellvars, i - nlocals)
+                           : slot_name(co->co_freevars, i - nlocals - ncells);
+        if (name == NULL)
+            continue;
+        FRAME_REF(f->f_localsplus[i], i < nlocals ? HS_RN_LOCAL : HS_RN_CELL,
+                  NULL, name, 0);
+    }
+    /* The value stack, as frame_traverse sees it: none while the frame
+     * runs. */
+#if PY_VERSION_HEX >= 0x030A0000
+    Py_ssize_t depth = f->f_stackdepth;
+#else
+    Py_ssize_t depth = f->f_stacktop != NULL
+                           ? f->f_stacktop - f->f_valuestack : 0;
+#endif
+    for (Py_ssize_t i = 0; i < depth; i++)
+        FRAME_REF(f->f_valuestack[i], HS_RN_STACK, NULL, NULL, i);
+#endif
+    return 0;
+}
+
+#undef FRAME_FIELD
+#undef FRAME_REF
 
 /* ---- interpreter lifecycle ---------------------------------------------- */
 

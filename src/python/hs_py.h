@@ -214,12 +214,19 @@ typedef struct hs_relname {
 typedef int (*hs_relvisit)(PyObject *dst, const hs_relname *name, void *arg);
 
 /* Every reference src holds that heapscope can name: dict values and keys,
- * items, set members, function, method, cell, module, type and code
- * fields, frame locals (before 3.11), instance dict, managed values and
+ * items, set members, function, method, cell, module, type, code, frame,
+ * traceback and exception fields, instance dict, managed values and
  * slots, the class, and what an NyHeapDef relate function reports (hd may
  * be NULL).  Reads structures only: no user code runs. */
 int hs_py_relate_all(PyObject *src, const hs_heapdefs *hd, hs_relvisit visit,
                      void *arg);
+/* (compat.c) What a frame object holds, named as heapy names it: .f_back,
+ * .f_code, .f_globals, .f_builtins, .f_locals, .f_trace, each local
+ * .f_locals['x'] (the cell of a cell or free variable .f_locals ['x']),
+ * the value stack ->f_valuestack[i] when the frame is not running.  On
+ * 3.11+ read from the interpreter frame it points to, whoever owns that;
+ * creates no frame object and never materialises f_locals. */
+int hs_compat_relate_frame(PyObject *op, hs_relvisit visit, void *arg);
 /* The name as heapy's byvia prints it: "['key']", ".keys()[3]", ".attr". */
 PyObject *hs_py_relname(const hs_relname *n);
 /* Append to `names` (a list) every way `src` refers to `dst` ("<unknown>"

@@ -13,7 +13,7 @@
 
 #include <structmember.h>
 #if PY_VERSION_HEX < 0x030B0000
-#include <frameobject.h>   /* frame objects are the running frames */
+#include <frameobject.h>   /* PyFrame_Type */
 #endif
 
 #if PY_VERSION_HEX >= 0x030D0000
@@ -169,11 +169,8 @@ fields_named(PyTypeObject *tp)
 {
     return tp == &PyMethod_Type || tp == &PyFunction_Type ||
            tp == &PyCFunction_Type || tp == &PyCode_Type ||
-           tp == &PyType_Type || tp == &PyModule_Type
-#if PY_VERSION_HEX < 0x030B0000
-           || tp == &PyFrame_Type
-#endif
-        ;
+           tp == &PyType_Type || tp == &PyModule_Type ||
+           tp == &PyFrame_Type || tp == &PyTraceBack_Type;
 }
 
 /* __slots__ and C members of type object, along the MRO. */
@@ -272,35 +269,20 @@ relate_code(PyCodeObject *co, rel_ctx *c)
     return 0;
 }
 
-#if PY_VERSION_HEX < 0x030B0000
-/* Frame objects are how running frames exist before 3.11. */
+/* An exception's fields are getters, not members: name them as its
+ * attributes.  (Its __dict__ is the instance dict, named below.) */
 static int
-relate_frame(PyFrameObject *f, rel_ctx *c)
+relate_exception(PyBaseExceptionObject *e, rel_ctx *c)
 {
-    FIELD(f->f_back, ".f_back");
-    FIELD(f->f_code, ".f_code");
-    FIELD(f->f_globals, ".f_globals");
-    FIELD(f->f_builtins, ".f_builtins");
-    FIELD(f->f_locals, ".f_locals");
-    FIELD(f->f_trace, ".f_trace");
-    PyCodeObject *co = f->f_code;
-    Py_ssize_t nlocals = co->co_nlocals;
-    Py_ssize_t ncells = PyTuple_GET_SIZE(co->co_cellvars);
-    Py_ssize_t nfree = PyTuple_GET_SIZE(co->co_freevars);
-    for (Py_ssize_t i = 0; i < nlocals + ncells + nfree; i++) {
-        PyObject *name = i < nlocals ? PyTuple_GET_ITEM(co->co_varnames, i)
-                       : i < nlocals + ncells
-                           ? PyTuple_GET_ITEM(co->co_cellvars, i - nlocals)
-                           : PyTuple_GET_ITEM(co->co_freevars,
-                                              i - nlocals - ncells);
-        int r = emit(c, f->f_localsplus[i],
-                     i < nlocals ? HS_RN_LOCAL : HS_RN_CELL, NULL, name, 0);
-        if (r)
-            return r;
-    }
+    FIELD(e->args, ".args");
+    FIELD(e->traceback, ".__traceback__");
+    FIELD(e->context, ".__context__");
+    FIELD(e->cause, ".__cause__");
+#if PY_VERSION_HEX >= 0x030B0000
+    FIELD(e->notes, "->notes");
+#endif
     return 0;
 }
-#endif
 
 /* ---- NyHeapDef relate functions ------------------------------------------ */
 
@@ -475,10 +457,16 @@ hs_py_relate_all(PyObject *src, const hs_heapdefs *hd, hs_relvisit visit,
         return r;
     if (PyCode_Check(src) && (r = relate_code((PyCodeObject *)src, c)) != 0)
         return r;
-#if PY_VERSION_HEX < 0x030B0000
-    if (PyFrame_Check(src) && (r = relate_frame((PyFrameObject *)src, c)) != 0)
+    if (PyFrame_Check(src) &&
+        (r = hs_compat_relate_frame(src, visit, arg)) != 0)
         return r;
-#endif
+    if (PyTraceBack_Check(src)) {
+        FIELD(((PyTracebackObject *)src)->tb_next, ".tb_next");
+        FIELD(((PyTracebackObject *)src)->tb_frame, ".tb_frame");
+    }
+    if (PyExceptionInstance_Check(src) &&
+        (r = relate_exception((PyBaseExceptionObject *)src, c)) != 0)
+        return r;
     /* Extension types that describe themselves to heapy (NyHeapDef). */
     const NyHeapDef *def = hs_heapdefs_find(hd, tp);
     if (def != NULL && def->relate != NULL &&

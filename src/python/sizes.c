@@ -65,24 +65,40 @@ hs_py_pre_header(PyObject *op)
 }
 
 #if PY_VERSION_HEX >= 0x030B0000
-/* Words of locals and value stack a 3.11+ generator's embedded frame was
- * allocated with (the code's co_nlocalsplus + co_stacksize). */
+/* Words of locals and value stack a 3.11+ frame of code co has room for
+ * (co_nlocalsplus + co_stacksize). */
+static size_t
+code_frame_words(PyCodeObject *co)
+{
+    if (co == NULL)
+        return 0;
+    return (size_t)co->co_nlocalsplus + (size_t)co->co_stacksize;
+}
+
+static PyCodeObject *
+iframe_code(_PyInterpreterFrame *f)
+{
+    if (f == NULL)
+        return NULL;
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *ex = f->f_executable;
+    return ex != NULL && PyCode_Check(ex) ? (PyCodeObject *)ex : NULL;
+#else
+    return f->f_code;
+#endif
+}
+
+/* The words a generator's embedded frame was allocated with. */
 static size_t
 gen_frame_words(PyObject *op)
 {
     PyGenObject *gen = (PyGenObject *)op;
-#if PY_VERSION_HEX >= 0x030D0000
-    PyObject *ex = ((_PyInterpreterFrame *)gen->gi_iframe)->f_executable;
-    PyCodeObject *co = ex != NULL && PyCode_Check(ex) ? (PyCodeObject *)ex
-                                                      : NULL;
-#elif PY_VERSION_HEX >= 0x030C0000
-    PyCodeObject *co = ((_PyInterpreterFrame *)gen->gi_iframe)->f_code;
+#if PY_VERSION_HEX >= 0x030C0000
+    _PyInterpreterFrame *f = (_PyInterpreterFrame *)gen->gi_iframe;
+    return code_frame_words(iframe_code(f));
 #else
-    PyCodeObject *co = gen->gi_code;
+    return code_frame_words(gen->gi_code);
 #endif
-    if (co == NULL)
-        return 0;
-    return (size_t)co->co_nlocalsplus + (size_t)co->co_stacksize;
 }
 #endif
 
@@ -212,6 +228,14 @@ hs_py_size(PyObject *op)
          * there is no ob_size (Py_SIZE would read the next field). */
         size = (size_t)tp->tp_basicsize + gen_frame_words(op) *
                                               sizeof(PyObject *);
+    } else if (tp == &PyFrame_Type) {
+        /* 3.11+: no ob_size either.  A frame object is allocated with
+         * room for its code's locals and stack, used once the function
+         * returns; frame.__sizeof__ counts it while f_frame still points
+         * at the frame on its thread's stack or in its generator, too. */
+        size = (size_t)tp->tp_basicsize +
+               code_frame_words(iframe_code(((PyFrameObject *)op)->f_frame)) *
+                   sizeof(PyObject *);
 #endif
     } else if (PyType_Check(op) && !(tp->tp_flags & Py_TPFLAGS_HEAPTYPE) &&
                !(((PyTypeObject *)op)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {

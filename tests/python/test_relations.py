@@ -275,6 +275,55 @@ class TestVia(unittest.TestCase):
             done.set()
             t.join(10)
 
+    def test_returned_frame(self):
+        # A frame kept by a traceback after its function returned: its
+        # locals, cells and fields are named as heapy names them (on 3.11+
+        # they are in the interpreter frame inside the frame object), and
+        # so are the exception's and the traceback's references.
+        global RAISED
+        box = {}
+
+        def fails():
+            kept = ['only a local of a returned frame']
+            shared = ['a cell']
+            box['id'] = id(kept)
+
+            def inner():
+                return shared
+            raise ValueError('kept') from KeyError('cause')
+        try:
+            fails()
+        except ValueError as e:
+            RAISED = e
+        try:
+            hp = self.hp
+            h = hp.heap()
+            found = [o for o in h & hp.Type(list) if id(o) == box['id']]
+            self.assertEqual(len(found), 1)
+            kept = hp.iso(found.pop())
+            part, names = _api.via_partition(kept._s)
+            self.assertEqual(names[part.row(0)[0]], (".f_locals['kept']",))
+            text = str(kept.sp)
+            self.assertTrue(text.endswith(
+                "['RAISED'].__traceback__.tb_next.tb_frame"
+                ".f_locals['kept']"), text)
+
+            snap = h._s.snapshot
+            frame = RAISED.__traceback__.tb_next.tb_frame
+            held = snap.holds(snap.find(frame))
+            by_name = dict((n, id(o)) for n, o in held)
+            self.assertEqual(by_name.get(".f_locals['kept']"), box['id'])
+            self.assertEqual(by_name.get(".f_code"), id(fails.__code__))
+            self.assertEqual(by_name.get(".f_globals"), id(globals()))
+            self.assertIn(".f_locals ['shared']", by_name)
+            self.assertIn(".f_back", by_name)
+            held = dict(snap.holds(snap.find(RAISED)))
+            self.assertIs(held['.__traceback__'], RAISED.__traceback__)
+            self.assertIs(held['.__cause__'], RAISED.__cause__)
+            self.assertIs(held['.args'], RAISED.args)
+        finally:
+            del RAISED
+
 
 class TestRelations(unittest.TestCase):
 

@@ -6,7 +6,9 @@ what tracemalloc saw allocated.  Sizes never come from __sizeof__.
 """
 
 import gc
+import struct
 import sys
+import threading
 import tracemalloc
 import unittest
 
@@ -149,6 +151,56 @@ class TestSizes(unittest.TestCase):
                     self.assertEqual(size, sys.getsizeof(o), repr(o))
         finally:
             objs[2].close()
+
+    def test_frames(self):
+        # 3.11+ frame objects have no ob_size (Py_SIZE would read f_back):
+        # each was allocated with room for its code's locals and stack,
+        # whoever owns the frame now, as frame.__sizeof__ counts
+        gc_header = 2 * struct.calcsize('P')
+
+        def returned():
+            x = [1, 2, 3]
+            raise ValueError(x)
+
+        def gen():
+            y = [1]
+            yield sys._getframe()
+            yield y
+
+        try:
+            returned()
+        except ValueError as e:
+            finished = e.__traceback__.tb_next.tb_frame
+        g = gen()
+        suspended = next(g)
+        ready, done = threading.Event(), threading.Event()
+
+        def run():
+            ready.set()
+            done.wait(10)
+        t = threading.Thread(target=run)
+        t.start()
+        ready.wait(10)
+        try:
+            frames = [('returned', finished), ('running', sys._getframe()),
+                      ('generator', suspended),
+                      ("another thread's", sys._current_frames()[t.ident])]
+            hp = heapscope.hpy()
+            for name, fr in frames:
+                with self.subTest(frame=name):
+                    size = C.sizeof(fr)
+                    if sys.version_info >= (3, 11):
+                        self.assertEqual(size, fr.__sizeof__() + gc_header)
+                    else:
+                        # ob_size: __sizeof__ leaves out a word, and a
+                        # frame from the free list may be bigger
+                        self.assertGreaterEqual(
+                            size, fr.__sizeof__() + gc_header)
+                        self.assertLess(size, 4096)
+                    self.assertEqual(hp.iso(fr).size, size)
+        finally:
+            done.set()
+            t.join(10)
 
 
 if __name__ == '__main__':
