@@ -29,6 +29,9 @@ hs_progress_begin(hs_tui *t, hs_progress *p)
 
     p->tick = hs_tui_progress_tick;
     p->arg = t;
+    /* it reads the keyboard and draws: never from a callee's helper
+     * threads (the callers' p is on their stack, uninitialised) */
+    p->any_thread = 0;
     t->op_start = now;
     t->op_last_draw = 0;
     t->op_last_key = 0;     /* the first tick reads the keyboard */

@@ -1153,6 +1153,23 @@ test_progress_and_cancel(void **state)
     h_free(h);
 }
 
+/* The TUI's tick reads the keyboard and draws: a callee's helper threads
+ * must not call it (progress.h's any_thread), whatever was on the stack
+ * of the hs_progress handed to the model. */
+static void
+test_progress_only_on_the_callers_thread(void **state)
+{
+    harness *h = h_start(24, 100);
+    hs_progress p;
+
+    (void)state;
+    memset(&p, 0xff, sizeof(p));
+    hs_progress_begin(&h->t, &p);
+    assert_int_equal(p.any_thread, 0);
+    hs_progress_end(&h->t);
+    h_free(h);
+}
+
 /* Keys typed during a call too quick to show progress act afterwards, in
  * order; once the progress line shows they are dropped. */
 static void
@@ -1416,6 +1433,7 @@ main(void)
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_quit_keys),
         cmocka_unit_test(test_progress_and_cancel),
+        cmocka_unit_test(test_progress_only_on_the_callers_thread),
         cmocka_unit_test(test_typed_ahead),
         cmocka_unit_test(test_prepare_while_idle),
         cmocka_unit_test(test_prepare_gives_way),
