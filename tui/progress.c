@@ -9,9 +9,9 @@
  * kept and replayed after the call, as a terminal would: quick typing
  * acts in order, even over a call the explorer made of its own (a
  * Dominated size that came in).  Once the progress line shows, keys
- * other than the cancelling ones are dropped, so a key pressed in
- * impatience does not act on a view the user has not seen; a cancel
- * drops what was typed ahead too.
+ * other than the cancelling ones (and Ctrl-L, which repaints) are
+ * dropped, so a key pressed in impatience does not act on a view the
+ * user has not seen; a cancel drops what was typed ahead too.
  */
 #include <stdio.h>
 #include <string.h>
@@ -165,7 +165,12 @@ hs_tui_progress_tick(void *arg, const char *what, uint64_t done, uint64_t total)
                 t->op_cancelled = 1;
                 break;
             }
-            if (key == HS_K_RESIZE) {
+            if (a == HS_ACT_REDRAW) {
+                /* (the flush that follows, of this line or of the next
+                 * screen, repaints it all) */
+                t->io.repaint(t->io.arg);
+            }
+            else if (key == HS_K_RESIZE) {
                 t->op_last_draw = 0;    /* redraw the line at once */
             }
             else if (t->op_last_draw == 0 && t->nahead < HS_TYPEAHEAD) {

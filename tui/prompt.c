@@ -167,6 +167,9 @@ hs_prompt_key(hs_tui *t, int key)
         t->input[0] = '\0';
         t->input_len = t->input_pos = 0;
         break;
+    case HS_ACT_P_REDRAW:
+        t->io.repaint(t->io.arg);
+        break;
     default:
         insert(t, key);
         break;

@@ -147,6 +147,9 @@ typedef struct hs_tui_io {
     int (*getkey)(void *arg, hs_canvas *c, int timeout_ms);
     /* Show the canvas. */
     void (*flush)(void *arg, const hs_canvas *c);
+    /* Make the next flush repaint every cell: what the io believes the
+     * terminal shows may be wrong (something else wrote to it). */
+    void (*repaint)(void *arg);
     /* Milliseconds on a monotonic clock. */
     uint64_t (*now_ms)(void *arg);
     void *arg;

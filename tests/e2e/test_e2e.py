@@ -498,6 +498,26 @@ class TestExplorer(E2ECase):
         pane.type_line('quit')
         self.finish(pane, 3)
 
+    def test_ctrl_l_repaints_what_something_else_wrote_over(self):
+        # Another process writes over row 4 and leaves the cursor there
+        # (curses, which thinks it elsewhere, would draw what changes next
+        # in the wrong places): Ctrl-L puts the whole table back.
+        pane = self.open()
+        row4 = r'^ {6}4( +\d+){6} '
+        pane.wait_for(row4)
+        tty = pane.tmux('display-message', '-p', '-t', 'e2e',
+                        '#{pane_tty}').strip()
+        with open(tty, 'w') as f:
+            f.write('\033[8;20HSCRIBBLED-OVER-THE-TABLE')
+        pane.wait_for(r'SCRIBBLED-OVER-THE-TABLE')
+        pane.keys('C-l')
+        pane.wait_gone(r'SCRIBBLED-OVER-THE-TABLE')
+        pane.wait_for(row4)
+        self.assertNotIn('does nothing', pane.screen())
+        self.close(pane)
+        pane.type_line('quit')
+        self.finish(pane, 3)
+
     def test_help(self):
         pane = self.open()
         pane.keys('?')

@@ -33,6 +33,7 @@ typedef struct harness {
     size_t ntick, next_tick;
     int resize_rows, resize_cols;
     int flushes;
+    int repaints;               /* the io was told to repaint it all */
     int progress_seen;          /* a flush showed "Esc cancels" */
     char progress_line[1024];
     int dry;                    /* the loop asked for more keys than given */
@@ -97,6 +98,12 @@ h_flush(void *arg, const hs_canvas *c)
     }
 }
 
+static void
+h_repaint(void *arg)
+{
+    ((harness *)arg)->repaints++;
+}
+
 static uint64_t
 h_now(void *arg)
 {
@@ -107,7 +114,7 @@ static harness *
 h_new(int rows, int cols)
 {
     harness *h = calloc(1, sizeof(*h));
-    hs_tui_io io = {h_getkey, h_flush, h_now, NULL};
+    hs_tui_io io = {h_getkey, h_flush, h_repaint, h_now, NULL};
 
     assert_non_null(h);
     fake_model_init(&h->fm);
@@ -1114,6 +1121,43 @@ test_quit_keys(void **state)
     h_free(h);
 }
 
+/* Ctrl-L repaints the whole screen wherever it is pressed, changing
+ * nothing else: not the screen, the prompt's text, the message, nor a
+ * long call it is pressed during. */
+static void
+test_ctrl_l_repaints(void **state)
+{
+    harness *h = h_start(24, 100);
+
+    (void)state;
+    press(h, "Z");
+    press_key(h, HS_CTRL('l'));
+    assert_int_equal(h->repaints, 1);
+    assert_non_null(strstr(status(h), "Z does nothing here"));
+    press(h, "x");
+    press_key(h, HS_CTRL('l'));
+    assert_int_equal(h->repaints, 2);
+    assert_int_equal(h->t.screen, HS_SCR_INSPECT);
+    press(h, "?");
+    press_key(h, HS_CTRL('l'));
+    assert_int_equal(h->repaints, 3);
+    assert_int_equal(h->t.screen, HS_SCR_HELP);
+    press(h, "?h");
+    press(h, ":ab");
+    press_key(h, HS_CTRL('l'));
+    assert_int_equal(h->repaints, 4);
+    assert_int_equal(h->t.prompt, HS_PR_EVAL);
+    assert_string_equal(h->t.input, "ab");
+    press_key(h, HS_K_ESC);
+    h->fm.ticks = 10;
+    h->tick_keys[h->ntick++] = HS_CTRL('l');
+    press(h, "t");
+    assert_int_equal(h->repaints, 5);
+    assert_string_equal(top(h)->expr, "h.bytype");
+    assert_int_equal(h->t.nahead, 0);
+    h_free(h);
+}
+
 static void
 test_progress_and_cancel(void **state)
 {
@@ -1432,6 +1476,7 @@ main(void)
         cmocka_unit_test(test_mark_refresh),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_quit_keys),
+        cmocka_unit_test(test_ctrl_l_repaints),
         cmocka_unit_test(test_progress_and_cancel),
         cmocka_unit_test(test_progress_only_on_the_callers_thread),
         cmocka_unit_test(test_typed_ahead),
