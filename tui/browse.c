@@ -535,6 +535,9 @@ hs_browse_prompt_done(hs_tui *t, enum hs_prompt_kind k, const char *text)
         hs_progress_begin(t, &p);
         v = t->m->ops->eval(t->m, f->view, text, &p);
         hs_progress_end(t);
+        /* The expression may have printed, or let the program's threads
+         * print, over the screen: what the terminal shows is unknown. */
+        t->io.repaint(t->io.arg);
         hs_tui_push(t, v, text);
         break;
     }

@@ -1,6 +1,7 @@
 /* tui/progress.c - calls that may take long: after 0.2 s a progress line
  * replaces the status line, and Esc (or q / Ctrl-C, which then close the
- * explorer) cancels the call through the model's tick().
+ * explorer) cancels the call through the model's tick(); the line then
+ * says so until the call has given up.
  *
  * tick() runs inside a model call, so it must not call the model: it
  * draws only the status line (and the title from our copies) over the
@@ -120,6 +121,24 @@ draw(hs_tui *t, const char *what, uint64_t done, uint64_t total,
     t->io.flush(t->io.arg, c);
 }
 
+/* A cancelled call may take a while to give up (an expression typed at :
+ * stops only once its C call returns): the line says it is under way. */
+static void
+draw_cancelling(hs_tui *t)
+{
+    hs_canvas *c = &t->canvas;
+    hs_layout l;
+
+    hs_layout_get(c, &l);
+    if (l.too_small) {
+        return;
+    }
+    hs_canvas_fill(c, l.status, 0, HS_A_STATUS);
+    hs_canvas_put(c, l.status, 0, -1, " cancelling...", HS_A_STATUS);
+    c->cur_y = c->cur_x = -1;
+    t->io.flush(t->io.arg, c);
+}
+
 int
 hs_tui_prepare_tick(void *arg, const char *what, uint64_t done, uint64_t total)
 {
@@ -159,10 +178,12 @@ hs_tui_progress_tick(void *arg, const char *what, uint64_t done, uint64_t total)
             if (key == HS_K_SIGNAL || a == HS_ACT_QUIT) {
                 t->quit = 1;
                 t->op_cancelled = 1;
-                break;
             }
-            if (a == HS_ACT_CANCEL) {
+            else if (a == HS_ACT_CANCEL) {
                 t->op_cancelled = 1;
+            }
+            if (t->op_cancelled) {
+                draw_cancelling(t);
                 break;
             }
             if (a == HS_ACT_REDRAW) {

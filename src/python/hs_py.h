@@ -154,6 +154,9 @@ void hs_compat_set_switch_interval(unsigned long us, int wake);
 void hs_compat_clear_gil_drop_request(void);
 /* Is tracemalloc tracing (tracemalloc.is_tracing(), without its import)? */
 int hs_compat_tracemalloc_tracing(void);
+/* Drop the exception PyThreadState_SetAsyncExc() left pending for this
+ * thread, if any.  Call with the GIL held. */
+void hs_compat_drop_async_exc(void);
 
 /* Type dict without side effects (3.12+ static builtin types keep theirs in
  * the interpreter).  Borrowed; may be NULL. */

@@ -35,6 +35,7 @@ typedef struct harness {
     int flushes;
     int repaints;               /* the io was told to repaint it all */
     int progress_seen;          /* a flush showed "Esc cancels" */
+    int cancelling_seen;        /* a flush showed "cancelling..." */
     char progress_line[1024];
     int dry;                    /* the loop asked for more keys than given */
     int key_reads;              /* getkey calls with a wait */
@@ -94,6 +95,9 @@ h_flush(void *arg, const hs_canvas *c)
         if (strstr(buf, "Esc cancels") != NULL) {
             h->progress_seen++;
             snprintf(h->progress_line, sizeof(h->progress_line), "%s", buf);
+        }
+        if (strcmp(buf, " cancelling...") == 0) {
+            h->cancelling_seen++;
         }
     }
 }
@@ -885,6 +889,38 @@ test_eval(void **state)
     h_free(h);
 }
 
+/* An expression may print, or let the program's threads print, over the
+ * screen: once it is over, whatever came of it, the whole screen is
+ * repainted.  A cancel says it is under way (an expression stops only
+ * when its C call returns). */
+static void
+test_eval_repaints_after(void **state)
+{
+    harness *h = h_start(24, 100);
+
+    (void)state;
+    press(h, ":");
+    type_line(h, "byrcs");
+    assert_int_equal(h->t.depth, 2);
+    assert_int_equal(h->repaints, 1);
+    press(h, ":");
+    type_line(h, "bad");
+    assert_int_equal(h->repaints, 2);
+    h->fm.ticks = 10;
+    for (int i = 0; i < 5; i++) {
+        h->tick_keys[h->ntick++] = HS_K_NONE;   /* a tick without keys */
+    }
+    h->tick_keys[h->ntick++] = HS_K_ESC;
+    press(h, ":");
+    type_line(h, "byvia");
+    assert_true(h->progress_seen > 0);
+    assert_int_equal(h->cancelling_seen, 1);
+    assert_int_equal(h->repaints, 3);
+    assert_int_equal(h->t.depth, 2);
+    assert_non_null(strstr(status(h), "cancelled"));
+    h_free(h);
+}
+
 static void
 test_prompt_editing(void **state)
 {
@@ -1471,6 +1507,7 @@ main(void)
         cmocka_unit_test(test_search),
         cmocka_unit_test(test_search_long_view_cancel),
         cmocka_unit_test(test_eval),
+        cmocka_unit_test(test_eval_repaints_after),
         cmocka_unit_test(test_prompt_editing),
         cmocka_unit_test(test_write),
         cmocka_unit_test(test_mark_refresh),
