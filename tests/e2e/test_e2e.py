@@ -538,6 +538,25 @@ class TestExplorer(E2ECase):
         pane.type_line('quit')
         self.finish(pane, 3)
 
+    def test_no_allocation_sites_without_tracemalloc(self):
+        # p says why in the status line and makes no view; Tab and
+        # Shift-Tab go past it
+        pane = self.open()
+        pane.keys('m')
+        pane.wait_for(r'^ heapscope\b.* h\.bymodule\b')
+        pane.keys('p')
+        pane.wait_for(r'^ allocation site: tracemalloc is not tracing: start')
+        self.assertRegex(pane.screen(), r'(?m)^ heapscope\b.* h\.bymodule\b')
+        pane.keys('Tab')
+        pane.wait_for(r'Index.*Kind')
+        pane.wait_for(r'^ allocation site: tracemalloc is not tracing')
+        pane.keys('BTab')
+        pane.wait_for(r'^ heapscope\b.* h\.bymodule\b')
+        self.assertNotIn('byprod', pane.screen(history=True))
+        self.close(pane)
+        pane.type_line('quit')
+        self.finish(pane, 3)
+
     def test_help(self):
         pane = self.open()
         pane.keys('?')
