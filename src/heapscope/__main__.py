@@ -92,7 +92,7 @@ def _parse(argv):
             else:
                 raise _Usage('--signal needs a signal name, e.g. USR2')
             try:
-                _hotkey.signal_number(value)
+                _hotkey.check_signal(value)
             except ValueError as e:
                 raise _Usage(str(e))
             o.signal = value
@@ -130,7 +130,7 @@ def _parse(argv):
             o.args = [int(rest[1])] if len(rest) == 2 else [20000]
         except ValueError:
             raise _Usage('demo: the number of packages must be an integer')
-        if o.args[0] < 0:
+        if o.args[0] <= 0:
             raise _Usage('demo: the number of packages must be positive')
         return o
     o.kind, o.target, o.args = 'script', rest[0], list(rest[1:])

@@ -315,10 +315,12 @@ PyObject *hs_py_memory_to_spare(PyObject *module, PyObject *unused);
 /* ---- hotkey.c ----------------------------------------------------------- */
 
 /* The module functions behind heapscope.install() and uninstall():
+ * hotkey_check_signal(signum) (ValueError if install would refuse it),
  * hotkey_install(signum, callback[, main thread ident]),
  * hotkey_uninstall() -> bool,
  * hotkey_after_fork() (in a forked child), hotkey_info() -> None or
  * (signum, installing pid, listening pid).  See hotkey.c. */
+PyObject *hs_py_hotkey_check_signal(PyObject *module, PyObject *arg);
 PyObject *hs_py_hotkey_install(PyObject *module, PyObject *args);
 PyObject *hs_py_hotkey_uninstall(PyObject *module, PyObject *unused);
 PyObject *hs_py_hotkey_after_fork(PyObject *module, PyObject *unused);
