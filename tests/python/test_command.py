@@ -110,8 +110,25 @@ class TestLikePython(CommandCase):
         self.assertEqual(r.stdout, 'pkg main __main__\n')
 
     def test_missing_module(self):
-        r = self.same_as_python(['-m', 'no_such_module_here'])
-        self.assertEqual(r.returncode, 1)
+        # python's message names the interpreter, the command's itself;
+        # the status is python's
+        theirs = self.run_cmd(['-m', 'no_such_module_here'], heapscope=False)
+        self.assertEqual(theirs.stderr, '%s: No module named '
+                         'no_such_module_here\n' % sys.executable)
+        self.write('nomain/__init__.py', '')
+        for name, why in (('no_such_module_here',
+                           'No module named no_such_module_here'),
+                          ('nomain', "No module named nomain.__main__; "
+                           "'nomain' is a package and cannot be directly "
+                           "executed")):
+            with self.subTest(name=name):
+                r = self.run_cmd(['-m', name])
+                self.assertEqual((r.returncode, r.stdout, r.stderr),
+                                 (1, '', 'heapscope: %s\n' % why))
+        # a program's own exit message is its own, whatever it says
+        self.write('exits.py', 'import sys\n'
+                   'sys.exit(sys.executable + ": No module named x")\n')
+        self.same_as_python(['-m', 'exits'])
 
     def test_directory_with_main(self):
         self.write('app/__main__.py', 'import sys\nprint(sys.argv, '
