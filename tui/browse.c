@@ -548,7 +548,18 @@ hs_browse_prompt_done(hs_tui *t, enum hs_prompt_kind k, const char *text)
         search(t, f->cur, 1);
         break;
     case HS_PR_WRITE:
-        hs_report_write(t, f, text[0] ? text : "heapscope-view.txt");
+        if (text[0] == '\0') {
+            text = "heapscope-view.txt";
+        }
+        if (hs_report_exists(text)) {
+            hs_prompt_open(t, HS_PR_OVERWRITE, text);
+        }
+        else {
+            hs_report_write(t, f, text);
+        }
+        break;
+    case HS_PR_OVERWRITE:
+        hs_report_write(t, f, text);
         break;
     default:
         break;

@@ -106,6 +106,7 @@ enum hs_group {
     HS_G_TABLE,     /* the partition table */
     HS_G_INSPECT,   /* the object inspector */
     HS_G_PROMPT,    /* a one-line prompt (:, /, w) */
+    HS_G_ASK,       /* a question on the status line, answered y or n */
     HS_G_N
 };
 
@@ -178,7 +179,8 @@ enum hs_prompt_kind {
     HS_PR_NONE,
     HS_PR_EVAL,     /* : */
     HS_PR_SEARCH,   /* / */
-    HS_PR_WRITE     /* w */
+    HS_PR_WRITE,    /* w */
+    HS_PR_OVERWRITE /* the file of w, in input, exists: write over it? */
 };
 
 #define HS_PROMPT_MAX 512
@@ -341,5 +343,7 @@ int hs_tui_prepare_tick(void *arg, const char *what, uint64_t done,
 
 /* report.c: key w. */
 int hs_report_write(hs_tui *t, hs_frame *f, const char *path);
+/* Is there a file (not a directory) where w would write path? */
+int hs_report_exists(const char *path);
 
 #endif /* HS_TUI_INT_H */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1074,6 +1075,64 @@ test_write(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* w over an existing file asks first: y writes over it, n (or Esc) leaves
+ * it, other keys leave the question asked. */
+static void
+test_write_asks_before_overwriting(void **state)
+{
+    char dir[] = "/tmp/hs-tui-XXXXXX", old[4096], path[4200];
+    harness *h;
+    FILE *fp;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    assert_non_null(getcwd(old, sizeof(old)));
+    assert_int_equal(chdir(dir), 0);
+    fp = fopen("heapscope-view.txt", "w");
+    assert_non_null(fp);
+    fputs("mine\n", fp);
+    fclose(fp);
+    h = h_start(24, 100);
+    press(h, "w");
+    press_key(h, '\r');
+    assert_int_equal(h->t.prompt, HS_PR_OVERWRITE);
+    assert_string_equal(status(h), " heapscope-view.txt exists: write over "
+                        "it? (y/n)");
+    press(h, "xq");
+    press_key(h, HS_CTRL('l'));
+    assert_int_equal(h->t.prompt, HS_PR_OVERWRITE);
+    assert_false(h->t.quit);
+    assert_int_equal(h->repaints, 1);
+    press(h, "n");
+    assert_int_equal(h->t.prompt, HS_PR_NONE);
+    assert_non_null(strstr(status(h), "not written: heapscope-view.txt is "
+                                      "as it was"));
+    assert_string_equal(slurp("heapscope-view.txt"), "mine\n");
+    press(h, "w");
+    press_key(h, '\r');
+    press_key(h, HS_K_ESC);
+    assert_int_equal(h->t.prompt, HS_PR_NONE);
+    assert_string_equal(slurp("heapscope-view.txt"), "mine\n");
+    press(h, "w");
+    press_key(h, '\r');
+    press(h, "y");
+    assert_non_null(strstr(status(h), "wrote "));
+    assert_non_null(strstr(slurp("heapscope-view.txt"), "Partition of a "));
+    /* a directory is no file to write over: w says why it cannot */
+    assert_int_equal(mkdir("adir", 0700), 0);
+    press(h, "w");
+    press_key(h, HS_CTRL('u'));
+    type_line(h, "adir");
+    assert_int_equal(h->t.prompt, HS_PR_NONE);
+    assert_non_null(strstr(status(h), "cannot write adir: Is a directory"));
+    h_free(h);
+    assert_int_equal(rmdir("adir"), 0);
+    snprintf(path, sizeof(path), "%s/heapscope-view.txt", dir);
+    unlink(path);
+    assert_int_equal(chdir(old), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 static void
 test_mark_refresh(void **state)
 {
@@ -1510,6 +1569,7 @@ main(void)
         cmocka_unit_test(test_eval_repaints_after),
         cmocka_unit_test(test_prompt_editing),
         cmocka_unit_test(test_write),
+        cmocka_unit_test(test_write_asks_before_overwriting),
         cmocka_unit_test(test_mark_refresh),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_quit_keys),
