@@ -60,7 +60,8 @@ cols_get(const hs_frame *f, int width, cols *k)
     size_t n = f->info.nrows;
     int dc = hs_fmt_digits(f->info.count), ds = hs_fmt_digits(f->info.size);
 
-    k->wi = hs_fmt_digits(n > 0 ? n - 1 : 0);
+    /* a column to spare: the selected row's marker sits right before it */
+    k->wi = hs_fmt_digits(n > 0 ? n - 1 : 0) + 1;
     k->wi = k->wi < 5 ? 5 : k->wi;
     k->wc = dc < 5 ? 5 : dc;
     k->ws = ds < 4 ? 4 : ds;

@@ -1527,6 +1527,28 @@ test_ascii_terminal(void **state)
     h_free(h);
 }
 
+/* Indexes of five digits and more: the Index column grows by one, so the
+ * selection's marker never touches the number. */
+static void
+test_wide_indexes(void **state)
+{
+    harness *h = h_start(24, 100);
+
+    (void)state;
+    h->fm.id_rows = 100000;
+    press(h, "iG");
+    assert_int_equal(top(h)->cur, 99999);
+    assert_memory_equal(line(h, selected_line(h)), " > 99999 ", 9);
+    assert_memory_equal(line(h, 2), "   Index ", 9);
+    press(h, "k");
+    assert_memory_equal(line(h, selected_line(h) + 1), "   99999 ", 9);
+    /* up to four digits, as before */
+    press(h, "c");
+    assert_memory_equal(line(h, 2), "  Index ", 8);
+    assert_memory_equal(line(h, selected_line(h)), " >    0 ", 8);
+    h_free(h);
+}
+
 static void
 test_narrow_columns(void **state)
 {
@@ -1583,6 +1605,7 @@ main(void)
         cmocka_unit_test(test_small_sizes),
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_ascii_terminal),
+        cmocka_unit_test(test_wide_indexes),
         cmocka_unit_test(test_narrow_columns),
     };
 
