@@ -303,7 +303,7 @@ ticker_main(void *arg)
         PyGILState_STATE g = PyGILState_Ensure();
         pthread_mutex_lock(&tk->lock);
         /* (stop is set with the GIL held, before the call's thread lets
-         * go of it: no exception outlives the call) */
+         * go of it: none is raised once the call is over) */
         if (!tk->stop)
             PyThreadState_SetAsyncExc(tk->ident, PyExc_KeyboardInterrupt);
         pthread_mutex_unlock(&tk->lock);
