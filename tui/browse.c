@@ -60,7 +60,8 @@ cols_get(const hs_frame *f, int width, cols *k)
     size_t n = f->info.nrows;
     int dc = hs_fmt_digits(f->info.count), ds = hs_fmt_digits(f->info.size);
 
-    k->wi = hs_fmt_digits(n > 0 ? n - 1 : 0);
+    /* a column to spare: the selected row's marker sits right before it */
+    k->wi = hs_fmt_digits(n > 0 ? n - 1 : 0) + 1;
     k->wi = k->wi < 5 ? 5 : k->wi;
     k->wc = dc < 5 ? 5 : dc;
     k->ws = ds < 4 ? 4 : ds;
@@ -535,6 +536,9 @@ hs_browse_prompt_done(hs_tui *t, enum hs_prompt_kind k, const char *text)
         hs_progress_begin(t, &p);
         v = t->m->ops->eval(t->m, f->view, text, &p);
         hs_progress_end(t);
+        /* The expression may have printed, or let the program's threads
+         * print, over the screen: what the terminal shows is unknown. */
+        t->io.repaint(t->io.arg);
         hs_tui_push(t, v, text);
         break;
     }
@@ -545,7 +549,18 @@ hs_browse_prompt_done(hs_tui *t, enum hs_prompt_kind k, const char *text)
         search(t, f->cur, 1);
         break;
     case HS_PR_WRITE:
-        hs_report_write(t, f, text[0] ? text : "heapscope-view.txt");
+        if (text[0] == '\0') {
+            text = "heapscope-view.txt";
+        }
+        if (hs_report_exists(text)) {
+            hs_prompt_open(t, HS_PR_OVERWRITE, text);
+        }
+        else {
+            hs_report_write(t, f, text);
+        }
+        break;
+    case HS_PR_OVERWRITE:
+        hs_report_write(t, f, text);
         break;
     default:
         break;

@@ -24,7 +24,7 @@ hs_help_draw(hs_tui *t)
     hs_page_begin(&pg, t, 1, h, t->help_top);
     /* the table's own keys first: they are what the user came for */
     static const enum hs_group order[] = {HS_G_TABLE, HS_G_INSPECT,
-                                          HS_G_ALL, HS_G_PROMPT};
+                                          HS_G_ALL, HS_G_PROMPT, HS_G_ASK};
 
     for (size_t gi = 0; gi < sizeof(order) / sizeof(order[0]); gi++) {
         enum hs_group g = order[gi];

@@ -25,6 +25,7 @@ const char *const hs_group_title[HS_G_N] = {
     "The partition table",
     "The object inspector",
     "A prompt (: / w)",
+    "A question (y/n)",
 };
 
 static enum hs_action
@@ -48,8 +49,9 @@ hs_key_action(int code, enum hs_group g)
 {
     enum hs_action a = find(code, g);
 
-    /* In a prompt every other key is text. */
-    if (a == HS_ACT_NONE && g != HS_G_PROMPT && g != HS_G_ALL) {
+    /* In a prompt every other key is text; a question takes no other. */
+    if (a == HS_ACT_NONE && g != HS_G_PROMPT && g != HS_G_ASK
+        && g != HS_G_ALL) {
         a = find(code, HS_G_ALL);
     }
     return a;

@@ -1,6 +1,7 @@
 /* tui/progress.c - calls that may take long: after 0.2 s a progress line
  * replaces the status line, and Esc (or q / Ctrl-C, which then close the
- * explorer) cancels the call through the model's tick().
+ * explorer) cancels the call through the model's tick(); the line then
+ * says so until the call has given up.
  *
  * tick() runs inside a model call, so it must not call the model: it
  * draws only the status line (and the title from our copies) over the
@@ -9,9 +10,9 @@
  * kept and replayed after the call, as a terminal would: quick typing
  * acts in order, even over a call the explorer made of its own (a
  * Dominated size that came in).  Once the progress line shows, keys
- * other than the cancelling ones are dropped, so a key pressed in
- * impatience does not act on a view the user has not seen; a cancel
- * drops what was typed ahead too.
+ * other than the cancelling ones (and Ctrl-L, which repaints) are
+ * dropped, so a key pressed in impatience does not act on a view the
+ * user has not seen; a cancel drops what was typed ahead too.
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,9 @@ hs_progress_begin(hs_tui *t, hs_progress *p)
 
     p->tick = hs_tui_progress_tick;
     p->arg = t;
+    /* it reads the keyboard and draws: never from a callee's helper
+     * threads (the callers' p is on their stack, uninitialised) */
+    p->any_thread = 0;
     t->op_start = now;
     t->op_last_draw = 0;
     t->op_last_key = 0;     /* the first tick reads the keyboard */
@@ -117,6 +121,24 @@ draw(hs_tui *t, const char *what, uint64_t done, uint64_t total,
     t->io.flush(t->io.arg, c);
 }
 
+/* A cancelled call may take a while to give up (an expression typed at :
+ * stops only once its C call returns): the line says it is under way. */
+static void
+draw_cancelling(hs_tui *t)
+{
+    hs_canvas *c = &t->canvas;
+    hs_layout l;
+
+    hs_layout_get(c, &l);
+    if (l.too_small) {
+        return;
+    }
+    hs_canvas_fill(c, l.status, 0, HS_A_STATUS);
+    hs_canvas_put(c, l.status, 0, -1, " cancelling...", HS_A_STATUS);
+    c->cur_y = c->cur_x = -1;
+    t->io.flush(t->io.arg, c);
+}
+
 int
 hs_tui_prepare_tick(void *arg, const char *what, uint64_t done, uint64_t total)
 {
@@ -156,13 +178,20 @@ hs_tui_progress_tick(void *arg, const char *what, uint64_t done, uint64_t total)
             if (key == HS_K_SIGNAL || a == HS_ACT_QUIT) {
                 t->quit = 1;
                 t->op_cancelled = 1;
-                break;
             }
-            if (a == HS_ACT_CANCEL) {
+            else if (a == HS_ACT_CANCEL) {
                 t->op_cancelled = 1;
+            }
+            if (t->op_cancelled) {
+                draw_cancelling(t);
                 break;
             }
-            if (key == HS_K_RESIZE) {
+            if (a == HS_ACT_REDRAW) {
+                /* (the flush that follows, of this line or of the next
+                 * screen, repaints it all) */
+                t->io.repaint(t->io.arg);
+            }
+            else if (key == HS_K_RESIZE) {
                 t->op_last_draw = 0;    /* redraw the line at once */
             }
             else if (t->op_last_draw == 0 && t->nahead < HS_TYPEAHEAD) {

@@ -1,9 +1,12 @@
 /* tui/prompt.c - the one-line input of :, / and w, on the status line:
  * UTF-8 text with a cursor, edited with the keys of keys.def's prompt
- * group; Enter hands the line to the table, Esc drops it.
+ * group; Enter hands the line to the table, Esc drops it.  Also the
+ * question w asks before writing over a file, answered with the keys of
+ * the question group.
  *
  * Holds at most HS_PROMPT_MAX - 1 bytes; it never splits a character.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "tui_int.h"
@@ -116,6 +119,32 @@ insert(hs_tui *t, int key)
     t->input_pos += n;
 }
 
+/* The question of HS_PR_OVERWRITE (the file's name in input): y writes
+ * over it, n leaves it; any other key leaves the question asked. */
+static void
+ask_key(hs_tui *t, int key)
+{
+    char path[HS_PROMPT_MAX];
+
+    t->dirty = 1;
+    switch (hs_key_action(key, HS_G_ASK)) {
+    case HS_ACT_A_YES:
+        memcpy(path, t->input, t->input_len + 1);
+        t->prompt = HS_PR_NONE;
+        hs_browse_prompt_done(t, HS_PR_OVERWRITE, path);
+        break;
+    case HS_ACT_A_NO:
+        t->prompt = HS_PR_NONE;
+        hs_tui_msg(t, 0, "not written: %s is as it was", t->input);
+        break;
+    case HS_ACT_A_REDRAW:
+        t->io.repaint(t->io.arg);
+        break;
+    default:
+        break;
+    }
+}
+
 void
 hs_prompt_key(hs_tui *t, int key)
 {
@@ -123,6 +152,10 @@ hs_prompt_key(hs_tui *t, int key)
     enum hs_prompt_kind k = t->prompt;
     char text[HS_PROMPT_MAX];
 
+    if (k == HS_PR_OVERWRITE) {
+        ask_key(t, key);
+        return;
+    }
     t->msg[0] = '\0';
     t->dirty = 1;
     switch (a) {
@@ -167,6 +200,9 @@ hs_prompt_key(hs_tui *t, int key)
         t->input[0] = '\0';
         t->input_len = t->input_pos = 0;
         break;
+    case HS_ACT_P_REDRAW:
+        t->io.repaint(t->io.arg);
+        break;
     default:
         insert(t, key);
         break;
@@ -188,6 +224,15 @@ hs_prompt_draw(hs_tui *t)
         return;
     }
     hs_canvas_fill(c, l.status, 0, HS_A_NORMAL);
+    if (t->prompt == HS_PR_OVERWRITE) {
+        char q[HS_PROMPT_MAX + 64];
+
+        snprintf(q, sizeof(q), "%s exists: write over it? (y/n)", t->input);
+        c->cur_y = l.status;
+        c->cur_x = 1 + hs_canvas_put(c, l.status, 1, c->cols - 2, q,
+                                     HS_A_HEADER);
+        return;
+    }
     /* Scroll the text left until the cursor fits on the line. */
     for (;;) {
         size_t n = t->input_pos - (size_t)(shown - t->input);

@@ -2,14 +2,16 @@
  * file in heapy's layout (the same lines `print(h.all)` would give), so
  * it can be diffed with an earlier run or attached to a bug report.
  *
- * Writes only the file the user named; long views show progress and
- * Esc stops the writing (the file then ends where it stopped, and the
- * status line says so).
+ * Writes only the file the user named (asked first, by browse.c, when
+ * there is one already); long views show progress and Esc stops the
+ * writing (the file then ends where it stopped, and the status line says
+ * so).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tui_int.h"
 
@@ -54,24 +56,42 @@ pct1(uint64_t x, uint64_t total)
     return total ? 100.0 * (double)x / (double)total : 0.0;
 }
 
+/* The file path names: ~/ is the home directory, as in a shell. */
+static void
+expand(const char *path, char *full, size_t len)
+{
+    const char *home = getenv("HOME");
+
+    if (path[0] == '~' && path[1] == '/' && home != NULL) {
+        snprintf(full, len, "%s%s", home, path + 1);
+    }
+    else {
+        snprintf(full, len, "%s", path);
+    }
+}
+
+int
+hs_report_exists(const char *path)
+{
+    char full[HS_PROMPT_MAX + 256];
+    struct stat st;
+
+    expand(path, full, sizeof(full));
+    return stat(full, &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
 int
 hs_report_write(hs_tui *t, hs_frame *f, const char *path)
 {
     const hs_view_info *in = &f->info;
     char full[HS_PROMPT_MAX + 256];
-    const char *home = getenv("HOME");
     uint64_t cum = 0;
     hs_progress p;
     size_t i;
     FILE *fp;
     int err;
 
-    if (path[0] == '~' && path[1] == '/' && home != NULL) {
-        snprintf(full, sizeof(full), "%s%s", home, path + 1);
-    }
-    else {
-        snprintf(full, sizeof(full), "%s", path);
-    }
+    expand(path, full, sizeof(full));
     fp = fopen(full, "w");
     if (fp == NULL) {
         hs_tui_msg(t, 1, "cannot write %s: %s", full, strerror(errno));

@@ -224,6 +224,17 @@ flush(void *arg, const hs_canvas *c)
     doupdate();
 }
 
+/* The next doupdate() clears the terminal and sends every cell: curses
+ * sends only what changed from its picture of the terminal, which output
+ * of someone else's (the program's, while a : expression runs) made
+ * wrong, cursor position included. */
+static void
+repaint(void *arg)
+{
+    (void)arg;
+    clearok(curscr, TRUE);
+}
+
 /* ---- opening and closing ------------------------------------------- */
 
 /* Can this terminal type do full-screen?  Asks terminfo without
@@ -519,6 +530,7 @@ hs_tui_run(hs_model *m, const hs_tui_opts *o, char *err, size_t errlen)
 
     io.getkey = getkey;
     io.flush = flush;
+    io.repaint = repaint;
     io.now_ms = now_ms;
     io.arg = &s;
     getmaxyx(stdscr, rows, cols);

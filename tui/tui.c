@@ -406,8 +406,13 @@ hs_tui_key(hs_tui *t, int key)
         hs_prompt_key(t, key);
         return;
     }
-    t->msg[0] = '\0';
     a = hs_key_action(key, screen_group(t));
+    /* a repaint changes nothing, the message it may be for included */
+    if (a == HS_ACT_REDRAW) {
+        t->io.repaint(t->io.arg);
+        return;
+    }
+    t->msg[0] = '\0';
     switch (a) {
     case HS_ACT_NONE: {
         char name[32];

@@ -106,6 +106,7 @@ enum hs_group {
     HS_G_TABLE,     /* the partition table */
     HS_G_INSPECT,   /* the object inspector */
     HS_G_PROMPT,    /* a one-line prompt (:, /, w) */
+    HS_G_ASK,       /* a question on the status line, answered y or n */
     HS_G_N
 };
 
@@ -147,6 +148,9 @@ typedef struct hs_tui_io {
     int (*getkey)(void *arg, hs_canvas *c, int timeout_ms);
     /* Show the canvas. */
     void (*flush)(void *arg, const hs_canvas *c);
+    /* Make the next flush repaint every cell: what the io believes the
+     * terminal shows may be wrong (something else wrote to it). */
+    void (*repaint)(void *arg);
     /* Milliseconds on a monotonic clock. */
     uint64_t (*now_ms)(void *arg);
     void *arg;
@@ -175,7 +179,8 @@ enum hs_prompt_kind {
     HS_PR_NONE,
     HS_PR_EVAL,     /* : */
     HS_PR_SEARCH,   /* / */
-    HS_PR_WRITE     /* w */
+    HS_PR_WRITE,    /* w */
+    HS_PR_OVERWRITE /* the file of w, in input, exists: write over it? */
 };
 
 #define HS_PROMPT_MAX 512
@@ -338,5 +343,7 @@ int hs_tui_prepare_tick(void *arg, const char *what, uint64_t done,
 
 /* report.c: key w. */
 int hs_report_write(hs_tui *t, hs_frame *f, const char *path);
+/* Is there a file (not a directory) where w would write path? */
+int hs_report_exists(const char *path);
 
 #endif /* HS_TUI_INT_H */

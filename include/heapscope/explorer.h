@@ -53,7 +53,10 @@ enum hs_sort {
 /* Calls that may take long take an hs_progress (progress.h): the model
  * calls tick() at least every 50 ms of work when it can; when tick()
  * returns non-zero the user cancelled, and the call gives up, returning
- * NULL or -1 with error() saying "cancelled". */
+ * NULL or -1 with error() saying "cancelled".  A tick may come from a
+ * thread of the model's own while the call runs (the real model ticks so
+ * while an expression typed at : runs code that does not tick), one tick
+ * at a time: never two at once. */
 
 /* A view: one set of objects partitioned by one relation.  Opaque. */
 typedef struct hs_view hs_view;

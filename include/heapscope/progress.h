@@ -16,10 +16,11 @@ extern "C" {
 
 /* `what` names the work ("byrcs", "dominator tree"); total is 0 when
  * unknown.  Returns non-zero to cancel.  The callee calls tick from the
- * caller's thread only, unless `any_thread` says it may be called from
- * any (the explorer's worker, whose tick pauses while a key's call runs):
- * then the callee's helper threads (one faulting pages in, say) tick too,
- * and pause and stop with it. */
+ * caller's thread only (or from one thread at a time: see explorer.h),
+ * unless `any_thread` says it may be called from any (the explorer's
+ * worker, whose tick pauses while a key's call runs): then the callee's
+ * helper threads (one faulting pages in, say) tick too, and pause and
+ * stop with it. */
 typedef struct hs_progress {
     int (*tick)(void *arg, const char *what, uint64_t done, uint64_t total);
     void *arg;

@@ -92,7 +92,7 @@ def _parse(argv):
             else:
                 raise _Usage('--signal needs a signal name, e.g. USR2')
             try:
-                _hotkey.signal_number(value)
+                _hotkey.check_signal(value)
             except ValueError as e:
                 raise _Usage(str(e))
             o.signal = value
@@ -130,7 +130,7 @@ def _parse(argv):
             o.args = [int(rest[1])] if len(rest) == 2 else [20000]
         except ValueError:
             raise _Usage('demo: the number of packages must be an integer')
-        if o.args[0] < 0:
+        if o.args[0] <= 0:
             raise _Usage('demo: the number of packages must be positive')
         return o
     o.kind, o.target, o.args = 'script', rest[0], list(rest[1:])
@@ -210,8 +210,29 @@ def _open_module(name, args):
     _fresh_main()
 
     def run():
-        runpy._run_module_as_main(name, True)
+        try:
+            runpy._run_module_as_main(name, True)
+        except SystemExit as e:
+            if not _runpy_refused(e):
+                raise
+            # ("heapscope: No module named x", as a usage error says it)
+            raise SystemExit('heapscope: '
+                             + e.code[len(sys.executable) + 2:]) from None
     return run
+
+
+def _runpy_refused(e):
+    """Is SystemExit e runpy's message that it cannot run the module (no
+    such module, a package without __main__)?  It names the interpreter
+    ('/usr/bin/python3: No module named x'), as python -m does, where the
+    heapscope command should name itself."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return (tb is not None
+            and tb.tb_frame.f_code is runpy._run_module_as_main.__code__
+            and isinstance(e.code, str)
+            and e.code.startswith(sys.executable + ': '))
 
 
 def _ours(tb):

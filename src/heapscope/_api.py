@@ -314,8 +314,9 @@ class _ByVia(_Classifier):
 class _ByProd(_Classifier):
     """By allocation site, from tracemalloc (heapy's "producer")."""
     name, header, by = 'prod', 'Producer (line of allocation)', None
-    OFF = ('<tracemalloc is not tracing: start it with '
-           'PYTHONTRACEMALLOC=1 or tracemalloc.start()>')
+    NOT_TRACING = ('tracemalloc is not tracing: start it with '
+                   'PYTHONTRACEMALLOC=1 or tracemalloc.start()')
+    OFF = '<%s>' % NOT_TRACING
 
     def rows(self, iset):
         if not _c.tracemalloc_tracing():

@@ -118,6 +118,10 @@ class Model(object):
 
     def repartition(self, view, rel, tick):
         name = RELATIONS[rel]
+        # (h.byprod at the prompt is one row saying so, as heapy's; a view
+        # of it would only be in Tab's way)
+        if name == 'prod' and not _c.tracemalloc_tracing():
+            raise _Answer(_api._ByProd.NOT_TRACING)
         tick('by' + name, 0, 0)
         return self._view(view.iset, name, view.set_expr, tick)
 
@@ -346,7 +350,8 @@ def memory_to_spare():
 
 
 class _Answer(Exception):
-    """An expression whose value is not a set: the value is the message."""
+    """A message for the status line as it is: the value of an expression
+    that is not a set, or why a view cannot be made."""
 
 
 _KIND_NAMES = re.compile(r'(?<![\w.])(Via|Type|Clodo|Size|Module|Nothing|'

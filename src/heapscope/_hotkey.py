@@ -20,8 +20,8 @@ import traceback
 
 from . import _heapscope as _c
 
-__all__ = ['install', 'uninstall', 'signal_number', 'run_action',
-           'default_action']
+__all__ = ['install', 'uninstall', 'signal_number', 'check_signal',
+           'run_action', 'default_action']
 
 # Held while an action runs (hotkey or --explore-at-exit): a second
 # request meanwhile is dropped, never nested.
@@ -62,6 +62,16 @@ def signal_number(sig):
         raise TypeError('a signal is a number or a name, not %s'
                         % type(sig).__name__)
     return int(sig)
+
+
+def check_signal(sig):
+    """signal_number(sig), if the hotkey can use that signal; else
+    ValueError saying why (out of range, SIGKILL and SIGSTOP, the fault
+    signals, one the C library keeps), as install() would refuse it, but
+    before anything is installed."""
+    signum = signal_number(sig)
+    _c.hotkey_check_signal(signum)
+    return signum
 
 
 def _resolve(spec):

@@ -543,6 +543,26 @@ hs_compat_clear_gil_drop_request(void)
 #endif
 }
 
+void
+hs_compat_drop_async_exc(void)
+{
+    PyThreadState *ts = PyThreadState_Get();
+    if (ts->async_exc == NULL)
+        return;
+#if PY_VERSION_HEX >= 0x030C0000
+    /* The eval breaker's flag it raises again goes down at the next look
+     * (3.12: by any thread; 3.13: this thread's own). */
+    PyThreadState_SetAsyncExc(PyThread_get_thread_ident(), NULL);
+#else
+    /* PyThreadState_SetAsyncExc(id, NULL) would raise the interpreter's
+     * flag, which only a thread finding an exception of its own lowers:
+     * every thread would take the eval loop's slow path for good.  Lowered
+     * here, the eval breaker follows at its next recomputation. */
+    Py_CLEAR(ts->async_exc);
+    PyInterpreterState_Get()->ceval.pending.async_exc = 0;
+#endif
+}
+
 int
 hs_compat_tracemalloc_tracing(void)
 {

@@ -355,10 +355,10 @@ restore_previous(void)
 }
 
 static int
-check_signal(int signum)
+check_signal(long signum)
 {
     if (signum <= 0 || signum >= NSIG) {
-        PyErr_Format(PyExc_ValueError, "signal number %d out of range",
+        PyErr_Format(PyExc_ValueError, "signal number %ld out of range",
                      signum);
         return -1;
     }
@@ -374,11 +374,35 @@ check_signal(int signum)
     case SIGFPE:
         /* A handler that returns from a real fault faults again. */
         PyErr_Format(PyExc_ValueError,
-                     "signal %d reports faults; choose another one (e.g. "
+                     "signal %ld reports faults; choose another one (e.g. "
                      "SIGQUIT or SIGUSR2)", signum);
         return -1;
     }
+    /* (one the C library keeps for itself: glibc's 32 and 33) */
+    struct sigaction cur;
+    if (sigaction((int)signum, NULL, &cur) < 0) {
+        PyErr_Format(PyExc_ValueError, "cannot catch signal %ld: %s",
+                     signum, strerror(errno));
+        return -1;
+    }
     return 0;
+}
+
+PyObject *
+hs_py_hotkey_check_signal(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    int overflow;
+    long signum = PyLong_AsLongAndOverflow(arg, &overflow);
+    if (signum == -1 && PyErr_Occurred())
+        return NULL;
+    if (overflow) {
+        PyErr_Format(PyExc_ValueError, "signal number %R out of range", arg);
+        return NULL;
+    }
+    if (check_signal(signum) < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 PyObject *

@@ -154,6 +154,9 @@ void hs_compat_set_switch_interval(unsigned long us, int wake);
 void hs_compat_clear_gil_drop_request(void);
 /* Is tracemalloc tracing (tracemalloc.is_tracing(), without its import)? */
 int hs_compat_tracemalloc_tracing(void);
+/* Drop the exception PyThreadState_SetAsyncExc() left pending for this
+ * thread, if any.  Call with the GIL held. */
+void hs_compat_drop_async_exc(void);
 
 /* Type dict without side effects (3.12+ static builtin types keep theirs in
  * the interpreter).  Borrowed; may be NULL. */
@@ -319,10 +322,12 @@ PyObject *hs_py_memory_to_spare(PyObject *module, PyObject *unused);
 /* ---- hotkey.c ----------------------------------------------------------- */
 
 /* The module functions behind heapscope.install() and uninstall():
+ * hotkey_check_signal(signum) (ValueError if install would refuse it),
  * hotkey_install(signum, callback[, main thread ident]),
  * hotkey_uninstall() -> bool,
  * hotkey_after_fork() (in a forked child), hotkey_info() -> None or
  * (signum, installing pid, listening pid).  See hotkey.c. */
+PyObject *hs_py_hotkey_check_signal(PyObject *module, PyObject *arg);
 PyObject *hs_py_hotkey_install(PyObject *module, PyObject *args);
 PyObject *hs_py_hotkey_uninstall(PyObject *module, PyObject *unused);
 PyObject *hs_py_hotkey_after_fork(PyObject *module, PyObject *unused);

@@ -60,6 +60,22 @@ typedef struct ask {
     size_t index;              /* heapy row index */
 } ask;
 
+/* Progress while an expression typed at `:` runs (see the ticker). */
+typedef struct ticker {
+    pthread_t thread;
+    pthread_mutex_t lock;      /* held through each tick, from either
+                                  thread: the TUI's is not reentrant */
+    pthread_cond_t wake;
+    const hs_progress *tui;    /* the TUI's progress */
+    hs_progress prog;          /* what the call ticks: tui, under lock */
+    char what[64];             /* the call's last tick, for the ticker's */
+    uint64_t done, total;
+    unsigned long ident;       /* the thread running the expression */
+    int stop;                  /* the call is over */
+    int cancelled;             /* a tick said so */
+    int raising;               /* the ticker raises into the call */
+} ticker;
+
 typedef struct {
     hs_model base;
     PyObject *py;              /* the Python Model */
@@ -95,6 +111,7 @@ typedef struct {
     unsigned long interval;    /* the program's, in microseconds */
     int holding;
     int in_python;
+    ticker tk;
 } pymodel;
 
 /* Microseconds (11.6 days): a thread waiting for the GIL with this
@@ -220,6 +237,134 @@ hs_py_model_progress(PyObject *tick)
     return m != NULL ? m->prog : NULL;
 }
 
+/* ---- the ticker: progress while an expression typed at `:` runs -----------
+ *
+ * The model's own code ticks as it works; an expression the user typed
+ * need not tick at all (a loop of its own, a time.sleep, a read).  While
+ * one runs, a thread of ours ticks the TUI's progress every TICKER_MS with
+ * what the call last reported: the progress line shows after 0.2 s and
+ * Esc is read, as for any other long call.  The ticks never overlap (the
+ * TUI's tick draws and reads the keyboard): each is made under tk.lock.
+ *
+ * A cancel makes the expression stop with a KeyboardInterrupt raised into
+ * its thread (PyThreadState_SetAsyncExc, under the GIL), at the next
+ * bytecode it runs: Python code stops at once, a C call that holds the GIL
+ * or blocks (time.sleep, a read) first returns (only the main thread can
+ * be interrupted in one, and only through the program's own signal
+ * handlers), and one that never returns is never cancelled.  The ticker
+ * raises again every TICKER_MS until the call is over: 3.12's eval loop
+ * lets any thread clear the flag that brings it, and an expression may
+ * catch the first one. */
+
+#define TICKER_MS 20
+
+static int
+ticker_tick(void *arg, const char *what, uint64_t done, uint64_t total)
+{
+    ticker *tk = arg;
+    pthread_mutex_lock(&tk->lock);
+    snprintf(tk->what, sizeof tk->what, "%s", what != NULL ? what : "");
+    tk->done = done;
+    tk->total = total;
+    int r = hs_progress_tick(tk->tui, what, done, total);
+    if (r)
+        tk->cancelled = 1;      /* the call stops itself: no more ticks */
+    pthread_mutex_unlock(&tk->lock);
+    return r;
+}
+
+/* Wait on tk->wake for up to TICKER_MS (tk->lock held). */
+static void
+ticker_wait(ticker *tk)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += TICKER_MS * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&tk->wake, &tk->lock, &until);
+}
+
+static void *
+ticker_main(void *arg)
+{
+    ticker *tk = arg;
+    pthread_mutex_lock(&tk->lock);
+    while (!tk->stop && !tk->cancelled) {
+        ticker_wait(tk);
+        if (!tk->stop && !tk->cancelled &&
+            hs_progress_tick(tk->tui, tk->what, tk->done, tk->total))
+            tk->cancelled = tk->raising = 1;
+    }
+    while (tk->raising && !tk->stop) {
+        pthread_mutex_unlock(&tk->lock);
+        PyGILState_STATE g = PyGILState_Ensure();
+        pthread_mutex_lock(&tk->lock);
+        /* (stop is set with the GIL held, before the call's thread lets
+         * go of it: none is raised once the call is over) */
+        if (!tk->stop)
+            PyThreadState_SetAsyncExc(tk->ident, PyExc_KeyboardInterrupt);
+        pthread_mutex_unlock(&tk->lock);
+        PyGILState_Release(g);
+        pthread_mutex_lock(&tk->lock);
+        if (!tk->stop)
+            ticker_wait(tk);
+    }
+    pthread_mutex_unlock(&tk->lock);
+    return NULL;
+}
+
+/* Start ticking p for the expression this thread is about to run; 0 if
+ * no thread could be had (the call then shows progress only as it
+ * ticks). */
+static int
+ticker_start(pymodel *m, const hs_progress *p)
+{
+    ticker *tk = &m->tk;
+    memset(tk, 0, sizeof *tk);
+    tk->tui = p;
+    tk->prog.tick = ticker_tick;
+    tk->prog.arg = tk;
+    tk->ident = PyThread_get_thread_ident();
+    snprintf(tk->what, sizeof tk->what, "evaluating");
+    pthread_mutex_init(&tk->lock, NULL);
+    pthread_cond_init(&tk->wake, NULL);
+    if (!hs_thread_start(&tk->thread, ticker_main, tk)) {
+        pthread_mutex_destroy(&tk->lock);
+        pthread_cond_destroy(&tk->wake);
+        return 0;
+    }
+    m->prog = &tk->prog;
+    return 1;
+}
+
+/* The call is over (GIL held): stop the ticker, and drop an exception it
+ * raised that the call ended before meeting, which would otherwise hit
+ * the model's next call. */
+static void
+ticker_stop(pymodel *m)
+{
+    ticker *tk = &m->tk;
+    pthread_mutex_lock(&tk->lock);
+    tk->stop = 1;
+    pthread_cond_signal(&tk->wake);
+    int raising = tk->raising;
+    pthread_mutex_unlock(&tk->lock);
+    if (raising) {
+        /* it may be waiting for the GIL */
+        Py_BEGIN_ALLOW_THREADS
+        pthread_join(tk->thread, NULL);
+        Py_END_ALLOW_THREADS
+        hs_compat_drop_async_exc();
+    } else {
+        pthread_join(tk->thread, NULL);
+    }
+    pthread_mutex_destroy(&tk->lock);
+    pthread_cond_destroy(&tk->wake);
+}
+
 /* Around every run of Python code (the model's, or any method call).
  *
  * The program's threads must not run while the explorer is open.  A thread
@@ -294,11 +439,15 @@ call(pymodel *m, const char *name, const hs_progress *p, const char *fmt,
         const hs_progress *saved = m->prog;
         /* (a call with progress is a long one: a key's, unless prepare's) */
         int fg = p != NULL && !m->preparing;
+        int user = strcmp(name, "eval") == 0;
         m->prog = p;
         if (fg)
             set_foreground(m, 1);
-        python_begin(m, strcmp(name, "eval") == 0);
+        python_begin(m, user);
+        int ticking = user && p != NULL && ticker_start(m, p);
         r = PyObject_VectorcallMethod(meth, stack, (size_t)(n + 1), NULL);
+        if (ticking)
+            ticker_stop(m);
         python_end(m);
         if (fg)
             set_foreground(m, 0);

@@ -2372,6 +2372,10 @@ static PyMethodDef mod_methods[] = {
     {"hide", (PyCFunction)mod_hide, METH_O,
      "hide(type): instances of type are heapscope's own, never reported; "
      "hide(globals): frames running that module's code are no roots."},
+    {"hotkey_check_signal", hs_py_hotkey_check_signal, METH_O,
+     "hotkey_check_signal(signum): ValueError saying why when "
+     "hotkey_install() would refuse signum (out of range, uncatchable, a "
+     "fault signal, one the C library keeps)."},
     {"hotkey_install", hs_py_hotkey_install, METH_VARARGS,
      "hotkey_install(signum, callback, main_ident=0): on signal signum, a "
      "watcher thread takes the GIL and calls callback(); main_ident is "

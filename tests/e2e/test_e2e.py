@@ -173,6 +173,26 @@ for line in sys.stdin:
         break
 '''
 
+# A program whose main thread only sleeps (it takes none of the
+# explorer's keys, as one reading the terminal would while a `:` expression
+# lets it run) and a thread that prints NOISE every 0.1 s, over the
+# explorer too while a `:` expression lets it run.
+NOISY_PROG = '''\
+import os, threading, time
+
+
+def noise():
+    while True:
+        time.sleep(0.1)
+        print('NOISE', flush=True)
+
+
+threading.Thread(target=noise, daemon=True).start()
+print('ready', os.getpid(), flush=True)
+while True:
+    time.sleep(1)
+'''
+
 ACTION_MODULE = '''\
 import os
 def act():
@@ -502,6 +522,45 @@ class TestExplorer(E2ECase):
         pane.type_line('quit')
         self.finish(pane, 3)
 
+    def test_ctrl_l_repaints_what_something_else_wrote_over(self):
+        # Another process writes over row 4 and leaves the cursor there
+        # (curses, which thinks it elsewhere, would draw what changes next
+        # in the wrong places): Ctrl-L puts the whole table back.
+        pane = self.open()
+        row4 = r'^ {6}4( +\d+){6} '
+        pane.wait_for(row4)
+        tty = pane.tmux('display-message', '-p', '-t', 'e2e',
+                        '#{pane_tty}').strip()
+        with open(tty, 'w') as f:
+            f.write('\033[8;20HSCRIBBLED-OVER-THE-TABLE')
+        pane.wait_for(r'SCRIBBLED-OVER-THE-TABLE')
+        pane.keys('C-l')
+        pane.wait_gone(r'SCRIBBLED-OVER-THE-TABLE')
+        pane.wait_for(row4)
+        self.assertNotIn('does nothing', pane.screen())
+        self.close(pane)
+        pane.type_line('quit')
+        self.finish(pane, 3)
+
+    def test_no_allocation_sites_without_tracemalloc(self):
+        # p says why in the status line and makes no view; Tab and
+        # Shift-Tab go past it
+        pane = self.open()
+        pane.keys('m')
+        pane.wait_for(r'^ heapscope\b.* h\.bymodule\b')
+        pane.keys('p')
+        pane.wait_for(r'^ allocation site: tracemalloc is not tracing: start')
+        self.assertRegex(pane.screen(), r'(?m)^ heapscope\b.* h\.bymodule\b')
+        pane.keys('Tab')
+        pane.wait_for(r'Index.*Kind')
+        pane.wait_for(r'^ allocation site: tracemalloc is not tracing')
+        pane.keys('BTab')
+        pane.wait_for(r'^ heapscope\b.* h\.bymodule\b')
+        self.assertNotIn('byprod', pane.screen(history=True))
+        self.close(pane)
+        pane.type_line('quit')
+        self.finish(pane, 3)
+
     def test_help(self):
         pane = self.open()
         pane.keys('?')
@@ -637,6 +696,62 @@ class TestExplorer(E2ECase):
         pane.wait_for(r'^echo still$')
         pane.type_line('quit')
         self.finish(pane, 3)
+
+    def open_noisy(self):
+        """The explorer on NOISY_PROG; the pane and the program's pid (the
+        program is killed at the end, whatever happens)."""
+        self.write('noisy.py', NOISY_PROG)
+        pane = self.start([COMMAND, 'noisy.py'], unset=['HEAPSCOPE_ACTION'])
+        pid = self.pid(pane)
+        self.addCleanup(self.kill_quietly, pid)
+        pane.keys('C-\\')
+        pane.wait_for(TITLE)
+        pane.wait_for(r'Index.*Kind')
+        return pane, pid
+
+    @staticmethod
+    def kill_quietly(pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def expression(self, pane, text):
+        pane.keys(':')
+        pane.tmux('send-keys', '-t', 'e2e', '-l', text)
+        pane.keys('Enter')
+
+    def test_an_expression_in_a_loop_shows_progress_and_esc_stops_it(self):
+        pane, pid = self.open_noisy()
+        self.expression(pane, "exec('while 1: pass')")
+        pane.wait_for(r'^ evaluating .*Esc cancels')
+        pane.keys('Escape')
+        pane.wait_for(r"^ exec\('while 1: pass'\): cancelled")
+        pane.keys('t')
+        pane.wait_for(r'Index.*Type')
+        self.close(pane)
+        os.kill(pid, signal.SIGTERM)
+        self.finish(pane, 128 + signal.SIGTERM)
+
+    def test_an_expression_asleep_stops_when_it_wakes_and_is_wiped(self):
+        # While it sleeps the program's thread prints over the table; Esc
+        # says the cancel is under way, the sleep ends, the expression
+        # stops there, and the whole screen is drawn again.
+        pane, pid = self.open_noisy()
+        self.expression(pane, "__import__('time').sleep(3)")
+        pane.wait_for(r'^ evaluating .*Esc cancels')
+        end = time.monotonic() + TIMEOUT
+        while 'NOISE' not in pane.screen():
+            self.assertLess(time.monotonic(), end, 'no NOISE')
+            time.sleep(0.05)
+        pane.keys('Escape')
+        pane.wait_for(r'^ cancelling\.\.\.')
+        pane.wait_for(r"^ __import__\('time'\)\.sleep\(3\): cancelled")
+        self.assertNotIn('NOISE', pane.screen())
+        pane.wait_for(r'Index.*Kind')
+        self.close(pane)
+        os.kill(pid, signal.SIGTERM)
+        self.finish(pane, 128 + signal.SIGTERM)
 
     def test_a_session_leaves_the_programs_heap_as_it_was(self):
         # An explorer session opened by the hotkey, walked through with

@@ -110,8 +110,25 @@ class TestLikePython(CommandCase):
         self.assertEqual(r.stdout, 'pkg main __main__\n')
 
     def test_missing_module(self):
-        r = self.same_as_python(['-m', 'no_such_module_here'])
-        self.assertEqual(r.returncode, 1)
+        # python's message names the interpreter, the command's itself;
+        # the status is python's
+        theirs = self.run_cmd(['-m', 'no_such_module_here'], heapscope=False)
+        self.assertEqual(theirs.stderr, '%s: No module named '
+                         'no_such_module_here\n' % sys.executable)
+        self.write('nomain/__init__.py', '')
+        for name, why in (('no_such_module_here',
+                           'No module named no_such_module_here'),
+                          ('nomain', "No module named nomain.__main__; "
+                           "'nomain' is a package and cannot be directly "
+                           "executed")):
+            with self.subTest(name=name):
+                r = self.run_cmd(['-m', name])
+                self.assertEqual((r.returncode, r.stdout, r.stderr),
+                                 (1, '', 'heapscope: %s\n' % why))
+        # a program's own exit message is its own, whatever it says
+        self.write('exits.py', 'import sys\n'
+                   'sys.exit(sys.executable + ": No module named x")\n')
+        self.same_as_python(['-m', 'exits'])
 
     def test_directory_with_main(self):
         self.write('app/__main__.py', 'import sys\nprint(sys.argv, '
@@ -218,12 +235,39 @@ class TestOptions(CommandCase):
     def test_usage_errors(self):
         for args in ([], ['--bogus', 'x.py'], ['--signal'],
                      ['--signal', 'NOPE', 'x.py'], ['-m'], ['demo', 'many'],
-                     ['-']):
+                     ['demo', '0'], ['demo', '-5'], ['-']):
             with self.subTest(args=args):
                 r = self.run_cmd(args)
                 self.assertEqual(r.returncode, 2)
                 self.assertIn('usage: heapscope', r.stderr)
                 self.assertEqual(r.stdout, '')
+
+    def test_signals_the_hotkey_cannot_use(self):
+        # a usage error, in one line after the usage, and the program is
+        # not run: not a warning before running it without its hotkey
+        self.write('runs.py', 'print("RAN")\n')
+        for value, why in (('KILL', 'SIGKILL and SIGSTOP cannot be caught'),
+                           ('SIGSTOP', 'SIGKILL and SIGSTOP cannot be '
+                            'caught'),
+                           ('SEGV', 'signal %d reports faults'
+                            % signal.SIGSEGV),
+                           ('bus', 'signal %d reports faults'
+                            % signal.SIGBUS),
+                           ('0', 'signal number 0 out of range'),
+                           ('99', 'signal number 99 out of range'),
+                           ('99999999999999999999', 'signal number '
+                            '99999999999999999999 out of range'),
+                           ('32', 'cannot catch signal 32'),
+                           ('FOO', "unknown signal 'FOO'")):
+            with self.subTest(value=value):
+                r = self.run_cmd(['--signal', value, 'runs.py'])
+                self.assertEqual(r.returncode, 2)
+                self.assertEqual(r.stdout, '')
+                lines = r.stderr.splitlines()
+                self.assertTrue(lines[0].startswith('usage: heapscope'))
+                self.assertTrue(lines[-1].startswith('heapscope: error: '
+                                                     + why), lines[-1])
+                self.assertNotIn('no hotkey', r.stderr)
 
     def test_options_stop_at_the_program(self):
         self.write('o.py', 'import sys\nprint(sys.argv[1:])\n')

@@ -113,7 +113,10 @@ def whole_session(hp, keep):
     model = _explore.Model(hp)
     root = model.root(tick)
     for rel in range(len(_explore.RELATIONS)):
-        v = model.repartition(root, rel, tick)
+        try:
+            v = model.repartition(root, rel, tick)
+        except _explore._Answer:        # (p without tracemalloc: why not)
+            continue
         for k in range(min(3, v.nrows())):
             model.row(v, k)
     rcs = model.repartition(root, _explore.RELATIONS.index('rcs'), tick)

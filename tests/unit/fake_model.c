@@ -14,7 +14,8 @@
 #include "fake_model.h"
 
 #define MAGIC 0x5e7f00d5u
-#define ID_ROWS_MAX 2000    /* byid shows the first objects only */
+#define ID_ROWS_MAX 2000    /* byid shows the first objects only, unless
+                               told (id_rows) */
 
 typedef struct frow {
     uint64_t count, size;
@@ -156,7 +157,7 @@ work(fake_model *fm, const hs_progress *p, const char *what)
 }
 
 static size_t
-nrows_for(const hs_view *v)
+nrows_for(const fake_model *fm, const hs_view *v)
 {
     size_t n;
 
@@ -177,7 +178,7 @@ nrows_for(const hs_view *v)
         n = 10;
         break;
     case HS_REL_ID:
-        n = ID_ROWS_MAX;
+        n = fm->id_rows ? fm->id_rows : ID_ROWS_MAX;
         break;
     case HS_REL_MODULE:
         n = 6;
@@ -238,7 +239,7 @@ make_view(fake_model *fm, const char *set_expr, enum hs_rel natural,
     v->count = count;
     v->size = size;
     v->seed = hash(set_expr) + (unsigned)fm->snapshot;
-    v->nrows = nrows_for(v);
+    v->nrows = nrows_for(fm, v);
     v->rows = calloc(v->nrows + 1, sizeof(*v->rows));
     c = calloc(v->nrows + 1, sizeof(*c));
     s = calloc(v->nrows + 1, sizeof(*s));

@@ -28,6 +28,7 @@ typedef struct fake_model {
     int dom_polls;              /* polls before dominated sizes are ready;
                                    -1: never available (HS_DOM_NONE) */
     int tracemalloc;            /* 0: the allocation-site relation fails */
+    size_t id_rows;             /* rows of a byid view (0: 2000) */
     int prepare_jobs;           /* pieces of work ahead left (prepare) */
     int prepare_ticks;          /* ticks each piece takes */
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -33,7 +34,9 @@ typedef struct harness {
     size_t ntick, next_tick;
     int resize_rows, resize_cols;
     int flushes;
+    int repaints;               /* the io was told to repaint it all */
     int progress_seen;          /* a flush showed "Esc cancels" */
+    int cancelling_seen;        /* a flush showed "cancelling..." */
     char progress_line[1024];
     int dry;                    /* the loop asked for more keys than given */
     int key_reads;              /* getkey calls with a wait */
@@ -94,7 +97,16 @@ h_flush(void *arg, const hs_canvas *c)
             h->progress_seen++;
             snprintf(h->progress_line, sizeof(h->progress_line), "%s", buf);
         }
+        if (strcmp(buf, " cancelling...") == 0) {
+            h->cancelling_seen++;
+        }
     }
+}
+
+static void
+h_repaint(void *arg)
+{
+    ((harness *)arg)->repaints++;
 }
 
 static uint64_t
@@ -107,7 +119,7 @@ static harness *
 h_new(int rows, int cols)
 {
     harness *h = calloc(1, sizeof(*h));
-    hs_tui_io io = {h_getkey, h_flush, h_now, NULL};
+    hs_tui_io io = {h_getkey, h_flush, h_repaint, h_now, NULL};
 
     assert_non_null(h);
     fake_model_init(&h->fm);
@@ -878,6 +890,38 @@ test_eval(void **state)
     h_free(h);
 }
 
+/* An expression may print, or let the program's threads print, over the
+ * screen: once it is over, whatever came of it, the whole screen is
+ * repainted.  A cancel says it is under way (an expression stops only
+ * when its C call returns). */
+static void
+test_eval_repaints_after(void **state)
+{
+    harness *h = h_start(24, 100);
+
+    (void)state;
+    press(h, ":");
+    type_line(h, "byrcs");
+    assert_int_equal(h->t.depth, 2);
+    assert_int_equal(h->repaints, 1);
+    press(h, ":");
+    type_line(h, "bad");
+    assert_int_equal(h->repaints, 2);
+    h->fm.ticks = 10;
+    for (int i = 0; i < 5; i++) {
+        h->tick_keys[h->ntick++] = HS_K_NONE;   /* a tick without keys */
+    }
+    h->tick_keys[h->ntick++] = HS_K_ESC;
+    press(h, ":");
+    type_line(h, "byvia");
+    assert_true(h->progress_seen > 0);
+    assert_int_equal(h->cancelling_seen, 1);
+    assert_int_equal(h->repaints, 3);
+    assert_int_equal(h->t.depth, 2);
+    assert_non_null(strstr(status(h), "cancelled"));
+    h_free(h);
+}
+
 static void
 test_prompt_editing(void **state)
 {
@@ -1031,6 +1075,64 @@ test_write(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* w over an existing file asks first: y writes over it, n (or Esc) leaves
+ * it, other keys leave the question asked. */
+static void
+test_write_asks_before_overwriting(void **state)
+{
+    char dir[] = "/tmp/hs-tui-XXXXXX", old[4096], path[4200];
+    harness *h;
+    FILE *fp;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    assert_non_null(getcwd(old, sizeof(old)));
+    assert_int_equal(chdir(dir), 0);
+    fp = fopen("heapscope-view.txt", "w");
+    assert_non_null(fp);
+    fputs("mine\n", fp);
+    fclose(fp);
+    h = h_start(24, 100);
+    press(h, "w");
+    press_key(h, '\r');
+    assert_int_equal(h->t.prompt, HS_PR_OVERWRITE);
+    assert_string_equal(status(h), " heapscope-view.txt exists: write over "
+                        "it? (y/n)");
+    press(h, "xq");
+    press_key(h, HS_CTRL('l'));
+    assert_int_equal(h->t.prompt, HS_PR_OVERWRITE);
+    assert_false(h->t.quit);
+    assert_int_equal(h->repaints, 1);
+    press(h, "n");
+    assert_int_equal(h->t.prompt, HS_PR_NONE);
+    assert_non_null(strstr(status(h), "not written: heapscope-view.txt is "
+                                      "as it was"));
+    assert_string_equal(slurp("heapscope-view.txt"), "mine\n");
+    press(h, "w");
+    press_key(h, '\r');
+    press_key(h, HS_K_ESC);
+    assert_int_equal(h->t.prompt, HS_PR_NONE);
+    assert_string_equal(slurp("heapscope-view.txt"), "mine\n");
+    press(h, "w");
+    press_key(h, '\r');
+    press(h, "y");
+    assert_non_null(strstr(status(h), "wrote "));
+    assert_non_null(strstr(slurp("heapscope-view.txt"), "Partition of a "));
+    /* a directory is no file to write over: w says why it cannot */
+    assert_int_equal(mkdir("adir", 0700), 0);
+    press(h, "w");
+    press_key(h, HS_CTRL('u'));
+    type_line(h, "adir");
+    assert_int_equal(h->t.prompt, HS_PR_NONE);
+    assert_non_null(strstr(status(h), "cannot write adir: Is a directory"));
+    h_free(h);
+    assert_int_equal(rmdir("adir"), 0);
+    snprintf(path, sizeof(path), "%s/heapscope-view.txt", dir);
+    unlink(path);
+    assert_int_equal(chdir(old), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 static void
 test_mark_refresh(void **state)
 {
@@ -1114,6 +1216,43 @@ test_quit_keys(void **state)
     h_free(h);
 }
 
+/* Ctrl-L repaints the whole screen wherever it is pressed, changing
+ * nothing else: not the screen, the prompt's text, the message, nor a
+ * long call it is pressed during. */
+static void
+test_ctrl_l_repaints(void **state)
+{
+    harness *h = h_start(24, 100);
+
+    (void)state;
+    press(h, "Z");
+    press_key(h, HS_CTRL('l'));
+    assert_int_equal(h->repaints, 1);
+    assert_non_null(strstr(status(h), "Z does nothing here"));
+    press(h, "x");
+    press_key(h, HS_CTRL('l'));
+    assert_int_equal(h->repaints, 2);
+    assert_int_equal(h->t.screen, HS_SCR_INSPECT);
+    press(h, "?");
+    press_key(h, HS_CTRL('l'));
+    assert_int_equal(h->repaints, 3);
+    assert_int_equal(h->t.screen, HS_SCR_HELP);
+    press(h, "?h");
+    press(h, ":ab");
+    press_key(h, HS_CTRL('l'));
+    assert_int_equal(h->repaints, 4);
+    assert_int_equal(h->t.prompt, HS_PR_EVAL);
+    assert_string_equal(h->t.input, "ab");
+    press_key(h, HS_K_ESC);
+    h->fm.ticks = 10;
+    h->tick_keys[h->ntick++] = HS_CTRL('l');
+    press(h, "t");
+    assert_int_equal(h->repaints, 5);
+    assert_string_equal(top(h)->expr, "h.bytype");
+    assert_int_equal(h->t.nahead, 0);
+    h_free(h);
+}
+
 static void
 test_progress_and_cancel(void **state)
 {
@@ -1150,6 +1289,23 @@ test_progress_and_cancel(void **state)
     press(h, "l");
     assert_true(h->t.quit);
     assert_int_equal(h->t.depth, 1);
+    h_free(h);
+}
+
+/* The TUI's tick reads the keyboard and draws: a callee's helper threads
+ * must not call it (progress.h's any_thread), whatever was on the stack
+ * of the hs_progress handed to the model. */
+static void
+test_progress_only_on_the_callers_thread(void **state)
+{
+    harness *h = h_start(24, 100);
+    hs_progress p;
+
+    (void)state;
+    memset(&p, 0xff, sizeof(p));
+    hs_progress_begin(&h->t, &p);
+    assert_int_equal(p.any_thread, 0);
+    hs_progress_end(&h->t);
     h_free(h);
 }
 
@@ -1371,6 +1527,28 @@ test_ascii_terminal(void **state)
     h_free(h);
 }
 
+/* Indexes of five digits and more: the Index column grows by one, so the
+ * selection's marker never touches the number. */
+static void
+test_wide_indexes(void **state)
+{
+    harness *h = h_start(24, 100);
+
+    (void)state;
+    h->fm.id_rows = 100000;
+    press(h, "iG");
+    assert_int_equal(top(h)->cur, 99999);
+    assert_memory_equal(line(h, selected_line(h)), " > 99999 ", 9);
+    assert_memory_equal(line(h, 2), "   Index ", 9);
+    press(h, "k");
+    assert_memory_equal(line(h, selected_line(h) + 1), "   99999 ", 9);
+    /* up to four digits, as before */
+    press(h, "c");
+    assert_memory_equal(line(h, 2), "  Index ", 8);
+    assert_memory_equal(line(h, selected_line(h)), " >    0 ", 8);
+    h_free(h);
+}
+
 static void
 test_narrow_columns(void **state)
 {
@@ -1410,12 +1588,16 @@ main(void)
         cmocka_unit_test(test_search),
         cmocka_unit_test(test_search_long_view_cancel),
         cmocka_unit_test(test_eval),
+        cmocka_unit_test(test_eval_repaints_after),
         cmocka_unit_test(test_prompt_editing),
         cmocka_unit_test(test_write),
+        cmocka_unit_test(test_write_asks_before_overwriting),
         cmocka_unit_test(test_mark_refresh),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_quit_keys),
+        cmocka_unit_test(test_ctrl_l_repaints),
         cmocka_unit_test(test_progress_and_cancel),
+        cmocka_unit_test(test_progress_only_on_the_callers_thread),
         cmocka_unit_test(test_typed_ahead),
         cmocka_unit_test(test_prepare_while_idle),
         cmocka_unit_test(test_prepare_gives_way),
@@ -1423,6 +1605,7 @@ main(void)
         cmocka_unit_test(test_small_sizes),
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_ascii_terminal),
+        cmocka_unit_test(test_wide_indexes),
         cmocka_unit_test(test_narrow_columns),
     };
 

@@ -25,7 +25,7 @@
 
 /* The order of the ? screen, and of the man page. */
 static const enum hs_group order[] = {HS_G_TABLE, HS_G_INSPECT, HS_G_ALL,
-                                      HS_G_PROMPT};
+                                      HS_G_PROMPT, HS_G_ASK};
 #define NORDER (sizeof(order) / sizeof(order[0]))
 
 /* The man page's words for a key: its help, capitalised, with a full

@@ -325,6 +325,27 @@ test_run_keys_and_restore(void **state)
     close_pty(&p);
 }
 
+/* Ctrl-L sends the whole screen again (curses' picture of the terminal
+ * is dropped), though nothing on it changed. */
+static void
+test_ctrl_l_repaints(void **state)
+{
+    child_opts co = {"xterm", 0, 0, 0};
+    size_t at;
+    pty p;
+
+    (void)state;
+    open_pty(&p, 24, 80);
+    spawn(&p, &co);
+    at = wait_for(&p, 0, "Partition of a set of 1449133 objects");
+    send_keys(&p, "\014");
+    wait_for(&p, at, "Partition of a set of 1449133 objects");
+    send_keys(&p, "q");
+    assert_int_equal(exit_code(reap(&p)), OK);
+    assert_modes_restored(&p);
+    close_pty(&p);
+}
+
 static void
 test_ctrl_c_is_a_key(void **state)
 {
@@ -535,6 +556,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_keys_and_restore),
+        cmocka_unit_test(test_ctrl_l_repaints),
         cmocka_unit_test(test_ctrl_c_is_a_key),
         cmocka_unit_test(test_sigterm_redelivered),
         cmocka_unit_test(test_sighup_default_kills_after_restore),

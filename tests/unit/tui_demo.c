@@ -29,6 +29,11 @@ no_flush(void *arg, const hs_canvas *c)
 {
 }
 
+static void
+no_repaint(void *arg)
+{
+}
+
 static uint64_t
 clock_ms(void *arg)
 {
@@ -44,7 +49,7 @@ clock_ms(void *arg)
 static int
 bench(int n)
 {
-    hs_tui_io io = {no_key, no_flush, clock_ms, NULL};
+    hs_tui_io io = {no_key, no_flush, no_repaint, clock_ms, NULL};
     struct timespec a, b;
     fake_model fm;
     hs_tui t;
