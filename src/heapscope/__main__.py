@@ -46,8 +46,9 @@ options:
   --version          show the version and exit
 
 commands:
-  demo [packages]    run the bundled demo (20000 packages) and print the
-                     tables of a heapy session on its heap
+  demo [packages]    run the bundled demo (20000 packages) and open the
+                     explorer on its heap (without a terminal it can draw
+                     on: print the tables of a heapy session)
 
 See man heapscope (the command) and man 3 heapscope (the Python API).'''
 
