@@ -4,13 +4,17 @@ from the hotkey to the table on the screen, and a row's v after a pause.
 
 Usage:  PYTHONPATH=<build>/pkg python bench/bench_open.py N [--times K]
                               [--pause S] [--gap G] [--shared-names]
+                              [--settle S]
 
 Starts a program in a tmux window (160x50) that builds the heap of
 bench_snapshot.py (N packages, about 25 objects each), installs the
 hotkey (heapscope.install(): Ctrl-\\) and sleeps.  --shared-names builds
 the variant whose nested dicts share their key strings, the heap the
 issues' figures are given for (12.2 M objects at N = 500,000, against
-14.2 M).  Then, K times:
+14.2 M).  --settle S waits S seconds after building before the first
+open: on these VMs a heap just built can be slow to read for its first
+ten seconds or so (its pages, fresh to the host too), which a program's
+heap that has lived a while is not.  Then, K times:
 
     open        Ctrl-\\ sent to the window, until the table's summary line
                 ("Partition of a set ...") is on the screen: the walk, the
@@ -122,6 +126,7 @@ def main(argv):
     ap.add_argument('--pause', type=float, default=5.0)
     ap.add_argument('--gap', type=float, default=1.0)
     ap.add_argument('--shared-names', action='store_true')
+    ap.add_argument('--settle', type=float, default=0.0)
     args = ap.parse_args(argv)
     if shutil.which('tmux') is None:
         sys.exit('bench_open.py needs tmux')
@@ -131,7 +136,7 @@ def main(argv):
                      'shared': args.shared_names}
     w = Window([sys.executable, '-c', prog], env)
     res = {'schema': 'heapscope-bench-open/1', 'n': args.n,
-           'shared_names': args.shared_names,
+           'shared_names': args.shared_names, 'settle': args.settle,
            'python': sys.version.split()[0], 'seconds': {}}
     # (name, pause before Enter, key, what its table's header shows)
     sessions = (('row_v', args.pause, 'v', 'Via:'),
@@ -140,6 +145,7 @@ def main(argv):
     runs = dict([('open', [])] + [(s[0], []) for s in sessions])
     try:
         w.wait_for('READY', timeout=1800)
+        time.sleep(args.settle)
         for _ in range(args.times):
             for name, pause, key, header in sessions:
                 w.mark()
