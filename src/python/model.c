@@ -1137,6 +1137,28 @@ model_close(pymodel *m)
     pthread_cond_destroy(&m->wake);
 }
 
+/* The start of a small file (/proc, /sys), NUL-terminated; -1 if it cannot
+ * be read. */
+static ssize_t
+read_small(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t got = 0;
+    while (got + 1 < len) {
+        ssize_t r = read(fd, buf + got, len - 1 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = '\0';
+    return (ssize_t)got;
+}
+
 /* Whether thread tid is waiting in a futex (as for the GIL), from
  * /proc/self/task/<tid>/syscall; -1 when that cannot be told. */
 static int
@@ -1145,14 +1167,8 @@ in_futex(long tid)
 #ifdef SYS_futex
     char path[64], buf[64];
     snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", tid);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
+    if (read_small(path, buf, sizeof buf) <= 0)
         return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
     if (buf[0] < '0' || buf[0] > '9')
         return 0;               /* "running" */
     return atol(buf) == SYS_futex;
@@ -1256,28 +1272,6 @@ hs_py_run_explorer(PyObject *pymodel_obj, long main_tid, char *err,
  * with plain system calls, the GIL held throughout: a Python open() lets go
  * of it, and a thread of the program waiting for it would run then. */
 
-/* The start of a small file (/proc, /sys), NUL-terminated; -1 if it cannot
- * be read. */
-static ssize_t
-read_small(const char *path, char *buf, size_t len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t got = 0;
-    while (got + 1 < len) {
-        ssize_t r = read(fd, buf + got, len - 1 - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    buf[got] = '\0';
-    return (ssize_t)got;
-}
-
 /* The number a cgroup file starts with: 0, or -1 if unreadable or not a
  * number ("max": no limit). */
 static int
@@ -1298,7 +1292,7 @@ read_number(const char *dir, const char *file, unsigned long long *out)
 static int
 mem_available(unsigned long long *out)
 {
-    static char buf[16384];          /* (the GIL serialises callers) */
+    char buf[16384];
     if (read_small("/proc/meminfo", buf, sizeof buf) <= 0)
         return -1;
     for (char *line = buf; line != NULL && *line;) {
@@ -1353,13 +1347,13 @@ cgroup_limit(char *line, unsigned long long *spare)
         path[--n] = '\0';
     /* (in a container the group is often the mount's root) */
     char dir[4096];
+    const char *dirs[2] = {dir, mount};
+    if ((size_t)snprintf(dir, sizeof dir, "%s%s", mount, path) >= sizeof dir)
+        dirs[0] = mount;
     for (int k = 0; k < 2; k++) {
-        if (k == 0 && (size_t)snprintf(dir, sizeof dir, "%s%s", mount,
-                                       path) >= sizeof dir)
-            continue;
         unsigned long long limit, used;
-        if (read_number(k == 0 ? dir : mount, limit_file, &limit) == 0 &&
-            read_number(k == 0 ? dir : mount, used_file, &used) == 0) {
+        if (read_number(dirs[k], limit_file, &limit) == 0 &&
+            read_number(dirs[k], used_file, &used) == 0) {
             if (limit < (1ull << 60)) {
                 unsigned long long left = limit > used ? limit - used : 0;
                 if (left < *spare)
@@ -1378,7 +1372,7 @@ hs_py_memory_to_spare(PyObject *module, PyObject *unused)
     unsigned long long spare;
     if (mem_available(&spare) < 0)
         Py_RETURN_NONE;
-    static char buf[16384];
+    char buf[16384];
     if (read_small("/proc/self/cgroup", buf, sizeof buf) > 0) {
         for (char *line = buf; line != NULL && *line;) {
             char *next = strchr(line, '\n');
