@@ -28,6 +28,7 @@ try:
 except ModuleNotFoundError as e:          # a build without it: explore()
     if e.name != __name__ + '._explore':  # says so
         raise
+    _explore = None
 
 __version__ = '0.1.0'
 __all__ = ['hpy', 'session', 'Use', 'IdentitySet', 'Partition', 'Kind',
@@ -40,16 +41,12 @@ def explore(*args, **kwargs):
     when it is closed.  PYTHONBREAKPOINT=heapscope.explore makes
     breakpoint() call this.  Where the explorer cannot run, one line on
     stderr says why and this returns None."""
-    try:
-        from ._explore import explore as _explore
-    except ModuleNotFoundError as e:
-        if e.name != __name__ + '._explore':
-            raise
+    if _explore is None:
         from ._hotkey import say
         say('the explorer is not available in this build of heapscope '
             '(no heapscope._explore)')
         return None
-    _explore(*args, **kwargs)
+    _explore.explore(*args, **kwargs)
     return None
 
 

@@ -825,8 +825,8 @@ class TestShutdown(unittest.TestCase):
             self.assertEqual((r.returncode, r.stderr), (0, ''))
 
     def test_breakpoint_hook(self):
-        # PYTHONBREAKPOINT names heapscope.explore, which imports
-        # heapscope._explore when called (a stand-in here).
+        # PYTHONBREAKPOINT names heapscope.explore, which calls
+        # heapscope._explore's, imported with heapscope (a stand-in here).
         r = run_python('''
             import sys, types
             fake = types.ModuleType('heapscope._explore')
