@@ -459,7 +459,8 @@ hs_tui_draw(hs_tui *t)
 
     hs_canvas_clear(c);
     c->cur_y = c->cur_x = -1;
-    st = t->m->ops->status(t->m);
+    st = t->m->ops->status(t->m,
+                           t->depth > 0 ? hs_tui_top(t)->view : NULL);
     snprintf(t->status, sizeof(t->status), "%s", st != NULL ? st : "");
     hs_layout_get(c, &l);
     if (l.too_small) {

@@ -178,11 +178,15 @@ typedef struct hs_model_ops {
 
     /* The message of the last failure: one line a user understands. */
     const char *(*error)(hs_model *m);
-    /* Model-wide facts for the title line: when the mark was set
-     * ("14:02:11" or "none") and how long the snapshot took ("0.41 s"),
-     * as one line the TUI shows as it is, right-aligned:
-     * "mark: 14:02:11   snapshot: 0.41 s". */
-    const char *(*status)(hs_model *m);
+    /* Facts about v's snapshot for the title line, as one line the TUI
+     * shows as it is, right-aligned: the mark the snapshot is relative to
+     * ("none" if there was none; a mark set since then is named too) and
+     * how long the snapshot took, numbered from the second one on:
+     * "mark: 14:02:11   snapshot: 0.41 s",
+     * "mark: 14:02:11, new 14:05:02   snapshot 2: 0.41 s".
+     * Views made from a view share its snapshot; u makes a new one.  v
+     * may be NULL (no view yet): the model's current mark. */
+    const char *(*status)(hs_model *m, hs_view *v);
 
     void (*release)(hs_model *m, hs_view *v);
 } hs_model_ops;

@@ -48,13 +48,34 @@ def _set_expr(view_expr, rel):
     return view_expr if rel == 'clodo' else view_expr + '.by' + rel
 
 
+class Snapshot(object):
+    """Where a view's set comes from: the `number`th snapshot of the heap
+    in the session (its root set, named h at the prompt), taken relative
+    to the mark of mark_time (None: no mark) in `seconds`; or the set given
+    to explore(), named `name` (number 0).  Views made from a view share
+    its Snapshot; u takes a new one, and the views from before keep
+    theirs."""
+
+    def __init__(self, root, name, mark_time, number=0, seconds=None):
+        self.root = root
+        self.name = name
+        self.mark_time = mark_time
+        self.number = number
+        self.seconds = seconds
+
+
+def _clock(t):
+    return time.strftime('%H:%M:%S', time.localtime(t))
+
+
 class View(object):
     """One table: a set partitioned by one relation."""
 
-    def __init__(self, iset, rel, set_expr):
+    def __init__(self, iset, rel, set_expr, snap=None):
         self.iset = iset
         self.rel = rel
         self.set_expr = set_expr
+        self.snap = snap            # its Snapshot (None: unknown)
         self.part = iset._partition(rel) if iset.count else None
         self.order = None           # row order after sort(), or None
         self.sort = SORT_SIZE
@@ -87,10 +108,8 @@ class Model(object):
         self.hp = hp
         self.given = given
         self.given_expr = given_expr
-        self.snapshot_seconds = None
-        self._h = None
         self._root_set = None       # the set of the last root view
-        self.mark_time = getattr(hp, '_mark_time', None)
+        self._snapshots = 0         # heap snapshots taken
 
     # -- views ------------------------------------------------------------
 
@@ -100,21 +119,23 @@ class Model(object):
         leads back here would otherwise make a cycle that keeps it, and
         its hundreds of megabytes, until the program's next full
         collection."""
-        self.given = self._h = self._root_set = None
+        self.given = self._root_set = None
 
-    def _heap(self, tick):
-        t = time.time()
-        tick('snapshot', 0, 0)
-        h = self.hp._heap(tick)     # positional: see _api.Use._heap
-        self.snapshot_seconds = time.time() - t
-        return h
+    def _mark_time(self):
+        """When the session's mark was set, or None: no mark."""
+        return self.hp._mark_time if self.hp._mark is not None else None
 
     def root(self, tick):
         if self.given is not None:
-            self._root_set = self.given
-            return View(self.given, 'clodo', self.given_expr)
-        self._h = self._root_set = self._heap(tick)
-        return View(self._h, 'clodo', 'h')
+            snap = Snapshot(self.given, self.given_expr, self._mark_time())
+        else:
+            mark, t = self._mark_time(), time.time()
+            tick('snapshot', 0, 0)
+            h = self.hp._heap(tick)     # positional: see _api.Use._heap
+            self._snapshots += 1
+            snap = Snapshot(h, 'h', mark, self._snapshots, time.time() - t)
+        self._root_set = snap.root
+        return View(snap.root, 'clodo', snap.name, snap)
 
     def repartition(self, view, rel, tick):
         name = RELATIONS[rel]
@@ -123,12 +144,12 @@ class Model(object):
         if name == 'prod' and not _c.tracemalloc_tracing():
             raise _Answer(_api._ByProd.NOT_TRACING)
         tick('by' + name, 0, 0)
-        return self._view(view.iset, name, view.set_expr, tick)
+        return self._view(view.iset, name, view.set_expr, view.snap, tick)
 
-    def _view(self, iset, rel, set_expr, tick):
+    def _view(self, iset, rel, set_expr, snap, tick):
         if rel == 'via':
             self._via(iset, tick)
-        return View(iset, rel, set_expr)
+        return View(iset, rel, set_expr, snap)
 
     @staticmethod
     def _via(iset, tick):
@@ -160,16 +181,16 @@ class Model(object):
         s = view.rowset(row)
         e = view.row_expr(row)
         if how == STEP_OPEN:
-            return self._view(s, view.rel, e, tick)
+            return self._view(s, view.rel, e, view.snap, tick)
         if how == STEP_REFERRERS:
             tick('referrers', 0, 0)
-            return View(s.referrers, 'clodo', e + '.referrers')
+            return View(s.referrers, 'clodo', e + '.referrers', view.snap)
         if how == STEP_REFERENTS:
             tick('referents', 0, 0)
-            return View(s.referents, 'clodo', e + '.referents')
+            return View(s.referents, 'clodo', e + '.referents', view.snap)
         if how == STEP_DOMINOS:
             freed = _api.IdentitySet(s._s.dominos(progress=tick))
-            return View(freed, 'clodo', e + '.dominos')
+            return View(freed, 'clodo', e + '.dominos', view.snap)
         raise ValueError('unknown step %r' % how)
 
     def eval(self, view, text, tick):
@@ -186,10 +207,8 @@ class Model(object):
         ns = {'_': view.iset, 'hp': hp, 'Via': hp.Via, 'Type': hp.Type,
               'Clodo': hp.Clodo, 'Size': hp.Size, 'Module': hp.Module,
               'Nothing': hp.Nothing, 'Root': hp.Root, '__base': base}
-        if self.given is None:
-            ns['h'] = self._h
-        else:
-            ns[self.given_expr] = self.given
+        if view.snap is not None:       # h: the view's own snapshot
+            ns[view.snap.name] = view.snap.root
         if text[0] in '.[':
             code, expr = '__base' + text, view.expr + text
         elif text[0] in '&|-^':
@@ -206,11 +225,12 @@ class Model(object):
         result = eval(code, {'__builtins__': __builtins__}, ns)
         if isinstance(result, _api.Partition):
             v = View(result._set, result._cls.name,
-                     expr[:expr.rindex('.by')] if '.by' in expr else expr)
+                     expr[:expr.rindex('.by')] if '.by' in expr else expr,
+                     view.snap)
             v.part = result
             return v
         if isinstance(result, _api.IdentitySet):
-            return View(result, 'clodo', expr)
+            return View(result, 'clodo', expr, view.snap)
         raise _Answer('%s = %s' % (expr, _api.safe_repr(result, 200)))
 
     def sort(self, view, how, tick):
@@ -325,20 +345,26 @@ class Model(object):
 
     def mark(self):
         self.hp.setrelheap()
-        self.mark_time = self.hp._mark_time = time.time()
 
     def refresh(self, tick):
         self.given = None
         return self.root(tick)
 
-    def status(self):
-        mark = (time.strftime('%H:%M:%S', time.localtime(self.mark_time))
-                if self.mark_time else 'none')
-        if self.hp._mark is None:
-            mark = 'none'
-        snap = ('%.2f s' % self.snapshot_seconds
-                if self.snapshot_seconds is not None else '-')
-        return 'mark: %s   snapshot: %s' % (mark, snap)
+    def status(self, view=None):
+        """The title line's facts about view's snapshot (explorer.h)."""
+        now = self._mark_time()
+        snap = view.snap if view is not None else None
+        if snap is None:
+            return 'mark: %s' % (_clock(now) if now is not None else 'none')
+        then = snap.mark_time
+        mark = _clock(then) if then is not None else 'none'
+        if now is not None and now != then:
+            mark += ', new ' + _clock(now)
+        if not snap.number:
+            return 'mark: %s   set given to explore()' % mark
+        return 'mark: %s   snapshot%s: %.2f s' % (
+            mark, ' %d' % snap.number if snap.number > 1 else '',
+            snap.seconds)
 
 
 def memory_to_spare():

@@ -1037,10 +1037,10 @@ m_error(hs_model *base)
 }
 
 static const char *
-m_status(hs_model *base)
+m_status(hs_model *base, hs_view *v)
 {
     pymodel *m = (pymodel *)base;
-    PyObject *r = call(m, "status", NULL, "()");
+    PyObject *r = call(m, "status", NULL, "(O)", v != NULL ? v->py : Py_None);
     free(m->status);
     m->status = r ? dup_str(r) : strdup("");
     Py_XDECREF(r);

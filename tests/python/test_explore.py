@@ -3,6 +3,7 @@ through model.c: views, their heapy expressions, steps, expressions typed
 at ':', sorting, the inspector, mark and refresh.  No terminal needed."""
 
 import sys
+import time
 import unittest
 
 import heapscope
@@ -67,8 +68,8 @@ class TestModel(unittest.TestCase):
         self.assertEqual(i['count'], self.root.iset.count)
         label, count, size, index = self.model.row(self.root, 0)
         self.assertEqual((label, index), ('str', 0))
-        self.assertIn('mark: ', self.model.status())
-        self.assertIn('snapshot: ', self.model.status())
+        self.assertRegex(self.model.status(self.root),
+                         r'^mark: \S+   snapshot: \d+\.\d\d s$')
 
     def test_every_relation(self):
         for name, rel in REL.items():
@@ -332,14 +333,39 @@ class TestModel(unittest.TestCase):
     def test_mark_and_refresh(self):
         hp = _api.Use()
         m = _explore.Model(hp)
-        self.assertIn('mark: none', m.status())
+        self.assertEqual(m.status(), 'mark: none')
+        old = m.root(tick)
+        self.assertTrue(m.status(old).startswith('mark: none   snapshot: '))
         m.mark()
-        self.assertNotIn('mark: none', m.status())
+        mark = time.strftime('%H:%M:%S', time.localtime(hp._mark_time))
+        self.assertEqual(m.status(), 'mark: ' + mark)
+        # the old view is still of the snapshot taken without a mark
+        self.assertTrue(m.status(old).startswith('mark: none, new %s   '
+                                                 'snapshot: ' % mark))
         keep = [object() for _ in range(100)]
         v = m.refresh(tick)
         self.assertLess(v.iset.count, 1000)
         self.assertGreaterEqual((v.iset & hp.Type(object)).count, 100)
+        self.assertTrue(m.status(v).startswith('mark: %s   snapshot 2: '
+                                               % mark))
+        # views made from a view are of its snapshot, and h at the prompt
+        # is the view's own snapshot's
+        for view, h in ((old, old.iset), (v, v.iset)):
+            t = m.repartition(view, REL['type'], tick)
+            self.assertEqual(m.status(t), m.status(view))
+            e = m.eval(t, 'h', tick)
+            self.assertIs(e.iset, h)
+            self.assertEqual(m.status(e), m.status(view))
+            s = m.step(view, 0, _explore.STEP_REFERRERS, tick)
+            self.assertEqual(m.status(s), m.status(view))
         del keep
+
+    def test_status_of_a_given_set(self):
+        hp = _api.Use()
+        m = _explore.Model(hp, hp.iso(self), 'me')
+        v = m.root(tick)
+        self.assertEqual(m.status(v), 'mark: none   set given to explore()')
+        self.assertIs(m.eval(v, 'me', tick).iset, v.iset)
 
 
 if __name__ == '__main__':

@@ -31,6 +31,9 @@ struct hs_view {
     enum hs_sort sort;
     uint64_t count, size;
     unsigned seed;
+    int snap;               /* the snapshot it is of (u makes a new one) */
+    int mark;               /* the marks set before that snapshot */
+    char status[96];
     size_t nrows;
     frow *rows;
     /* strings handed out, scribbled over by the next call on the view */
@@ -213,9 +216,12 @@ split(uint64_t total, size_t n, int power, uint64_t *out)
     }
 }
 
+/* A view of set_expr, made from view `from` (whose snapshot it shares),
+ * or a root view of the current snapshot (from NULL). */
 static hs_view *
-make_view(fake_model *fm, const char *set_expr, enum hs_rel natural,
-          enum hs_rel rel, uint64_t count, uint64_t size)
+make_view(fake_model *fm, const hs_view *from, const char *set_expr,
+          enum hs_rel natural, enum hs_rel rel, uint64_t count,
+          uint64_t size)
 {
     hs_view *v = calloc(1, sizeof(*v));
     uint64_t *c, *s;
@@ -238,7 +244,9 @@ make_view(fake_model *fm, const char *set_expr, enum hs_rel natural,
     v->sort = HS_SORT_SIZE;
     v->count = count;
     v->size = size;
-    v->seed = hash(set_expr) + (unsigned)fm->snapshot;
+    v->snap = from != NULL ? from->snap : fm->snapshot;
+    v->mark = from != NULL ? from->mark : fm->marks;
+    v->seed = hash(set_expr) + (unsigned)v->snap;
     v->nrows = nrows_for(fm, v);
     v->rows = calloc(v->nrows + 1, sizeof(*v->rows));
     c = calloc(v->nrows + 1, sizeof(*c));
@@ -333,7 +341,8 @@ op_root(hs_model *m, const hs_progress *p)
 
     enter(fm);
     if (!should_fail(fm) && work(fm, p, "snapshot") == 0) {
-        v = make_view(fm, "h", HS_REL_CLODO, HS_REL_CLODO, fm->root_count,
+        v = make_view(fm, NULL, "h", HS_REL_CLODO, HS_REL_CLODO,
+                      fm->root_count,
                       fm->root_size);
     }
     leave(fm);
@@ -353,7 +362,8 @@ op_repartition(hs_model *m, hs_view *v, enum hs_rel rel,
         set_error(fm, "no allocation sites: tracemalloc was not tracing");
     }
     else if (!should_fail(fm) && work(fm, p, rel_suffix[rel]) == 0) {
-        r = make_view(fm, v->set_expr, v->natural, rel, v->count, v->size);
+        r = make_view(fm, v, v->set_expr, v->natural, rel, v->count,
+                      v->size);
     }
     leave(fm);
     return r;
@@ -380,18 +390,19 @@ op_step(hs_model *m, hs_view *v, size_t row, enum hs_step how,
         snprintf(e, sizeof(e), "%s[%zu]%s", v->expr, f->index, what[how]);
         switch (how) {
         case HS_STEP_OPEN:
-            r = make_view(fm, e, v->rel, v->rel, f->count, f->size);
+            r = make_view(fm, v, e, v->rel, v->rel, f->count, f->size);
             break;
         case HS_STEP_REFERRERS:
-            r = make_view(fm, e, HS_REL_CLODO, HS_REL_CLODO,
+            r = make_view(fm, v, e, HS_REL_CLODO, HS_REL_CLODO,
                           f->count / 2 + 1, f->size / 3 + 100);
             break;
         case HS_STEP_REFERENTS:
-            r = make_view(fm, e, HS_REL_CLODO, HS_REL_CLODO,
+            r = make_view(fm, v, e, HS_REL_CLODO, HS_REL_CLODO,
                           f->count * 3 + 1, f->size * 2 + 100);
             break;
         case HS_STEP_DOMINOS:
-            r = make_view(fm, e, HS_REL_CLODO, HS_REL_CLODO, f->count * 2,
+            r = make_view(fm, v, e, HS_REL_CLODO, HS_REL_CLODO,
+                          f->count * 2,
                           f->size * 3 / 2 + f->index);
             break;
         }
@@ -425,10 +436,10 @@ op_eval(hs_model *m, hs_view *v, const char *expr, const hs_progress *p)
             snprintf(e, sizeof(e), "(%s %s)", v->expr, expr);
         }
         if (strcmp(expr, "empty") == 0) {
-            r = make_view(fm, e, HS_REL_CLODO, HS_REL_CLODO, 0, 0);
+            r = make_view(fm, v, e, HS_REL_CLODO, HS_REL_CLODO, 0, 0);
         }
         else {
-            r = make_view(fm, e, HS_REL_CLODO, HS_REL_CLODO,
+            r = make_view(fm, v, e, HS_REL_CLODO, HS_REL_CLODO,
                           v->count / 3 + 1, v->size / 3 + 64);
         }
     }
@@ -702,8 +713,6 @@ op_mark(hs_model *m)
 
     enter(fm);
     fm->marks++;
-    snprintf(fm->status, sizeof(fm->status),
-             "mark: 14:02:%02d   snapshot: 0.41 s", fm->marks % 60);
     leave(fm);
     return 0;
 }
@@ -717,7 +726,7 @@ op_refresh(hs_model *m, const hs_progress *p)
     enter(fm);
     if (!should_fail(fm) && work(fm, p, "snapshot") == 0) {
         fm->snapshot++;
-        v = make_view(fm, "h", HS_REL_CLODO, HS_REL_CLODO,
+        v = make_view(fm, NULL, "h", HS_REL_CLODO, HS_REL_CLODO,
                       fm->root_count / 10 + 1, fm->root_size / 10 + 1);
     }
     leave(fm);
@@ -732,12 +741,35 @@ op_error(hs_model *m)
     return fm_of(m)->err;
 }
 
+/* The marks are set at 14:02:01, 14:02:02...; snapshots take 0.41 s. */
 static const char *
-op_status(hs_model *m)
+op_status(hs_model *m, hs_view *v)
 {
-    enter(fm_of(m));
-    leave(fm_of(m));
-    return fm_of(m)->status;
+    fake_model *fm = fm_of(m);
+    int then = v != NULL ? v->mark : fm->marks;
+    char mark[16] = "none", now[32] = "";
+
+    enter(fm);
+    if (then > 0) {
+        snprintf(mark, sizeof(mark), "14:02:%02d", then % 60);
+    }
+    if (fm->marks > then) {
+        snprintf(now, sizeof(now), ", new 14:02:%02d", fm->marks % 60);
+    }
+    if (v == NULL) {
+        snprintf(fm->status, sizeof(fm->status), "mark: %s", mark);
+    }
+    else {
+        char nth[16] = "";
+
+        if (v->snap > 0) {
+            snprintf(nth, sizeof(nth), " %d", v->snap + 1);
+        }
+        snprintf(v->status, sizeof(v->status),
+                 "mark: %s%s   snapshot%s: 0.41 s", mark, now, nth);
+    }
+    leave(fm);
+    return v != NULL ? v->status : fm->status;
 }
 
 static void
@@ -770,8 +802,6 @@ fake_model_init(fake_model *fm)
     fm->root_count = 1449133;
     fm->root_size = 102766644;
     fm->tick_ms = 50;
-    snprintf(fm->status, sizeof(fm->status),
-             "mark: none   snapshot: 0.41 s");
 }
 
 int

@@ -1142,12 +1142,22 @@ test_mark_refresh(void **state)
     press(h, "M");
     assert_int_equal(h->fm.marks, 1);
     assert_non_null(strstr(status(h), "mark set"));
-    assert_non_null(strstr(title(h), "mark: 14:02:01"));
+    /* the view is still of the snapshot before the mark; the title says
+     * both */
+    assert_non_null(strstr(title(h), "mark: none, new 14:02:01   "
+                                     "snapshot: 0.41 s"));
     press(h, "u");
     assert_int_equal(h->t.depth, 2);
     assert_non_null(strstr(line(h, 1), "Partition of a set of 144914 "));
+    assert_non_null(strstr(title(h), "mark: 14:02:01   snapshot 2: 0.41 s"));
+    /* a view made from the new snapshot's is of it too */
+    press(h, "t");
+    assert_non_null(strstr(title(h), "mark: 14:02:01   snapshot 2: 0.41 s"));
+    press(h, "h");
     press(h, "h");
     assert_non_null(strstr(line(h, 1), "Partition of a set of 1449133 "));
+    assert_non_null(strstr(title(h), "mark: none, new 14:02:01   "
+                                     "snapshot: 0.41 s"));
     h_free(h);
 }
 
