@@ -205,6 +205,21 @@ enum hs_relname_kind {
     HS_RN_TEXT        /* key: the name itself (a str) */
 };
 
+/* Whose frame a local, a cell or a stack entry is in, ORed into
+ * HS_RN_LOCAL, HS_RN_CELL and HS_RN_STACK: a frame object's own, or (3.11+)
+ * the frame inside a generator, coroutine or async generator, which has no
+ * object of its own: the holder is the generator, and the name goes
+ * through the attribute that shows that frame, ".gi_frame.f_locals['x']".
+ * A kind is one byte (via.c keeps it in a name's code). */
+enum hs_relname_frame {
+    HS_RN_IN_FRAME = 0,
+    HS_RN_IN_GEN = 1 << 4,
+    HS_RN_IN_CORO = 2 << 4,
+    HS_RN_IN_ASYNCGEN = 3 << 4
+};
+#define HS_RN_BASE(kind) ((kind) & 0x0F)
+#define HS_RN_WHERE(kind) ((kind) & 0x30)
+
 typedef struct hs_relname {
     int kind;
     const char *field;

@@ -46,11 +46,28 @@ hs_py_safe_repr(PyObject *o)
     return PyUnicode_FromFormat("<%s at %p>", tp->tp_name, (void *)o);
 }
 
+/* What a local, cell or stack entry's name starts with: the attribute
+ * that shows the frame it is in, when that is a generator's. */
+static const char *
+frame_prefix(int kind)
+{
+    switch (HS_RN_WHERE(kind)) {
+    case HS_RN_IN_GEN:
+        return ".gi_frame";
+    case HS_RN_IN_CORO:
+        return ".cr_frame";
+    case HS_RN_IN_ASYNCGEN:
+        return ".ag_frame";
+    default:
+        return "";
+    }
+}
+
 PyObject *
 hs_py_relname(const hs_relname *n)
 {
     PyObject *r, *out;
-    switch (n->kind) {
+    switch (HS_RN_BASE(n->kind)) {
     case HS_RN_FIELD:
         return PyUnicode_FromString(n->field);
     case HS_RN_MEMBER:
@@ -81,13 +98,15 @@ hs_py_relname(const hs_relname *n)
     case HS_RN_CELL:
         if ((r = hs_py_safe_repr(n->key)) == NULL)
             return NULL;
-        out = PyUnicode_FromFormat(n->kind == HS_RN_LOCAL ? ".f_locals[%U]"
-                                                          : ".f_locals [%U]",
-                                   r);
+        out = PyUnicode_FromFormat(HS_RN_BASE(n->kind) == HS_RN_LOCAL
+                                       ? "%s.f_locals[%U]"
+                                       : "%s.f_locals [%U]",
+                                   frame_prefix(n->kind), r);
         Py_DECREF(r);
         return out;
     case HS_RN_STACK:
-        return PyUnicode_FromFormat("->f_valuestack[%zd]", n->index);
+        return PyUnicode_FromFormat("%s->f_valuestack[%zd]",
+                                    frame_prefix(n->kind), n->index);
     case HS_RN_TEXT:
         if (n->key != NULL && PyUnicode_Check(n->key)) {
             Py_INCREF(n->key);

@@ -70,7 +70,7 @@ typedef struct {
     uint32_t kind;
 } way_def;
 
-#define NUMBERED_KINDS 4
+#define NUMBERED_KINDS 7   /* the stack's: one per frame it is in */
 #define NUMBERED_MIN (1u << 16)  /* numbers always kept in an array */
 #define WAYS_MAX ((1u << 30) - 1) /* a table's ways (see the tags below) */
 
@@ -99,7 +99,9 @@ typedef struct {
 #define KEY_NAME (1ull << 55)
 
 /* These kinds: which of a way table's numbered arrays holds them; -1 for a
- * kind that is not a number. */
+ * kind that is not a number.  A stack entry's kind says whose frame it is
+ * in (HS_RN_WHERE): ".gi_frame->f_valuestack[0]" is another way than
+ * "->f_valuestack[0]". */
 static int
 numbered_of(int kind)
 {
@@ -110,9 +112,9 @@ numbered_of(int kind)
         return 1;
     case HS_RN_INSET:
         return 2;
-    case HS_RN_STACK:
-        return 3;
     default:
+        if (HS_RN_BASE(kind) == HS_RN_STACK)
+            return 3 + (HS_RN_WHERE(kind) >> 4);
         return -1;
     }
 }
@@ -149,7 +151,7 @@ mix(uint64_t a, uint64_t b)
 static uint64_t
 rel_val(const hs_relname *n)
 {
-    switch (n->kind) {
+    switch (HS_RN_BASE(n->kind)) {
     case HS_RN_FIELD:
     case HS_RN_MEMBER:
         return (uint64_t)(uintptr_t)n->field;
@@ -167,7 +169,7 @@ static hs_relname
 rel_name(int kind, uint64_t val)
 {
     hs_relname n = {kind, NULL, NULL, 0};
-    switch (kind) {
+    switch (HS_RN_BASE(kind)) {
     case HS_RN_FIELD:
     case HS_RN_MEMBER:
         n.field = (const char *)(uintptr_t)val;
