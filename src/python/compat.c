@@ -764,6 +764,75 @@ slot_name(PyObject *names, Py_ssize_t i)
                ? PyTuple_GET_ITEM(names, i) : NULL;
 }
 
+#if PY_VERSION_HEX >= 0x030B0000
+/* How what an interpreter frame holds is named: as its frame object names
+ * it, or, for the frame inside a generator, coroutine or async generator,
+ * as the generator does, through the attribute that shows the frame
+ * (".gi_frame.f_code"; `where` goes into the kind of its locals' and
+ * stack entries' names). */
+typedef struct {
+    int where;              /* HS_RN_IN_*: for its locals and stack */
+    const char *code, *executable, *func, *globals, *builtins, *locals;
+} frame_names;
+
+#if PY_VERSION_HEX >= 0x030C0000
+#define FUNC_NAME "->f_funcobj"
+#else
+#define FUNC_NAME "->f_func"
+#endif
+#define FRAME_NAMES(where, p)                                             \
+    {(where), p ".f_code", p "->f_executable", p FUNC_NAME,               \
+     p ".f_globals", p ".f_builtins", p ".f_locals"}
+
+static const frame_names frame_object_names = FRAME_NAMES(HS_RN_IN_FRAME, "");
+
+/* What interpreter frame fr holds, named by nm: its fields, its locals and
+ * cells by name, its value stack by depth.  Locals and stack are one array
+ * (the stack after the code's locals), read below slot `top` only: the
+ * caller knows how far it is set. */
+static int
+relate_iframe(_PyInterpreterFrame *fr, Py_ssize_t top, const frame_names *nm,
+              hs_relvisit visit, void *arg)
+{
+    PyCodeObject *co = frame_code(fr);
+#if PY_VERSION_HEX >= 0x030D0000
+    FRAME_FIELD(fr->f_executable, co != NULL ? nm->code : nm->executable);
+    FRAME_FIELD(fr->f_funcobj, nm->func);
+#elif PY_VERSION_HEX >= 0x030C0000
+    FRAME_FIELD(fr->f_code, nm->code);
+    FRAME_FIELD(fr->f_funcobj, nm->func);
+#else
+    FRAME_FIELD(fr->f_code, nm->code);
+    FRAME_FIELD(fr->f_func, nm->func);
+#endif
+    FRAME_FIELD(fr->f_globals, nm->globals);
+    FRAME_FIELD(fr->f_builtins, nm->builtins);
+    FRAME_FIELD(fr->f_locals, nm->locals);
+    if (co == NULL)
+        return 0;
+    Py_ssize_t nlocals = co->co_nlocalsplus;
+    if (top > nlocals + co->co_stacksize)
+        top = nlocals + co->co_stacksize;
+    PyObject *kinds = co->co_localspluskinds;
+    for (Py_ssize_t i = 0; i < nlocals && i < top; i++) {
+        PyObject *name = slot_name(co->co_localsplusnames, i);
+        if (name == NULL)
+            continue;
+        int kind = PyBytes_Check(kinds) && i < PyBytes_GET_SIZE(kinds)
+                       ? (unsigned char)PyBytes_AS_STRING(kinds)[i] : 0;
+        FRAME_REF(fr->localsplus[i],
+                  (kind & (CO_FAST_CELL | CO_FAST_FREE) ? HS_RN_CELL
+                                                        : HS_RN_LOCAL) |
+                      nm->where,
+                  NULL, name, 0);
+    }
+    for (Py_ssize_t i = nlocals; i < top; i++)
+        FRAME_REF(fr->localsplus[i], HS_RN_STACK | nm->where, NULL, NULL,
+                  i - nlocals);
+    return 0;
+}
+#endif
+
 int
 hs_compat_relate_frame(PyObject *op, hs_relvisit visit, void *arg)
 {
@@ -782,46 +851,14 @@ hs_compat_relate_frame(PyObject *op, hs_relvisit visit, void *arg)
     if (fr == NULL)
         return 0;
     PyCodeObject *co = frame_code(fr);
-#if PY_VERSION_HEX >= 0x030D0000
-    FRAME_FIELD(fr->f_executable, co != NULL ? ".f_code" : "->f_executable");
-    FRAME_FIELD(fr->f_funcobj, "->f_funcobj");
-#elif PY_VERSION_HEX >= 0x030C0000
-    FRAME_FIELD(fr->f_code, ".f_code");
-    FRAME_FIELD(fr->f_funcobj, "->f_funcobj");
-#else
-    FRAME_FIELD(fr->f_code, ".f_code");
-    FRAME_FIELD(fr->f_func, "->f_func");
-#endif
-    FRAME_FIELD(fr->f_globals, ".f_globals");
-    FRAME_FIELD(fr->f_builtins, ".f_builtins");
-    FRAME_FIELD(fr->f_locals, ".f_locals");
-    if (co == NULL)
-        return 0;
-    Py_ssize_t nlocals = co->co_nlocalsplus, top = nlocals;
-    int owned = fr->owner == FRAME_OWNED_BY_FRAME_OBJECT;
-    if (owned) {
-        /* A returned frame was copied in up to its stack top, and
-         * frame.clear() sets that to 0: the slots above are not set.  A
-         * running frame's top is unknowable (cpython-notes.md section 1),
-         * but its locals all are set when the frame is pushed. */
+    /* A running frame's stack top is unknowable (cpython-notes.md section
+     * 1), but its locals all are set when the frame is pushed.  A returned
+     * frame was copied in up to its stack top, and frame.clear() sets that
+     * to 0: the slots above are not set. */
+    Py_ssize_t top = co != NULL ? co->co_nlocalsplus : 0;
+    if (fr->owner == FRAME_OWNED_BY_FRAME_OBJECT)
         top = fr->stacktop < 0 ? 0 : fr->stacktop;
-        if (top > nlocals + co->co_stacksize)
-            top = nlocals + co->co_stacksize;
-    }
-    PyObject *kinds = co->co_localspluskinds;
-    for (Py_ssize_t i = 0; i < nlocals && i < top; i++) {
-        PyObject *name = slot_name(co->co_localsplusnames, i);
-        if (name == NULL)
-            continue;
-        int kind = PyBytes_Check(kinds) && i < PyBytes_GET_SIZE(kinds)
-                       ? (unsigned char)PyBytes_AS_STRING(kinds)[i] : 0;
-        FRAME_REF(fr->localsplus[i],
-                  kind & (CO_FAST_CELL | CO_FAST_FREE) ? HS_RN_CELL
-                                                       : HS_RN_LOCAL,
-                  NULL, name, 0);
-    }
-    for (Py_ssize_t i = nlocals; owned && i < top; i++)
-        FRAME_REF(fr->localsplus[i], HS_RN_STACK, NULL, NULL, i - nlocals);
+    return relate_iframe(fr, top, &frame_object_names, visit, arg);
 #else
     FRAME_FIELD(f->f_code, ".f_code");
     FRAME_FIELD(f->f_globals, ".f_globals");
@@ -851,8 +888,8 @@ hs_compat_relate_frame(PyObject *op, hs_relvisit visit, void *arg)
 #endif
     for (Py_ssize_t i = 0; i < depth; i++)
         FRAME_REF(f->f_valuestack[i], HS_RN_STACK, NULL, NULL, i);
-#endif
     return 0;
+#endif
 }
 
 #undef FRAME_FIELD
