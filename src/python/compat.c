@@ -734,7 +734,7 @@ hs_compat_visit_extra(PyObject *op, hs_compat_visit visit, void *arg)
     return 0;
 }
 
-/* ---- frame objects ------------------------------------------------------ */
+/* ---- frames and generators ---------------------------------------------- */
 
 static int
 frame_ref(PyObject *dst, int kind, const char *field, PyObject *key,
@@ -889,6 +889,91 @@ hs_compat_relate_frame(PyObject *op, hs_relvisit visit, void *arg)
     for (Py_ssize_t i = 0; i < depth; i++)
         FRAME_REF(f->f_valuestack[i], HS_RN_STACK, NULL, NULL, i);
     return 0;
+#endif
+}
+
+/* A generator's, coroutine's or async generator's fields, named by the
+ * attribute that shows each, else ("->") by the field; the three types
+ * share their layout up to the end of _PyGenObject_HEAD, and differ in
+ * the prefix of the names.  Before 3.11 the frame is an object (frame,
+ * here), which names what it holds itself. */
+typedef struct {
+    const char *frame, *code, *origin;
+    const char *exc_type, *exc_value, *exc_traceback;
+#if PY_VERSION_HEX >= 0x030B0000
+    frame_names in_frame;
+#endif
+} gen_names;
+
+#if PY_VERSION_HEX >= 0x030B0000
+#define IN_FRAME(where, p) , FRAME_NAMES(where, "." p "_frame")
+#else
+#define IN_FRAME(where, p)
+#endif
+#define GEN_NAMES(p, origin, where)                                       \
+    {"." p "_frame", "." p "_code", (origin),                             \
+     "->" p "_exc_state.exc_type", "->" p "_exc_state.exc_value",         \
+     "->" p "_exc_state.exc_traceback" IN_FRAME(where, p)}
+
+/* (3.11+: a generator's gi_origin_or_finalizer is never set, not even to
+ * NULL: no name, never read.) */
+static const gen_names gen_names_gi = GEN_NAMES("gi", NULL, HS_RN_IN_GEN);
+static const gen_names gen_names_cr =
+    GEN_NAMES("cr", ".cr_origin", HS_RN_IN_CORO);
+#if PY_VERSION_HEX >= 0x030B0000
+static const gen_names gen_names_ag =
+    GEN_NAMES("ag", "->ag_origin_or_finalizer", HS_RN_IN_ASYNCGEN);
+#else
+static const gen_names gen_names_ag =
+    GEN_NAMES("ag", "->ag_finalizer", HS_RN_IN_ASYNCGEN);
+#endif
+
+int
+hs_compat_relate_gen(PyObject *op, hs_relvisit visit, void *arg)
+{
+    PyGenObject *gen = (PyGenObject *)op;
+    const gen_names *nm = PyCoro_CheckExact(op)       ? &gen_names_cr
+                          : PyAsyncGen_CheckExact(op) ? &gen_names_ag
+                                                      : &gen_names_gi;
+    FRAME_FIELD(gen->gi_name, ".__name__");
+    FRAME_FIELD(gen->gi_qualname, ".__qualname__");
+#if PY_VERSION_HEX < 0x030C0000
+    FRAME_FIELD(gen->gi_code, nm->code);
+#endif
+#if PY_VERSION_HEX < 0x030B0000
+    FRAME_FIELD(gen->gi_frame, nm->frame);
+    FRAME_FIELD(gen->gi_exc_state.exc_type, nm->exc_type);
+    FRAME_FIELD(gen->gi_exc_state.exc_value, nm->exc_value);
+    FRAME_FIELD(gen->gi_exc_state.exc_traceback, nm->exc_traceback);
+    if (PyCoro_CheckExact(op))
+        FRAME_FIELD(((PyCoroObject *)op)->cr_origin, nm->origin);
+    else if (PyAsyncGen_CheckExact(op))
+        FRAME_FIELD(((PyAsyncGenObject *)op)->ag_finalizer, nm->origin);
+    return 0;
+#else
+    FRAME_FIELD(gen->gi_exc_state.exc_value, nm->exc_value);
+    if (nm->origin != NULL)
+        FRAME_FIELD(gen->gi_origin_or_finalizer, nm->origin);
+    /* The frame inside, read only as gen_traverse reads it: not once
+     * cleared (3.11 and 3.12 test gi_frame_state < FRAME_CLEARED, 3.13
+     * != FRAME_CLEARED; a cleared frame's slots keep stale pointers),
+     * though it may have completed (3.12+ closing a generator that never
+     * started, or 3.13 one suspended outside any try, keep the frame; the
+     * latter clears its locals, stacktop 0).  Its locals and stack as
+     * _PyFrame_Traverse reads them: below stacktop, which is where the
+     * stack was last saved, -1 while the frame runs (unless it called
+     * Python code: then up to the call). */
+#if PY_VERSION_HEX >= 0x030D0000
+    if (gen->gi_frame_state == FRAME_CLEARED)
+        return 0;
+#else
+    if (gen->gi_frame_state >= FRAME_CLEARED)
+        return 0;
+#endif
+    _PyInterpreterFrame *fr = (_PyInterpreterFrame *)gen->gi_iframe;
+    FRAME_FIELD(fr->frame_obj, nm->frame);
+    return relate_iframe(fr, fr->stacktop < 0 ? 0 : fr->stacktop,
+                         &nm->in_frame, visit, arg);
 #endif
 }
 

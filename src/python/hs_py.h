@@ -245,6 +245,14 @@ int hs_py_relate_all(PyObject *src, const hs_heapdefs *hd, hs_relvisit visit,
  * 3.11+ read from the interpreter frame it points to, whoever owns that;
  * creates no frame object and never materialises f_locals. */
 int hs_compat_relate_frame(PyObject *op, hs_relvisit visit, void *arg);
+/* (compat.c) What a generator, coroutine or async generator holds, named
+ * as its attributes name it (.__name__, .__qualname__, .gi_code,
+ * .cr_origin; ->gi_exc_state.exc_value and the like for fields no
+ * attribute shows); on 3.11+ what its frame holds, while gen_traverse
+ * reads that frame, as the frame object would name it after .gi_frame
+ * (.cr_frame, .ag_frame): .gi_frame.f_locals['x'].  Creates no frame
+ * object and never materialises f_locals. */
+int hs_compat_relate_gen(PyObject *op, hs_relvisit visit, void *arg);
 /* The name as heapy's byvia prints it: "['key']", ".keys()[3]", ".attr". */
 PyObject *hs_py_relname(const hs_relname *n);
 /* Append to `names` (a list) every way `src` refers to `dst` ("<unknown>"

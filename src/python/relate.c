@@ -2,12 +2,12 @@
  *
  * Used after the walk, on demand (byvia, paths, the inspector).  It reads
  * the referrer's structure (dict entries, items, slots, managed values,
- * function, type, code and frame fields) and reports every reference it
- * holds with the way it holds it; it never calls user code (a dict key is
- * shown by a safe repr, never by its own __repr__).  A caller that wants
- * the names for many targets enumerates each referrer once
- * (hs_py_relate_all), so a million-item list costs one pass, not one pass
- * per item.
+ * function, type, code, frame and generator fields) and reports every
+ * reference it holds with the way it holds it; it never calls user code
+ * (a dict key is shown by a safe repr, never by its own __repr__).  A
+ * caller that wants the names for many targets enumerates each referrer
+ * once (hs_py_relate_all), so a million-item list costs one pass, not one
+ * pass per item.
  */
 #include "hs_py.h"
 
@@ -189,7 +189,9 @@ fields_named(PyTypeObject *tp)
     return tp == &PyMethod_Type || tp == &PyFunction_Type ||
            tp == &PyCFunction_Type || tp == &PyCode_Type ||
            tp == &PyType_Type || tp == &PyModule_Type ||
-           tp == &PyFrame_Type || tp == &PyTraceBack_Type;
+           tp == &PyFrame_Type || tp == &PyTraceBack_Type ||
+           tp == &PyGen_Type || tp == &PyCoro_Type ||
+           tp == &PyAsyncGen_Type;
 }
 
 /* __slots__ and C members of type object, along the MRO. */
@@ -478,6 +480,10 @@ hs_py_relate_all(PyObject *src, const hs_heapdefs *hd, hs_relvisit visit,
         return r;
     if (PyFrame_Check(src) &&
         (r = hs_compat_relate_frame(src, visit, arg)) != 0)
+        return r;
+    if ((PyGen_CheckExact(src) || PyCoro_CheckExact(src) ||
+         PyAsyncGen_CheckExact(src)) &&
+        (r = hs_compat_relate_gen(src, visit, arg)) != 0)
         return r;
     if (PyTraceBack_Check(src)) {
         FIELD(((PyTracebackObject *)src)->tb_next, ".tb_next");
