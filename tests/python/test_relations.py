@@ -9,7 +9,7 @@ import threading
 import unittest
 
 import heapscope
-from heapscope import _api
+from heapscope import _api, _explore
 
 PY311 = sys.version_info >= (3, 11)
 
@@ -323,6 +323,363 @@ class TestVia(unittest.TestCase):
             self.assertIs(held['.args'], RAISED.args)
         finally:
             del RAISED
+
+
+class Awaitable(object):
+    """What a coroutine awaits to stay suspended."""
+
+    def __await__(self):
+        yield 'suspended'
+
+
+def tick(what, done, total):
+    pass
+
+
+class TestGeneratorFrames(unittest.TestCase):
+    """What a generator's, coroutine's or async generator's frame holds,
+    in each state the frame can be in.  Before 3.11 the frame is an
+    object, which names its locals (".f_locals['x']"); since, it is inside
+    the generator, which holds them, and names them through the attribute
+    that shows the frame (".gi_frame.f_locals['x']"), so that a path reads
+    the same on every version: ['G'].gi_frame.f_locals['x']."""
+
+    def setUp(self):
+        self.hp = heapscope.hpy()
+        self.box = {}
+
+    def tearDown(self):
+        global GEN_HELD, CORO_HELD, AGEN_HELD
+        GEN_HELD = CORO_HELD = AGEN_HELD = None
+        self.hp._last = None
+
+    def via(self, frame_attr, name):
+        """How a generator's local is named: by the generator on 3.11+."""
+        return (frame_attr if PY311 else '') + name
+
+    def only(self, key):
+        """A set of the one list whose id the box keeps under key, found in
+        a new heap and held by nothing of the test's."""
+        h = self.hp.heap()
+        found = [o for o in h & self.hp.Type(list) if id(o) == self.box[key]]
+        self.assertEqual(len(found), 1)
+        return self.hp.iso(found.pop())
+
+    def names(self, s):
+        part, names = _api.via_partition(s._s)
+        self.assertEqual(len(part), 1)
+        return set(names[part.row(0)[0]])
+
+    def holds(self, obj):
+        """{name: id} of what obj holds, as the last heap names it."""
+        snap = self.hp.heap()._s.snapshot
+        return dict((n, id(o)) for n, o in snap.holds(snap.find(obj)))
+
+    def assertPath(self, s, tail):
+        text = str(s.sp)
+        self.assertTrue(text.endswith(tail), text)
+
+    def test_suspended_generator_local(self):
+        global GEN_HELD
+        box = self.box
+
+        def gen():
+            x = ['a local of a suspended generator']
+            box['x'] = id(x)
+            yield 1
+        GEN_HELD = gen()
+        next(GEN_HELD)
+        x = self.only('x')
+        self.assertEqual(self.names(x),
+                         {self.via('.gi_frame', ".f_locals['x']")})
+        self.assertIn(self.via('.gi_frame', ".f_locals['x']"), str(x.byvia))
+        self.assertPath(x, "['GEN_HELD'].gi_frame.f_locals['x']")
+        # the explorer's inspector: the path, and the way the generator
+        # (3.11+) or its frame holds it
+        page = _explore.Model(self.hp).inspect(
+            _explore.View(x, 'clodo', 'x'), 0, 0, tick)
+        self.assertTrue(page[6].endswith(
+            "['GEN_HELD'].gi_frame.f_locals['x']"), page[6])
+        self.assertEqual([via for _k, via, _r, _s in page[10]],
+                         [self.via('.gi_frame', ".f_locals['x']")])
+        held = self.holds(GEN_HELD)
+        self.assertEqual(held['.__name__'], id(GEN_HELD.__name__))
+        self.assertEqual(held['.__qualname__'], id(GEN_HELD.__qualname__))
+        if PY311:
+            self.assertEqual(held[".gi_frame.f_locals['x']"], box['x'])
+            self.assertEqual(held['.gi_frame.f_code'], id(gen.__code__))
+            self.assertEqual(held['.gi_frame.f_globals'], id(globals()))
+            self.assertNotIn('.gi_frame', held)     # no frame object
+
+    def test_cell_variable(self):
+        global GEN_HELD
+        box = self.box
+
+        def gen():
+            c = ['a cell variable of a suspended generator']
+            box['c'] = id(c)
+
+            def inner():
+                return c
+            yield 1
+        GEN_HELD = gen()
+        next(GEN_HELD)
+        c = self.only('c')
+        self.assertEqual(self.names(c), {'.cell_contents'})
+        self.assertPath(c, "['GEN_HELD'].gi_frame.f_locals ['c']"
+                           ".cell_contents")
+        held = self.holds(GEN_HELD if PY311 else GEN_HELD.gi_frame)
+        cell = self.via('.gi_frame', ".f_locals ['c']")
+        self.assertIn(cell, held)
+        self.assertIn(self.via('.gi_frame', ".f_locals['inner']"), held)
+
+    def test_coroutine(self):
+        global CORO_HELD
+        box = self.box
+
+        async def coro():
+            y = ['a local of a suspended coroutine']
+            box['y'] = id(y)
+            await Awaitable()
+        CORO_HELD = coro()
+        try:
+            CORO_HELD.send(None)
+            y = self.only('y')
+            self.assertEqual(self.names(y),
+                             {self.via('.cr_frame', ".f_locals['y']")})
+            self.assertPath(y, "['CORO_HELD'].cr_frame.f_locals['y']")
+            # what it awaits, on its value stack
+            self.assertPath(self.hp.iso(CORO_HELD.cr_await),
+                            "['CORO_HELD'].cr_frame->f_valuestack[0]")
+        finally:
+            CORO_HELD.close()
+
+    def test_value_stacks_named_by_whose_frame(self):
+        # Entry 0 of two stacks, a generator's and a coroutine's: two
+        # names on 3.11+, each its own row (byvia names stack entries by
+        # number); before, both frames are objects, and name it alike.
+        global GEN_HELD, CORO_HELD
+
+        def loop(items):
+            for item in items:
+                yield item
+
+        async def coro():
+            await Awaitable()
+        GEN_HELD, CORO_HELD = loop([1, 2]), coro()
+        try:
+            next(GEN_HELD)
+            CORO_HELD.send(None)
+            # (gc.get_referents makes no frame object)
+            its = [r for r in gc.get_referents(
+                       GEN_HELD if PY311 else GEN_HELD.gi_frame)
+                   if type(r) is type(iter([]))]
+            self.assertEqual(len(its), 1)
+            s = self.hp.iso(its.pop(), CORO_HELD.cr_await)
+            part, names = _api.via_partition(s._s)
+            rows = set(tuple(sorted(names[part.row(i)[0]]))
+                       for i in range(len(part)))
+            self.assertEqual(rows, {
+                (self.via('.gi_frame', '->f_valuestack[0]'),),
+                (self.via('.cr_frame', '->f_valuestack[0]'),)})
+        finally:
+            CORO_HELD.close()
+
+    def test_async_generator(self):
+        global AGEN_HELD
+        box = self.box
+
+        def finalizer(agen):
+            pass
+
+        async def agen():
+            z = ['a local of a suspended async generator']
+            box['z'] = id(z)
+            yield 1
+        old = sys.get_asyncgen_hooks()
+        sys.set_asyncgen_hooks(firstiter=None, finalizer=finalizer)
+        try:
+            AGEN_HELD = agen()
+            with self.assertRaises(StopIteration):
+                AGEN_HELD.asend(None).send(None)
+        finally:
+            sys.set_asyncgen_hooks(*old)
+        try:
+            z = self.only('z')
+            self.assertEqual(self.names(z),
+                             {self.via('.ag_frame', ".f_locals['z']")})
+            self.assertPath(z, "['AGEN_HELD'].ag_frame.f_locals['z']")
+            held = self.holds(AGEN_HELD)
+            self.assertEqual(held['->ag_origin_or_finalizer' if PY311
+                                  else '->ag_finalizer'], id(finalizer))
+        finally:
+            with self.assertRaises(StopIteration):
+                AGEN_HELD.aclose().send(None)
+
+    def test_finished_generators(self):
+        # Returned or raised: the frame is cleared (3.11 leaves stale
+        # pointers in its slots), so no name goes through it.  Closed
+        # while suspended at a yield outside any try, 3.13 only clears its
+        # locals: its code and function are still held.
+        def gen():
+            d = ['a local of a finished generator']
+            yield d
+
+        def fails():
+            e = ['a local of a generator that raised']
+            yield e
+            raise KeyError(e)
+        returned, raised, closed = gen(), fails(), gen()
+        self.assertEqual(len(list(returned)), 1)
+        next(raised)
+        with self.assertRaises(KeyError):
+            next(raised)
+        next(closed)
+        closed.close()
+        for g in (returned, raised):
+            held = self.holds(g)
+            self.assertEqual(
+                set(held) - {'.__name__', '.__qualname__', '.gi_code'},
+                set(), held)
+        held = self.holds(closed)
+        self.assertEqual([n for n in held if 'f_locals' in n or
+                          'f_valuestack' in n or n == '.gi_frame'], [], held)
+        self.assertEqual(held.get('.gi_frame.f_code', id(gen.__code__)),
+                         id(gen.__code__))
+
+    def test_just_created_generator(self):
+        # Not started: its arguments are its locals already.
+        global GEN_HELD
+        box = self.box
+
+        def gen(a, b):
+            yield a
+        a = ['the argument of a generator not started']
+        box['a'] = id(a)
+        GEN_HELD = gen(a, None)
+        del a
+        a = self.only('a')
+        self.assertEqual(self.names(a),
+                         {self.via('.gi_frame', ".f_locals['a']")})
+        self.assertPath(a, "['GEN_HELD'].gi_frame.f_locals['a']")
+        if sys.version_info >= (3, 12):
+            # closed before it started: the frame is not cleared, and
+            # still holds its arguments (gen_traverse reads it)
+            GEN_HELD.close()
+            a = self.only('a')
+            self.assertEqual(self.names(a), {".gi_frame.f_locals['a']"})
+
+    def test_frame_object_asked_for(self):
+        # gi_frame made a frame object (3.11+): the generator still holds
+        # the locals, and the frame object too.
+        global GEN_HELD
+        box = self.box
+
+        def gen():
+            x = ['a local of a generator whose frame was asked for']
+            box['x'] = id(x)
+            yield 1
+        GEN_HELD = gen()
+        next(GEN_HELD)
+        frame_id = id(GEN_HELD.gi_frame)    # the generator keeps it
+        x = self.only('x')
+        self.assertEqual(self.names(x),
+                         {self.via('.gi_frame', ".f_locals['x']")})
+        self.assertPath(x, "['GEN_HELD'].gi_frame.f_locals['x']")
+        self.assertEqual(self.holds(GEN_HELD)['.gi_frame'], frame_id)
+        self.assertEqual(id(GEN_HELD.gi_frame), frame_id)
+
+    def test_running_generator(self):
+        # Walked from inside: the frame runs, its locals are the thread's
+        # roots, and the generator holds them as gen_traverse reads them.
+        global GEN_HELD
+        box = self.box
+        hp = self.hp
+
+        def gen():
+            m = ['a local of the running generator']
+            box['m'] = id(m)
+            h = hp.heap()
+            found = [o for o in h & hp.Type(list) if id(o) == box['m']]
+            part, names = _api.via_partition(hp.iso(found.pop())._s)
+            yield set(names[part.row(0)[0]])
+        GEN_HELD = gen()
+        names = next(GEN_HELD)
+        self.assertIn(".f_locals['m']", names)
+        if PY311:
+            self.assertIn(".gi_frame.f_locals['m']", names)
+
+    def test_relating_generators_leaves_no_trace(self):
+        # Walks, byvia, paths, holds and the inspector over generators of
+        # every state: no frame object made, no reference kept.
+        hp = self.hp
+
+        def gen(a):
+            x = [a]
+            yield x
+
+        async def coro(a):
+            y = [a]
+            await Awaitable()
+
+        async def agen(a):
+            z = [a]
+            yield z
+
+        def frames_in_gc():
+            return sum(1 for o in gc.get_objects()
+                       if type(o).__name__ == 'frame')
+
+        def frames_held(gens):
+            return [r for g in gens for r in gc.get_referents(g)
+                    if type(r).__name__ == 'frame']
+
+        args = [['argument %d' % i] for i in range(5)]
+        created, suspended, finished = gen(args[0]), gen(args[1]), gen(
+            args[2])
+        next(suspended)
+        list(finished)
+        co, ag = coro(args[3]), agen(args[4])
+        co.send(None)
+        old = sys.get_asyncgen_hooks()
+        sys.set_asyncgen_hooks(firstiter=None, finalizer=None)
+        try:
+            with self.assertRaises(StopIteration):
+                ag.asend(None).send(None)
+        finally:
+            sys.set_asyncgen_hooks(*old)
+        gens = [created, suspended, finished, co, ag]
+
+        def session():
+            h = hp.heap()
+            snap = h._s.snapshot
+            s = hp.iso(*args)
+            str(s.byvia), str(s.sp), str(s.rp)
+            str(hp.iso(*gens).referents.byvia)
+            for g in gens:
+                snap.holds(snap.find(g))
+            model = _explore.Model(hp)
+            for k in range(len(args)):
+                model.inspect(_explore.View(hp.iso(args[k]), 'clodo', 's'),
+                              0, 0, tick)
+            hp._last = None
+
+        session()           # (caches filled once)
+        gc.collect()
+        objs = gens + args
+        refcounts = [sys.getrefcount(o) for o in objs]
+        nframes = frames_in_gc()
+        if PY311:
+            self.assertEqual(frames_held(gens), [])
+        session()
+        gc.collect()
+        self.assertEqual([sys.getrefcount(o) for o in objs], refcounts)
+        self.assertEqual(frames_in_gc(), nframes)
+        if PY311:
+            self.assertEqual(frames_held(gens), [])
+        co.close()
+        with self.assertRaises(StopIteration):
+            ag.aclose().send(None)
 
 
 class TestRelations(unittest.TestCase):
@@ -880,6 +1237,7 @@ class TestReachability(unittest.TestCase):
 
 
 PATH_TARGET = None
+GEN_HELD = CORO_HELD = AGEN_HELD = None
 
 
 if __name__ == '__main__':
