@@ -2168,11 +2168,27 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     int64_t differ = -1;
     if (r == 0 && recheck) {
         /* The same heap (the walk made no object) on the other number
-         * of lanes; what it holds is let go at once. */
+         * of lanes; what it holds is let go at once.  The first walk's
+         * snapshot holds what it found, as the live ones do: the second
+         * must count its references among theirs (walker.c
+         * keep_held_by_c). */
         hs_graph *again = NULL;
+        const hs_graph **others =
+            PyMem_Malloc((st->nlive + 1) * sizeof *others);
+        if (others == NULL) {
+            free(hidden);
+            Py_DECREF(snap);
+            return PyErr_NoMemory();
+        }
+        for (size_t k = 0; k < st->nlive; k++)
+            others[k] = st->live[k];
+        others[st->nlive] = snap->g;
+        o.others = others;
+        o.nothers = st->nlive + 1;
         o.progress = NULL;
         o.lanes = lanes == 1 ? 2 : 1;
         r = hs_py_walk(&again, &o);
+        PyMem_Free(others);
         if (r == 0) {
             differ = hs_graph_diff(snap->g, again);
             hs_py_release(again);

@@ -938,23 +938,116 @@ fill_args(walker *w)
     return 0;
 }
 
-/* Whether an earlier snapshot still alive holds `addr` (it holds a
- * reference, so the object there is the one it saw). */
-static int
+/* How many earlier snapshots still alive hold `addr` (each holds a
+ * reference, so the object there is the one they saw). */
+static Py_ssize_t
 held_by_others(const walker *w, uintptr_t addr)
 {
+    Py_ssize_t n = 0;
     for (size_t k = 0; k < w->o->nothers; k++) {
         const hs_graph *og = w->o->others[k];
         hs_id i = hs_graph_find(og, addr);
         if (i != HS_NO_ID && (og->flags[i] & HS_F_HELD))
-            return 1;
+            n++;
     }
+    return n;
+}
+
+/* The candidates, sorted by address, with the references to each that
+ * would be left if the earlier snapshots let go of everything. */
+typedef struct {
+    uintptr_t *addr;
+    Py_ssize_t *refs;
+    size_t n;
+    size_t *freed;          /* those left with none, to let go of in turn */
+    size_t nfreed;
+} cand_set;
+
+static int
+cmp_addr(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Where addr is in c (c->n if not there). */
+static size_t
+cand_find(const cand_set *c, uintptr_t addr)
+{
+    size_t lo = 0, hi = c->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->addr[mid] < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->n && c->addr[lo] == addr ? lo : c->n;
+}
+
+/* A freed candidate lets go of what it holds. */
+static int
+visit_freed(PyObject *op, void *arg)
+{
+    cand_set *c = arg;
+    size_t k = cand_find(c, (uintptr_t)op);
+    if (k < c->n && --c->refs[k] == 0)
+        c->freed[c->nfreed++] = k;
     return 0;
 }
 
+/* Drop from w->gcl the candidates only earlier snapshots keep alive: the
+ * program let go of them after those snapshots were taken; they would be
+ * freed if the snapshots let go, and are heapscope's.  The rest stay the
+ * program's: held by its C code, or in a cycle of uncollected garbage.
+ * Reference counting tells them apart: a candidate whose references are
+ * all its holders' would be freed, and so would, in turn, one whose
+ * references left are all from freed candidates (their tp_traverse).
+ * The candidates stay in their order, so that a walk makes the same
+ * snapshot whatever holds them. */
+static int
+drop_held_only(walker *w)
+{
+    cand_set c = {NULL, NULL, w->ngcl, NULL, 0};
+    c.addr = malloc(c.n * sizeof(uintptr_t));
+    c.refs = malloc(c.n * sizeof(Py_ssize_t));
+    c.freed = malloc(c.n * sizeof(size_t));
+    int r = -HS_ENOMEM;
+    if (c.addr == NULL || c.refs == NULL || c.freed == NULL)
+        goto done;
+    memcpy(c.addr, w->gcl, c.n * sizeof(uintptr_t));
+    qsort(c.addr, c.n, sizeof(uintptr_t), cmp_addr);
+    for (size_t k = 0; k < c.n; k++) {
+        c.refs[k] = Py_REFCNT((PyObject *)c.addr[k]) -
+                    held_by_others(w, c.addr[k]);
+        if (c.refs[k] <= 0)
+            c.freed[c.nfreed++] = k;
+    }
+    while (c.nfreed > 0) {
+        PyObject *op = (PyObject *)c.addr[c.freed[--c.nfreed]];
+        PyTypeObject *tp = Py_TYPE(op);
+        /* (heapscope's own objects are not the program's either way, and
+         * a snapshot's traverse reports everything it holds) */
+        if (tp->tp_traverse != NULL && tp != w->o->opaque &&
+            !is_hidden(w, tp))
+            (void)tp->tp_traverse(op, visit_freed, &c);
+    }
+    size_t kept = 0;
+    for (size_t k = 0; k < w->ngcl; k++)
+        if (c.refs[cand_find(&c, w->gcl[k])] > 0)
+            w->gcl[kept++] = w->gcl[k];
+    w->ngcl = kept;
+    r = 0;
+done:
+    free(c.addr);
+    free(c.refs);
+    free(c.freed);
+    return r;
+}
+
 /* Every collector object the walk has not met, into w->gcl, looked up in
- * prefetched batches; what an earlier snapshot keeps alive is heapscope's,
- * not the program's, and is left out. */
+ * prefetched batches; what only an earlier snapshot keeps alive is
+ * heapscope's, not the program's, and is left out. */
 static int
 collect_gc_unmet(walker *w)
 {
@@ -966,17 +1059,22 @@ collect_gc_unmet(walker *w)
     if (w->err)
         return w->err;
     size_t kept = 0;
+    int held = 0;
     for (size_t k = 0; k < w->ngcl; k += 64) {
         size_t m = w->ngcl - k < 64 ? w->ngcl - k : 64;
         for (size_t j = 0; j < m; j++)
             hs_graph_prefetch(w->g, w->gcl[k + j]);
-        for (size_t j = 0; j < m; j++)
-            if (hs_graph_find(w->g, w->gcl[k + j]) == HS_NO_ID &&
-                !held_by_others(w, w->gcl[k + j]))
-                w->gcl[kept++] = w->gcl[k + j];
+        for (size_t j = 0; j < m; j++) {
+            uintptr_t a = w->gcl[k + j];
+            if (hs_graph_find(w->g, a) != HS_NO_ID)
+                continue;
+            w->gcl[kept++] = a;
+            if (!held && held_by_others(w, a))
+                held = 1;
+        }
     }
     w->ngcl = kept;
-    return 0;
+    return held ? drop_held_only(w) : 0;
 }
 
 /* The candidates that are heapscope's own (a set only the value stack of
