@@ -220,7 +220,7 @@ class Model(object):
         else:
             code, expr = text, text
         # the breadcrumb is pasted at the prompt, where kinds are hp's
-        expr = _KIND_NAMES.sub(r'hp.\1', expr)
+        expr = _KIND_NAMES.sub(_hp_kind, expr)
         tick('evaluating', 0, 0)
         result = eval(code, {'__builtins__': __builtins__}, ns)
         if isinstance(result, _api.Partition):
@@ -382,6 +382,14 @@ class _Answer(Exception):
 
 _KIND_NAMES = re.compile(r'(?<![\w.])(Via|Type|Clodo|Size|Module|Nothing|'
                          r'Root)\b')
+
+
+def _hp_kind(match):
+    # (a function, not the template r'hp.\1': re would compile that and
+    # keep it in its cache, objects made after the mark that the next
+    # snapshot would show as the program's)
+    return 'hp.' + match.group(1)
+
 
 _NAME = re.compile(r'\w*')
 _OPERATOR = re.compile(r'[-+&|^~<>=]')

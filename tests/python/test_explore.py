@@ -2,7 +2,10 @@
 through model.c: views, their heapy expressions, steps, expressions typed
 at ':', sorting, the inspector, mark and refresh.  No terminal needed."""
 
+import os
+import subprocess
 import sys
+import textwrap
 import time
 import unittest
 
@@ -359,6 +362,32 @@ class TestModel(unittest.TestCase):
             s = m.step(view, 0, _explore.STEP_REFERRERS, tick)
             self.assertEqual(m.status(s), m.status(view))
         del keep
+
+    def test_an_expression_leaves_nothing_behind(self):
+        # The model's own handling of what is typed at : must make no
+        # object that outlives it (re's cache kept a compiled template,
+        # shown by the next snapshot as the program's); a fresh process,
+        # where no cache is warm yet.
+        code = textwrap.dedent("""
+            from heapscope import _api, _explore
+            m = _explore.Model(_api.Use())
+            tick = lambda *a: None
+            v = m.root(tick)
+            m.mark()
+            for text in ("& Via('.key').alt('<')", "byrcs", "[0]",
+                         "referrers & Type(dict)", "Nothing"):
+                try:
+                    m.eval(v, text, tick)
+                except Exception:
+                    pass
+            print(m.refresh(tick).iset.count)
+            """)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+        r = subprocess.run([sys.executable, '-c', code], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True, timeout=120)
+        self.assertEqual((r.returncode, r.stderr), (0, ''))
+        self.assertEqual(r.stdout.strip(), '0')
 
     def test_status_of_a_given_set(self):
         hp = _api.Use()
