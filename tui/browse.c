@@ -539,7 +539,12 @@ hs_browse_prompt_done(hs_tui *t, enum hs_prompt_kind k, const char *text)
         /* The expression may have printed, or let the program's threads
          * print, over the screen: what the terminal shows is unknown. */
         t->io.repaint(t->io.arg);
-        hs_tui_push(t, v, text);
+        if (v == NULL && strchr(t->m->ops->error(t->m), '\n') != NULL) {
+            hs_answer_open(t, t->m->ops->error(t->m));
+        }
+        else {
+            hs_tui_push(t, v, text);
+        }
         break;
     }
     case HS_PR_SEARCH:

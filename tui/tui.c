@@ -51,6 +51,7 @@ hs_tui_fini(hs_tui *t)
         frame_free(t, &t->stack[--t->depth]);
     }
     free(t->stack);
+    free(t->answer);
     t->stack = NULL;
     t->cap = 0;
     hs_canvas_free(&t->canvas);
@@ -419,8 +420,9 @@ hs_tui_key(hs_tui *t, int key)
 
         describe_key(key, name, sizeof(name));
         hs_tui_msg(t, 0, "%s does nothing here; %s", name,
-                   t->screen == HS_SCR_HELP ? "? or back leaves the help"
-                                            : "? lists the keys");
+                   t->screen == HS_SCR_HELP     ? "? or back leaves the help"
+                   : t->screen == HS_SCR_ANSWER ? "back leaves the answer"
+                                                : "? lists the keys");
         return;
     }
     case HS_ACT_QUIT:
@@ -446,6 +448,9 @@ hs_tui_key(hs_tui *t, int key)
         break;
     case HS_SCR_HELP:
         hs_help_key(t, a);
+        break;
+    case HS_SCR_ANSWER:
+        hs_answer_key(t, a);
         break;
     }
 }
@@ -478,6 +483,10 @@ hs_tui_draw(hs_tui *t)
         break;
     case HS_SCR_HELP:
         hs_help_draw(t);
+        hs_draw_status(t, HS_G_ALL);
+        break;
+    case HS_SCR_ANSWER:
+        hs_answer_draw(t);
         hs_draw_status(t, HS_G_ALL);
         break;
     }

@@ -172,7 +172,8 @@ typedef struct hs_frame {
 enum hs_screen {
     HS_SCR_TABLE,
     HS_SCR_INSPECT,
-    HS_SCR_HELP
+    HS_SCR_HELP,
+    HS_SCR_ANSWER   /* an expression's answer of several lines */
 };
 
 enum hs_prompt_kind {
@@ -210,6 +211,8 @@ typedef struct hs_tui {
     enum hs_screen help_from;   /* where ? was pressed */
     hs_inspect_state ins;
     size_t help_top, help_nlines;
+    char *answer;           /* the answer page's text: title, '\n', body */
+    size_t answer_top, answer_nlines;
 
     /* the prompt, when one is open */
     enum hs_prompt_kind prompt;
@@ -301,6 +304,11 @@ void hs_page_text(hs_page *pg, int x, const char *label, int label_w,
 /* Apply a movement key to *top, over a page of n lines, h tall; 1 when
  * the action was a movement. */
 int hs_page_scroll(size_t *top, size_t n, int h, enum hs_action a);
+
+/* answer.c: the answer page of an expression typed at :. */
+void hs_answer_open(hs_tui *t, const char *text);
+void hs_answer_draw(hs_tui *t);
+void hs_answer_key(hs_tui *t, enum hs_action a);
 
 /* browse.c: the partition table. */
 void hs_browse_draw(hs_tui *t);

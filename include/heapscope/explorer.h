@@ -132,7 +132,11 @@ typedef struct hs_model_ops {
     hs_view *(*step)(hs_model *m, hs_view *v, size_t row, enum hs_step how,
                      const hs_progress *p);
     /* A heapy expression on v's set (key :): "byrcs[5].byvia",
-     * "& Via('.key')", "[2].referrers".  Its result becomes a view. */
+     * "& Via('.key')", "[2].referrers".  Its result becomes a view.  A
+     * result that is not a set is an answer: NULL, and error() says it,
+     * in one line ("h.count = 415012") or in several: the expression,
+     * then the answer's lines ("h.byid[0].sp\n 0: hpy().Root...").  The
+     * TUI shows the latter on a page of its own. */
     hs_view *(*eval)(hs_model *m, hs_view *v, const char *expr,
                      const hs_progress *p);
     /* Re-order v's rows in place; -1 (error() says why) when that order

@@ -231,7 +231,16 @@ class Model(object):
             return v
         if isinstance(result, _api.IdentitySet):
             return View(result, 'clodo', expr, view.snap)
-        raise _Answer('%s = %s' % (expr, _api.safe_repr(result, 200)))
+        if type(result).__module__ == _api.__name__:
+            # heapscope's own (paths, a reference pattern, a kind): its
+            # str is ours, and may take lines
+            text = str(result)
+        else:
+            text = _api.safe_repr(result, 200)
+        # (paths are long: even one would be cut by the status line)
+        if '\n' in text or isinstance(result, _api._Paths):
+            raise _Answer('%s\n%s' % (expr, text))
+        raise _Answer('%s = %s' % (expr, text))
 
     def sort(self, view, how, tick):
         n = view.nrows()

@@ -162,17 +162,20 @@ take_error(pymodel *m)
     char *msg = text ? dup_str(text) : NULL;
     PyErr_Clear();
     char buf[1024];
+    if (type != NULL && strcmp(cls, "_Answer") == 0 && msg != NULL) {
+        set_error(m, msg);      /* (an answer may have many lines) */
+        goto done;
+    }
     if (type != NULL &&
         (PyErr_GivenExceptionMatches(type, PyExc_KeyboardInterrupt) ||
          strcmp(cls, "Cancelled") == 0))
         snprintf(buf, sizeof buf, "cancelled");
-    else if (strcmp(cls, "_Answer") == 0 && msg != NULL)
-        snprintf(buf, sizeof buf, "%s", msg);
     else if (msg != NULL && *msg)
         snprintf(buf, sizeof buf, "%s: %s", cls, msg);
     else
         snprintf(buf, sizeof buf, "%s", cls);
     set_error(m, buf);
+done:
     free(msg);
     Py_XDECREF(text);
     Py_XDECREF(type);

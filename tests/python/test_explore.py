@@ -149,6 +149,18 @@ class TestModel(unittest.TestCase):
         with self.assertRaises(_explore._Answer) as cm:
             m.eval(root, '[0].count', tick)
         self.assertIn('h[0].count = ', str(cm.exception))
+        # heapscope's own answers as they print: paths, one a line after
+        # the expression (the TUI shows them on a page), not their repr
+        with self.assertRaises(_explore._Answer) as cm:
+            m.eval(root, 'byid[0].sp', tick)
+        head, body = str(cm.exception).split('\n', 1)
+        self.assertEqual(head, 'h.byid[0].sp')
+        self.assertEqual(body, str(root.iset.byid[0].sp))
+        self.assertTrue(body.startswith(' 0: hpy().Root'), body)
+        with self.assertRaises(_explore._Answer) as cm:
+            m.eval(root, "Via('.key')", tick)
+        self.assertEqual(str(cm.exception),
+                         "hp.Via('.key') = %s" % self.hp.Via('.key'))
         # mistakes are exceptions the TUI shows in one line
         for bad in ('[', 'no_such_name', '[10 ** 6]', '', '1 / 0'):
             with self.assertRaises(Exception):

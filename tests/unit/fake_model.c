@@ -420,7 +420,14 @@ op_eval(hs_model *m, hs_view *v, const char *expr, const hs_progress *p)
 
     enter(fm);
     scribble(v);
-    if (strstr(expr, "bad") != NULL
+    if (strcmp(expr, "sp") == 0) {
+        /* an answer of several lines, as paths are */
+        set_error(fm, "%s.sp\n 0: hpy().Root.i0_modules['__main__']"
+                      ".__dict__['repo']\n 1: hpy().Root.i0_modules"
+                      "['__main__'].__dict__['other']\n 2: third\n"
+                      " 3: fourth\n 4: fifth\n 5: sixth", v->expr);
+    }
+    else if (strstr(expr, "bad") != NULL
         || (strchr(expr, '(') != NULL && strchr(expr, ')') == NULL)) {
         set_error(fm, "SyntaxError: invalid syntax in '%s'", expr);
     }

@@ -890,6 +890,41 @@ test_eval(void **state)
     h_free(h);
 }
 
+/* An answer of several lines (paths) has a page of its own, which
+ * scrolls; back returns to the view it was asked on. */
+static void
+test_eval_answer_page(void **state)
+{
+    harness *h = h_start(6, 100);
+
+    (void)state;
+    press(h, "j:");
+    type_line(h, "sp");
+    assert_int_equal(h->t.screen, HS_SCR_ANSWER);
+    assert_int_equal(h->t.depth, 1);
+    assert_non_null(strstr(title(h), "h.sp"));
+    assert_string_equal(line(h, 1), " 0: hpy().Root.i0_modules['__main__']"
+                                    ".__dict__['repo']");
+    assert_string_equal(line(h, 3), " 2: third");
+    press(h, "G");
+    assert_string_equal(line(h, 4), " 5: sixth");
+    press(h, "x");
+    assert_non_null(strstr(status(h), "back leaves the answer"));
+    press(h, "?");
+    assert_int_equal(h->t.screen, HS_SCR_HELP);
+    press(h, "?");
+    assert_int_equal(h->t.screen, HS_SCR_ANSWER);
+    press(h, "h");
+    assert_int_equal(h->t.screen, HS_SCR_TABLE);
+    assert_int_equal(top(h)->cur, 1);
+    assert_null(h->t.answer);
+    /* one line stays in the status line */
+    press(h, ":");
+    type_line(h, "bad");
+    assert_int_equal(h->t.screen, HS_SCR_TABLE);
+    h_free(h);
+}
+
 /* An expression may print, or let the program's threads print, over the
  * screen: once it is over, whatever came of it, the whole screen is
  * repainted.  A cancel says it is under way (an expression stops only
@@ -1599,6 +1634,7 @@ main(void)
         cmocka_unit_test(test_search_long_view_cancel),
         cmocka_unit_test(test_eval),
         cmocka_unit_test(test_eval_repaints_after),
+        cmocka_unit_test(test_eval_answer_page),
         cmocka_unit_test(test_prompt_editing),
         cmocka_unit_test(test_write),
         cmocka_unit_test(test_write_asks_before_overwriting),
