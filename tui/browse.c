@@ -93,6 +93,31 @@ cell_num(hs_canvas *c, int y, int *x, int w, uint64_t v, enum hs_attr a)
     cell(c, y, x, w, buf, a);
 }
 
+static const char *const sort_name[HS_SORT_N] = {
+    "size", "count", "dominated size", "name"
+};
+
+/* The summary line, and on its right the order of the rows when it is not
+ * heapy's (size), where there is room. */
+static void
+draw_summary(hs_tui *t, const hs_frame *f, int y)
+{
+    hs_canvas *c = &t->canvas;
+    char order[40];
+    int w, ow;
+
+    hs_canvas_put(c, y, 1, -1, f->summary, HS_A_NORMAL);
+    if (f->info.sort == HS_SORT_SIZE || f->info.sort >= HS_SORT_N) {
+        return;
+    }
+    snprintf(order, sizeof(order), "sorted by %s", sort_name[f->info.sort]);
+    w = hs_text_width(f->summary);
+    ow = hs_text_width(order);
+    if (1 + w + 3 + ow + 1 <= c->cols) {
+        hs_canvas_put(c, y, c->cols - ow - 1, ow, order, HS_A_HEADER);
+    }
+}
+
 static void
 draw_header(hs_tui *t, const hs_frame *f, const cols *k, int y)
 {
@@ -202,7 +227,7 @@ hs_browse_draw(hs_tui *t)
     t->table_rows = l.nrows;
     hs_draw_title(t, f->expr);
     if (l.summary >= 0) {
-        hs_canvas_put(c, l.summary, 1, -1, f->summary, HS_A_NORMAL);
+        draw_summary(t, f, l.summary);
     }
     cols_get(f, c->cols, &k);
     draw_header(t, f, &k, l.header);
@@ -332,10 +357,6 @@ repartition(hs_tui *t, enum hs_rel rel, int step)
         }
     }
 }
-
-static const char *const sort_name[HS_SORT_N] = {
-    "size", "count", "dominated size", "name"
-};
 
 /* Re-order, trying the next orders when one is not available yet (the
  * dominated sizes), and keep the selection on the same row. */

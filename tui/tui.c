@@ -279,10 +279,22 @@ hs_draw_title(hs_tui *t, const char *expr)
     char left[HS_PROMPT_MAX + 32];
     int w, sw;
 
+    const char *e = expr != NULL ? expr : "";
+    const char *dash = c->unicode ? "\xe2\x94\x80" : "-";
+
     hs_canvas_fill(c, 0, 0, HS_A_TITLE);
-    snprintf(left, sizeof(left), " heapscope %s %s",
-             c->unicode ? "\xe2\x94\x80" : "-", expr != NULL ? expr : "");
+    snprintf(left, sizeof(left), " heapscope %s %s", dash, e);
     w = hs_text_width(left);
+    /* Too long: the end of the expression is where the user is, so the
+     * start goes, for an ellipsis. */
+    while (w > c->cols && *e != '\0') {
+        do {
+            e++;
+        } while ((*e & 0xC0) == 0x80);
+        snprintf(left, sizeof(left), " heapscope %s %s%s", dash,
+                 c->unicode ? "\xe2\x80\xa6" : "...", e);
+        w = hs_text_width(left);
+    }
     sw = hs_text_width(t->status);
     /* The status goes only where it leaves the expression whole. */
     if (sw > 0 && w + 3 + sw + 1 <= c->cols) {

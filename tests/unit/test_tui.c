@@ -767,6 +767,12 @@ test_sort(void **state)
     press(h, "o");
     assert_int_equal(f->info.sort, HS_SORT_COUNT);
     assert_non_null(strstr(status(h), "sorted by count"));
+    /* and the summary line keeps saying so */
+    press(h, "j");
+    assert_non_null(strstr(line(h, 1), "bytes.   "));
+    assert_int_equal(strlen(line(h, 1)), 99);
+    assert_non_null(strstr(line(h, 1), "sorted by count"));
+    press(h, "k");
     for (size_t i = 0; i + 1 < f->info.nrows; i++) {
         fake_view_row(f->view, i, &a);
         fake_view_row(f->view, i + 1, &b);
@@ -782,6 +788,7 @@ test_sort(void **state)
     assert_non_null(strstr(status(h), "not computed yet; sorted by name"));
     press(h, "o");
     assert_int_equal(f->info.sort, HS_SORT_SIZE);
+    assert_null(strstr(line(h, 1), "sorted by"));
     fake_view_row(f->view, f->cur, &a);
     assert_int_equal(a.index, 3);
     assert_int_equal(f->cur, 3);
@@ -1608,6 +1615,12 @@ test_narrow_columns(void **state)
     h = h_start(24, 40);
     assert_null(strstr(line(h, 2), "Count"));
     assert_non_null(strstr(line(h, 2), "Size"));
+    /* a breadcrumb too long for the title loses its start, not the end
+     * the user is at */
+    press(h, ":");
+    type_line(h, "byrcs[5].byvia[12].referrers.byrcs[3].bytype");
+    assert_string_equal(line(h, 0), " heapscope \xe2\x94\x80 \xe2\x80\xa6"
+                                    ".referrers.byrcs[3].bytype");
     h_free(h);
 }
 
