@@ -339,7 +339,114 @@ CLASSIFIERS = {c.name: c() for c in
 
 # ---- kinds: symbolic sets used as filters --------------------------------
 
-class Kind(object):
+class _KindBase(object):
+    """What every kind does: a symbolic set ("all str", "size 48") that
+    holds no objects but says which objects of a set are in it.
+    set & kind, kind & set and set - kind are sets; kinds combine with
+    & | - ^ ~ into kinds, and with a set on the kind's side (kind | set,
+    kind - set) into kinds too, as heapy's do.  _filter(iset) is the
+    C set of iset's objects in the kind."""
+
+    def _filter(self, iset):
+        raise NotImplementedError
+
+    def __invert__(self):
+        return _NotKind(self)
+
+    def __and__(self, other):
+        if isinstance(other, IdentitySet):
+            return IdentitySet(self._filter(other))
+        k = _as_kind(other)
+        return NotImplemented if k is None else _BinKind('&', self, k)
+
+    def __rand__(self, other):
+        return self.__and__(other)
+
+    def __or__(self, other):
+        k = _as_kind(other)
+        return NotImplemented if k is None else _BinKind('|', self, k)
+
+    def __ror__(self, other):
+        k = _as_kind(other)
+        return NotImplemented if k is None else _BinKind('|', k, self)
+
+    def __xor__(self, other):
+        k = _as_kind(other)
+        return NotImplemented if k is None else _BinKind('^', self, k)
+
+    def __rxor__(self, other):
+        k = _as_kind(other)
+        return NotImplemented if k is None else _BinKind('^', k, self)
+
+    def __sub__(self, other):
+        k = _as_kind(other)
+        return NotImplemented if k is None else _BinKind('-', self, k)
+
+    def __rsub__(self, other):
+        if isinstance(other, IdentitySet):
+            return IdentitySet(other._s - self._filter(other))
+        k = _as_kind(other)
+        return NotImplemented if k is None else _BinKind('-', k, self)
+
+
+class _SetKind(_KindBase):
+    """A set on one side of a kind operator: its objects."""
+
+    def __init__(self, iset):
+        self._set = iset
+
+    def __repr__(self):
+        return '<set of %d objects>' % self._set.count
+
+    def _filter(self, iset):
+        return iset._s & self._set._s
+
+
+def _as_kind(x):
+    if isinstance(x, _KindBase):
+        return x
+    if isinstance(x, IdentitySet):
+        return _SetKind(x)
+    return None
+
+
+class _NotKind(_KindBase):
+    def __init__(self, kind):
+        self._kind = kind
+
+    def __repr__(self):
+        return '~(%r)' % (self._kind,)
+
+    def __invert__(self):
+        return self._kind
+
+    def _filter(self, iset):
+        return iset._s - self._kind._filter(iset)
+
+
+class _BinKind(_KindBase):
+    """Two kinds combined: the objects of a set each one keeps, put
+    together by the operator."""
+
+    def __init__(self, op, a, b):
+        self._op, self._a, self._b = op, a, b
+
+    def __repr__(self):
+        return '(%r %s %r)' % (self._a, self._op, self._b)
+
+    def _filter(self, iset):
+        a = self._a._filter(iset)
+        if self._op == '&':     # the second only sorts what the first kept
+            return self._b._filter(IdentitySet(a))
+        b = self._b._filter(iset)
+        if self._op == '|':
+            return a | b
+        if self._op == '-':
+            return a - b
+        return a ^ b
+
+
+class Kind(_KindBase):
     """A symbolic set ("all str", "dict of Package", "size 48") that
     filters an IdentitySet with &, - and ~ as heapy's kinds do."""
 
@@ -377,18 +484,8 @@ class Kind(object):
             return iset._s if self._neg else iset._s.select(_c.BY_UNITY, 1)
         return iset._s.select(self._by, key, self._neg)
 
-    def __rand__(self, other):
-        if isinstance(other, IdentitySet):
-            return IdentitySet(self._filter(other))
-        return NotImplemented
 
-    def __rsub__(self, other):
-        if isinstance(other, IdentitySet):
-            return IdentitySet(other._s - self._filter(other))
-        return NotImplemented
-
-
-class ViaKind(object):
+class ViaKind(_KindBase):
     """hp.Via(name, ...): objects referred to in exactly these ways;
     .alt(op) compares an object's ways with these by op (<, <=, >=, >,
     ==, !=) as sets."""
@@ -429,9 +526,6 @@ class ViaKind(object):
                 g = part.group(i)
                 keep = g if keep is None else keep | g
         return keep if keep is not None else iset._s.select(_c.BY_UNITY, 1)
-
-    __rand__ = Kind.__rand__
-    __rsub__ = Kind.__rsub__
 
 
 class _KindFactory(object):
@@ -479,16 +573,20 @@ def _module_kind(name):
 class IdentitySet(object):
     """A set of objects from one heap snapshot, compared by identity.
 
-    Printing it shows its partition by class or dict owner (heapy's
-    "clodo").  h[i] is the i-th row of that partition as a set; h.bytype,
-    h.bysize, h.byid, h.bymodule, h.byunity partition it other ways.
-    Sets combine with & | - ^ and with kinds (hp.Type(str)...)."""
+    A set is printed and indexed by its classifier (heapy's equivalence
+    relation): by class or dict owner (heapy's "clodo") unless it came
+    from h.bytype, h.byrcs... which are the same set with another one.
+    h[i] is the i-th row of the printed table as a set, which keeps the
+    classifier, as h.byrcs[3] prints by rcs.  Sets combine with & | - ^
+    and with kinds (hp.Type(str)...), whatever their classifiers."""
 
-    __slots__ = ('_s', '_parts')
+    __slots__ = ('_s', '_parts', '_er')
 
-    def __init__(self, cset):
+    def __init__(self, cset, er='clodo', parts=None):
         self._s = cset
-        self._parts = {}
+        self._er = er               # the name of its classifier
+        # the partitions of _s, shared by the views of it (h, h.byrcs)
+        self._parts = {} if parts is None else parts
 
     # size and membership
     count = property(lambda self: self._s.count,
@@ -529,7 +627,7 @@ class IdentitySet(object):
         return None
 
     def __and__(self, other):
-        if isinstance(other, (Kind, ViaKind)):
+        if isinstance(other, _KindBase):
             return IdentitySet(other._filter(self))
         o = self._other(other)
         return NotImplemented if o is None else IdentitySet(self._s & o)
@@ -539,7 +637,7 @@ class IdentitySet(object):
         return NotImplemented if o is None else IdentitySet(self._s | o)
 
     def __sub__(self, other):
-        if isinstance(other, (Kind, ViaKind)):
+        if isinstance(other, _KindBase):
             return IdentitySet(self._s - other._filter(self))
         o = self._other(other)
         return NotImplemented if o is None else IdentitySet(self._s - o)
@@ -579,36 +677,55 @@ class IdentitySet(object):
 
     # partitions
     def _partition(self, name):
+        """The table of the set by classifier `name`, made once per set
+        (the views of a set share them)."""
         p = self._parts.get(name)
         if p is None:
             p = Partition(self, CLASSIFIERS[name])
             self._parts[name] = p
         return p
 
-    byclodo = property(lambda self: self._partition('clodo'),
-                       doc='Partition by class, or dict owner for __dict__s.')
-    bytype = property(lambda self: self._partition('type'),
-                      doc='Partition by type (all dicts together).')
-    bysize = property(lambda self: self._partition('size'),
-                      doc='Partition by individual object size.')
-    byid = property(lambda self: self._partition('id'),
-                    doc='One row per object, largest first, with its repr.')
-    bymodule = property(lambda self: self._partition('module'),
-                        doc='Partition by module: a module by its name, '
-                            'other objects by the module of their class.')
-    byunity = property(lambda self: self._partition('unity'),
-                       doc='Everything in one row.')
+    def _by(self, name):
+        """The same set, printed and indexed by classifier `name`."""
+        if name == self._er:
+            return self
+        return IdentitySet(self._s, name, self._parts)
 
-    byrcs = property(lambda self: self._partition('rcs'),
-                     doc='Partition by the kinds of each object\'s '
+    byclodo = property(lambda self: self._by('clodo'),
+                       doc='The set by class, or dict owner for __dict__s.')
+    bytype = property(lambda self: self._by('type'),
+                      doc='The set by type (all dicts together).')
+    bysize = property(lambda self: self._by('size'),
+                      doc='The set by individual object size.')
+    byid = property(lambda self: self._by('id'),
+                    doc='The set one row per object, largest first, with '
+                        'its repr.')
+    bymodule = property(lambda self: self._by('module'),
+                        doc='The set by module: a module by its name, '
+                            'other objects by the module of their class.')
+    byunity = property(lambda self: self._by('unity'),
+                       doc='The set in one row.')
+
+    byrcs = property(lambda self: self._by('rcs'),
+                     doc='The set by the kinds of each object\'s '
                          'referrers.')
-    byprod = property(lambda self: self._partition('prod'),
-                      doc='Partition by allocation site (file:line), from '
+    byprod = property(lambda self: self._by('prod'),
+                      doc='The set by allocation site (file:line), from '
                           'tracemalloc; one row saying so when it is not '
                           'tracing.')
-    byvia = property(lambda self: self._partition('via'),
-                     doc='Partition by how the referrers refer to each '
+    byvia = property(lambda self: self._by('via'),
+                     doc='The set by how the referrers refer to each '
                          "object: ['key'], .attr, [i], .keys()[i]...")
+
+    @property
+    def partition(self):
+        """The table the set prints, by its classifier: len() is its
+        number of rows (heapy's len() of a set)."""
+        return self._partition(self._er)
+
+    def _row(self, i):
+        """(label, count, size) of row i of the printed table."""
+        return self._partition(self._er)._row(i)
 
     # relations
     @property
@@ -653,19 +770,21 @@ class IdentitySet(object):
     shpaths = sp
 
     def __getitem__(self, i):
-        return self.byclodo[i]
+        return self._partition(self._er)[i]
 
-    more = property(lambda self: self.byclodo.more,
+    more = property(lambda self: self.partition.more,
                     doc='The next rows of the printed table.')
-    all = property(lambda self: self.byclodo.all,
+    all = property(lambda self: self.partition.all,
                    doc='The whole table, every row.')
-    sets = property(lambda self: self.byclodo.sets,
-                    doc='The rows of the default partition, as sets.')
+    sets = property(lambda self: self.partition.sets,
+                    doc='The rows of the printed table, as sets.')
+    dominated = property(lambda self: self.partition.dominated,
+                         doc='The printed table with a Dominated column.')
 
     def __str__(self):
         if self._s.count == 0:
             return 'hp.Nothing'
-        return str(self.byclodo)
+        return str(self._partition(self._er))
 
     __repr__ = __str__
 
@@ -779,7 +898,7 @@ class _RefPat(object):
             if not refs or refs.count == 0:
                 continue
             seen = seen | refs
-            kids = [refs.byclodo[i] for i in range(len(refs.byclodo))]
+            kids = refs._partition('clodo').sets
             # depth first, in the order heapy prints: insert kids next
             todo[0:0] = [(path + _letters(k), d + 1, kid)
                          for k, kid in enumerate(kids)]
@@ -810,7 +929,8 @@ class _RefPat(object):
         path, d, marker, s = self._lines[k]
         name = _tree_name(path)
         fill = ('-' if d % 2 == 0 else ' ') * (3 + d)
-        kind = s.byclodo._row(0)[0] if len(s.byclodo) == 1 else 'mixed'
+        kinds = s._partition('clodo')
+        kind = kinds._row(0)[0] if len(kinds) == 1 else 'mixed'
         snap = s._s.snapshot
         line = '%2d: %s %s [%s] %d %s: ' % (k, name, fill, marker, s.count,
                                            kind)
@@ -859,10 +979,11 @@ class _Nodes(object):
 
 
 class Partition(object):
-    """A set split into rows by a classifier, largest rows first.
-
-    p[i] is row i as a set; p[a:b] the union of those rows; p.sets every
-    row; printing shows ten rows, p.more the next ten, p.all every row."""
+    """The table of a set by a classifier, largest rows first: what a set
+    prints (s.partition).  len(p) is its number of rows, p[i] is row i as
+    a set, p[a:b] the union of those rows, both keeping the classifier
+    (heapy's rows do); p.sets every row; printing shows ten rows, p.more
+    the next ten, p.all every row."""
 
     def __init__(self, iset, classifier, start=0, rows=None):
         # Its own handle on the set: iset caches this partition, and a
@@ -920,17 +1041,21 @@ class Partition(object):
             d = self._dom_cache[i] = self._rowset(i).domisize()
         return d
 
+    def _of(self, cset):
+        # a row or a slice keeps the classifier, as heapy's do
+        return IdentitySet(cset, self._cls.name)
+
     def __getitem__(self, i):
         if isinstance(i, slice):
             if self._cpart is not None:
-                return IdentitySet(self._cpart.rows(*i.indices(len(self))))
+                return self._of(self._cpart.rows(*i.indices(len(self))))
             out = None
             for k in range(*i.indices(len(self))):
                 s = self._rowset(k)
                 out = s if out is None else out | s
             if out is None:
-                return IdentitySet(self._set._s.select(_c.BY_UNITY, 1))
-            return IdentitySet(out)
+                return self._of(self._set._s.select(_c.BY_UNITY, 1))
+            return self._of(out)
         if not isinstance(i, int):
             raise TypeError('partition indices are integers or slices')
         n = len(self)
@@ -938,19 +1063,27 @@ class Partition(object):
             i += n
         if not 0 <= i < n:
             raise IndexError('partition index out of range (%d rows)' % n)
-        return IdentitySet(self._rowset(i))
+        return self._of(self._rowset(i))
 
     @property
     def sets(self):
         """Every row, as a list of sets."""
-        return [IdentitySet(self._rowset(i)) for i in range(len(self))]
+        return [self._of(self._rowset(i)) for i in range(len(self))]
+
+    def _end(self):
+        """Where the rows printed from _start end: ten rows, or eleven
+        when the eleventh is the last (heapy prints it rather than say
+        one more row is left)."""
+        n = len(self)
+        end = min(n, self._start + _ROWS)
+        return n if n - end == 1 else end
 
     @property
     def more(self):
         """The next ten rows."""
         p = Partition.__new__(Partition)
         p.__dict__.update(self.__dict__)
-        p._start = min(self._start + _ROWS, len(self))
+        p._start = self._end()
         return p
 
     @property
@@ -972,16 +1105,18 @@ class Partition(object):
     size = property(lambda self: self._set.size)
 
     def _header(self):
+        """The summary line (heapy's label) and the columns' header."""
         s = self._set
+        objects = 'object' if s.count == 1 else 'objects'
         if self._cls.by == _c.BY_ID:
-            kinds = s.byclodo
+            kinds = s._partition('clodo')
             kind = kinds._row(0)[0] if len(kinds) == 1 else 'mixed'
-            return ['Set of %d <%s> objects. Total size = %d bytes.'
-                    % (s.count, kind, s.size),
+            return ['Set of %d <%s> %s. Total size = %d bytes.'
+                    % (s.count, kind, objects, s.size),
                     ' Index     Size   %   Cumulative  %   '
                     'Representation (limited)']
-        return ['Partition of a set of %d objects. Total size = %d bytes.'
-                % (s.count, s.size),
+        return ['Partition of a set of %d %s. Total size = %d bytes.'
+                % (s.count, objects, s.size),
                 ' Index  Count   %     Size   % Cumulative  % '
                 + (' Dominated ' if self._dominated else '')
                 + self._cls.header]
@@ -1014,9 +1149,17 @@ class Partition(object):
         n = len(self)
         if self._set.count == 0:
             return 'hp.Nothing'
-        start = self._start
-        end = n if stop == 'all' else min(n, start + _ROWS)
-        lines = self._header() + self._lines(start, end)
+        if stop == 'all':
+            start, end = 0, n
+            lines = self._header()
+        else:
+            # .more shows the columns' header and its rows, no summary,
+            # and nothing once every row was shown, as heapy's
+            start, end = self._start, self._end()
+            if start >= n and start:
+                return ''
+            lines = self._header()[1 if start else 0:]
+        lines += self._lines(start, end)
         if end < n:
             lines.append("<%d more rows. Type e.g. '_.more' to view.>"
                          % (n - end))
@@ -1191,6 +1334,7 @@ def session():
 
 
 for _t in (Use, IdentitySet, Partition, _Nodes, _AllRows, _RootType, Kind,
+           _KindBase, _SetKind, _NotKind, _BinKind,
            _KindFactory, _Snap, ViaKind, _Paths, _RefPat):
     _c.hide(_t)
 del _t

@@ -223,14 +223,23 @@ class Model(object):
         expr = _KIND_NAMES.sub(_hp_kind, expr)
         tick('evaluating', 0, 0)
         result = eval(code, {'__builtins__': __builtins__}, ns)
-        if isinstance(result, _api.Partition):
-            v = View(result._set, result._cls.name,
-                     expr[:expr.rindex('.by')] if '.by' in expr else expr,
-                     view.snap)
-            v.part = result
-            return v
+        table = None
+        if isinstance(result, _api.Partition):      # .dominated, .more
+            table, cut = result, _TABLE_ATTRS.search(expr)
+            if cut:     # (a slice, not re.sub: re would cache a template)
+                expr = expr[:cut.start()]
+            result = _api.IdentitySet(result._set._s, result._cls.name)
         if isinstance(result, _api.IdentitySet):
-            return View(result, 'clodo', expr, view.snap)
+            # h.byrcs is h by rcs; h.byrcs[0], typed so, is a set
+            rel, by = result._er, '.by' + result._er
+            if expr.endswith(by):
+                expr = expr[:-len(by)]
+            elif table is None:
+                rel = 'clodo'
+            v = View(result, rel, expr, view.snap)
+            if table is not None:
+                v.part = table
+            return v
         if type(result).__module__ == _api.__name__:
             # heapscope's own (paths, a reference pattern, a kind): its
             # str is ours, and may take lines
@@ -401,6 +410,8 @@ def _hp_kind(match):
 
 
 _NAME = re.compile(r'\w*')
+# what gives a set's table, not a set: its set is the expression before
+_TABLE_ATTRS = re.compile(r'(\.(dominated|more|partition))+$')
 _OPERATOR = re.compile(r'[-+&|^~<>=]')
 _SET_ATTRS = frozenset(n for n in dir(_api.IdentitySet) if not
                        n.startswith('_'))

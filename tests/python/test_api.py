@@ -97,9 +97,10 @@ class TestSession(unittest.TestCase):
         self.assertIn('dict (no owner)', labels)
         if sys.version_info < (3, 11):
             self.assertIn('dict of test_api.Pkg', labels)
-        if len(h.byclodo) > 10:
+        rows = len(h.partition)
+        if rows > 11:
             self.assertEqual(lines[-1], "<%d more rows. Type e.g. '_.more' "
-                                        "to view.>" % (len(h.byclodo) - 10))
+                                        "to view.>" % (rows - 10))
         self.assertEqual(repr(h), text)
 
     def test_row_sets_and_totals(self):
@@ -112,11 +113,11 @@ class TestSession(unittest.TestCase):
         self.assertEqual(h[0], p.sets[0])
         self.assertEqual(h[0:2], p.sets[0] | p.sets[1])
         with self.assertRaises(IndexError):
-            h[len(p)]
+            h[len(p.partition)]
         self.assertEqual(h[-1], p.sets[-1])
         # a partition of one row: that row is the set (shared, not copied)
         one = h[0]
-        self.assertEqual(len(one.byclodo), 1)
+        self.assertEqual(len(one.byclodo.partition), 1)
         self.assertEqual(one[0], one)
         self.assertEqual(one[-1], one)
         self.assertEqual(one[0].byclodo[0].count, one.count)
@@ -126,7 +127,7 @@ class TestSession(unittest.TestCase):
     def test_slices_of_partitions(self):
         h = self.hp.heap()
         for p in (h.byclodo, h.bysize, h.byid):
-            n = len(p)
+            n = len(p.partition)
             for sl in (slice(0, 3), slice(1, n, 2), slice(None, None, -3),
                        slice(n - 2, 0, -1), slice(5, 5), slice(-4, None)):
                 want = self.hp.Nothing
@@ -137,7 +138,7 @@ class TestSession(unittest.TestCase):
                 self.assertEqual(got.count, want.count)
         # byid: a row per object, largest first; a slice of it is quick
         b = h.byid
-        self.assertEqual(len(b), h.count)
+        self.assertEqual(len(b.partition), h.count)
         self.assertEqual(b[0].count, 1)
         self.assertEqual(b[0].size, max(b[k].size for k in range(50)))
         self.assertEqual(b[0:len(b)], h)
@@ -150,12 +151,12 @@ class TestSession(unittest.TestCase):
         self.assertTrue(any(l.endswith(' dict') for l in t))
         s = h.bysize
         self.assertTrue(str(s).splitlines()[1].endswith('% Individual Size'))
-        for i in range(len(s)):
+        for i in range(len(s.partition)):
             row = s[i]
             sizes = {C.sizeof(o) for o in row}
             self.assertEqual(len(sizes), 1)
         u = h.byunity
-        self.assertEqual(len(u), 1)
+        self.assertEqual(len(u.partition), 1)
         self.assertEqual(u[0], h)
 
     def test_bymodule(self):
@@ -280,10 +281,11 @@ class TestSession(unittest.TestCase):
         self.blobs = [b'x' * i * 9 for i in range(1, 40)]
         h = self.hp.heap()
         p = h.bysize
-        self.assertGreater(len(p), 10)
+        n = len(p.partition)
+        self.assertGreater(n, 11)
         more = str(p.more).splitlines()
-        self.assertTrue(more[2].startswith('    10 '))
-        self.assertEqual(len(str(p.all).splitlines()), 2 + len(p))
+        self.assertTrue(more[1].startswith('    10 '))
+        self.assertEqual(len(str(p.all).splitlines()), 2 + n)
 
     def test_dir_and_help(self):
         hp = self.hp
@@ -322,6 +324,154 @@ class TestSession(unittest.TestCase):
         self.assertEqual(pk.count, 500)
         self.assertTrue(all(type(o) is Pkg for o in pk))
         self.pkgs = []
+
+
+
+class TestViews(unittest.TestCase):
+    """h.bytype, h.byrcs... are h printed and indexed another way, as in
+    heapy: the same set for everything else; their rows and slices keep
+    the classifier."""
+
+    RELS = ('clodo', 'type', 'size', 'id', 'module', 'unity', 'rcs', 'via')
+
+    def setUp(self):
+        self.hp = heapscope.hpy()
+        self.hp.setrelheap()
+        self.pkgs = [Pkg(i) for i in range(300)]
+        self.atoms = [Slotted('atom-%d' % i) for i in range(50)]
+        self.h = self.hp.heap()
+
+    def tearDown(self):
+        del self.h, self.pkgs, self.atoms, self.hp
+        gc.collect()
+
+    def header(self, s):
+        return str(s).splitlines()[1]
+
+    def test_a_view_is_the_same_set(self):
+        hp, h = self.hp, self.h
+        strs = h & hp.Type(str)
+        for rel in self.RELS:
+            v = getattr(h, 'by' + rel)
+            self.assertIsInstance(v, heapscope.IdentitySet, rel)
+            self.assertEqual(len(v), h.count, rel)
+            self.assertEqual((v.count, v.size), (h.count, h.size), rel)
+            self.assertTrue(v == h and h == v and v <= h and v >= h, rel)
+            self.assertEqual(v & hp.Type(str), strs, rel)
+            self.assertEqual(hp.Type(str) & v, strs, rel)
+            self.assertEqual(v - hp.Type(str), h - strs, rel)
+            self.assertEqual(v & strs, strs, rel)
+            self.assertEqual(strs | v, h, rel)
+            self.assertEqual(str(v ^ h), 'hp.Nothing', rel)
+            self.assertIn(self.pkgs[0], v)
+        v = h.byrcs
+        self.assertEqual(v.referrers, h.referrers)
+        self.assertEqual(v.referents, h.referents)
+        self.assertEqual(v.bysize.count, h.count)
+        self.assertIn('Individual Size', self.header(v.bysize))
+        self.assertIn('Referred Via:', self.header(v.byvia))
+        self.assertEqual(v.nodes.__len__(), h.count)
+        one = hp.iso(self.pkgs[0]).byrcs
+        self.assertIs(one.theone, self.pkgs[0])
+        self.assertEqual(one.domisize, hp.iso(self.pkgs[0]).domisize)
+        self.assertTrue(str(one.sp).startswith(' 0: '))
+        # the table, and how many rows it has
+        self.assertEqual(len(h.byclodo.partition), len(h.partition))
+        self.assertEqual(len(h.byid.partition), h.count)
+        self.assertEqual(len(h.byunity.partition), 1)
+
+    def test_rows_and_slices_keep_the_classifier(self):
+        h = self.h
+        heads = {rel: self.header(getattr(h, 'by' + rel))
+                 for rel in self.RELS}
+        for rel in self.RELS:
+            v = getattr(h, 'by' + rel)
+            for row in (v[0], v[0:2], v.sets[0], v[-1]):
+                self.assertEqual(self.header(row), heads[rel], rel)
+                # and a row of a row, as heapy's
+                self.assertEqual(self.header(row[0]), heads[rel], rel)
+        self.assertEqual(h.byrcs[0], h.byrcs.sets[0])
+        self.assertEqual(h.byrcs[0:2], h.byrcs[0] | h.byrcs[1])
+        # byid's rows are single objects, printed as byid prints
+        self.assertTrue(str(h.byid[0]).startswith('Set of 1 <'))
+        # set algebra makes a set printed by clodo
+        self.assertEqual(self.header(h.byrcs[0] & h),
+                         heads['clodo'])
+        self.assertEqual(self.header(h.byrcs[0].byclodo), heads['clodo'])
+
+    def test_one_object(self):
+        hp = self.hp
+        one = hp.iso(self.pkgs[0])
+        self.assertRegex(str(one).splitlines()[0],
+                         r'^Partition of a set of 1 object\. Total size = '
+                         r'\d+ bytes\.$')
+        self.assertRegex(str(self.h.byid[0]).splitlines()[0],
+                         r'^Set of 1 <[^>]+> object\. Total size = '
+                         r'\d+ bytes\.$')
+        two = hp.iso(self.pkgs[0], self.pkgs[1])
+        self.assertIn(' of 2 objects.', str(two))
+        self.assertIn(' 2 <test_api.Pkg> objects.', str(two.byid))
+
+    def test_more_shows_the_header_and_the_next_rows(self):
+        h = self.h
+        p = h.byid
+        n = len(p.partition)
+        self.assertGreater(n, 31)
+        more = str(p.more).splitlines()
+        self.assertEqual(more[0], ' Index     Size   %   Cumulative  %   '
+                                  'Representation (limited)')
+        self.assertTrue(more[1].startswith('    10 '), more)
+        self.assertEqual(len(more), 12)
+        self.assertEqual(more[-1], "<%d more rows. Type e.g. '_.more' to "
+                                   "view.>" % (n - 20))
+        self.assertTrue(str(h.byid.more.more).splitlines()[1].startswith(
+            '    20 '))
+        self.assertTrue(str(h.byvia.more).startswith(' Index  Count   % '))
+        # .all is every row, from the summary on
+        alls = str(h.bysize.all).splitlines()
+        self.assertTrue(alls[0].startswith('Partition of a set of '))
+        self.assertEqual(len(alls), 2 + len(h.bysize.partition))
+        self.assertEqual(str(h.bysize.more.all), str(h.bysize.all))
+
+    def test_eleven_rows_print_whole(self):
+        # heapy says how many more rows there are only when more than
+        # one is left: the eleventh and last is printed
+        objs = [bytearray(i * 64) for i in range(1, 12)]
+        s = self.hp.idset(objs)
+        self.assertEqual(len(s.bysize.partition), 11)
+        lines = str(s.bysize).splitlines()
+        self.assertEqual(len(lines), 13)
+        self.assertTrue(lines[-1].startswith('    10 '))
+        self.assertEqual(str(s.bysize.more), '')
+        objs.append(bytearray(12 * 64))
+        s = self.hp.idset(objs)
+        lines = str(s.bysize).splitlines()
+        self.assertEqual(lines[-1], "<2 more rows. Type e.g. '_.more' to "
+                                    "view.>")
+
+    def test_kinds_combine(self):
+        hp, h = self.hp, self.h
+        strs, dicts = h & hp.Type(str), h & hp.Type(dict)
+        self.assertEqual(h & (hp.Type(str) | hp.Type(dict)), strs | dicts)
+        self.assertEqual(h & ~(hp.Type(str) | hp.Type(dict)),
+                         h - strs - dicts)
+        self.assertEqual(str(h & (hp.Type(str) & hp.Type(dict))),
+                         'hp.Nothing')
+        self.assertEqual(h & (hp.Type(str) - hp.Size(C.sizeof('atom-1'))),
+                         strs - (h & hp.Size(C.sizeof('atom-1'))))
+        self.assertEqual(h & (hp.Type(str) ^ hp.Size(C.sizeof('atom-1'))),
+                         strs ^ (h & hp.Size(C.sizeof('atom-1'))))
+        # the tester's: strings held only as .key
+        keys = h & (hp.Via('.key') & hp.Type(str))
+        self.assertEqual(keys.count, 50)
+        self.assertEqual(keys, h & hp.Type(str) & hp.Via('.key'))
+        self.assertIn('&', repr(hp.Via('.key') & hp.Type(str)))
+        # with a set on the kind's side
+        first = hp.iso(self.pkgs[0])
+        self.assertEqual(h & (hp.Type(str) | first), strs | first)
+        self.assertEqual(h & (hp.Type(Pkg) - first),
+                         (h & hp.Type(Pkg)) - first)
+        self.assertEqual(hp.Type(Pkg) & h, h & hp.Type(Pkg))
 
 
 class TestLabels(unittest.TestCase):

@@ -166,6 +166,27 @@ class TestModel(unittest.TestCase):
             with self.assertRaises(Exception):
                 m.eval(root, bad, tick)
 
+    def test_expressions_of_views_are_their_sets(self):
+        # h.byrcs is h by rcs (a set, as heapy's): the view is by rcs, and
+        # every breadcrumb, pasted at the prompt, gives the view's set
+        m, root = self.model, self.root
+        rcs = m.repartition(root, REL['rcs'], tick)
+        ns = {'h': root.iset, 'hp': self.hp}
+        for v, text, rel, expr in (
+                (root, 'byrcs', 'rcs', 'h.byrcs'),
+                (root, 'bytype', 'type', 'h.bytype'),
+                (root, 'byclodo', 'clodo', 'h'),
+                (root, 'byrcs[0]', 'clodo', 'h.byrcs[0]'),
+                (root, 'byrcs.dominated', 'rcs', 'h.byrcs'),
+                (rcs, '[0].byvia', 'via', 'h.byrcs[0].byvia'),
+                (rcs, '[0].dominated', 'rcs', 'h.byrcs[0].byrcs'),
+                (rcs, '[0:2]', 'clodo', 'h.byrcs[0:2]')):
+            got = m.eval(v, text, tick)
+            info = self.info(got)
+            self.assertEqual((info['expr'], info['rel']),
+                             (expr, REL[rel]), text)
+            self.assertEqual(eval(info['expr'], ns), got.iset, text)
+
     def test_sort_orders(self):
         m = self.model
         v = m.repartition(self.root, REL['clodo'], tick)
@@ -387,7 +408,8 @@ class TestModel(unittest.TestCase):
             v = m.root(tick)
             m.mark()
             for text in ("& Via('.key').alt('<')", "byrcs", "[0]",
-                         "referrers & Type(dict)", "Nothing"):
+                         "referrers & Type(dict)", "Nothing",
+                         "[0].dominated", "sp"):
                 try:
                     m.eval(v, text, tick)
                 except Exception:

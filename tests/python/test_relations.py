@@ -740,7 +740,7 @@ class TestRelations(unittest.TestCase):
         strs = h & hp.Type(str)
         a = strs.byrcs
         b = h.byrcs
-        for i in range(len(a)):
+        for i in range(len(a.partition)):
             row = a[i]
             self.assertEqual(str(row ^ (row & strs)), 'hp.Nothing')
 
@@ -1159,7 +1159,7 @@ class TestMorePartitions(unittest.TestCase):
                 line = [n for n, text in enumerate(f, 1)
                         if text.rstrip().endswith('# HERE')][0]
             p = (hp.heap() & hp.Type(Pkg)).byprod
-            self.assertEqual(len(p), 1)
+            self.assertEqual(len(p.partition), 1)
             self.assertTrue(p._row(0)[0].endswith(
                 'test_relations.py:%d' % line), p._row(0)[0])
             self.assertEqual(p._row(0)[1], 300)

@@ -32,7 +32,8 @@ class TestTutorial(unittest.TestCase):
     def tearDownClass(cls):
         del cls.h, cls.repo, cls.hp
 
-    def rows(self, p):
+    def rows(self, s):
+        p = s.partition
         return [p._row(i)[0] for i in range(len(p))]
 
     def test_heap_and_its_rows(self):
@@ -70,7 +71,7 @@ class TestTutorial(unittest.TestCase):
         self.assertIn(one, [p.cpvstr for p in self.repo.packages])
         # each is held as .cpvstr, .key and a key of the cache's dict
         via = cpvs.byvia
-        self.assertEqual(len(via), 1500)
+        self.assertEqual(len(via.partition), 1500)
         row = via._row(0)[0]
         self.assertIn(attr('cpvstr'), row)
         self.assertIn("'.key'", row)
@@ -78,6 +79,16 @@ class TestTutorial(unittest.TestCase):
         # nothing is held only as .key, everything is held other ways too
         self.assertEqual(str(cpvs & hp.Via('.key').alt('<')), 'hp.Nothing')
         self.assertEqual((cpvs & ~hp.Via('.key')).count, cpvs.count)
+        # a row still groups its items by the kind of their referrers
+        self.assertTrue(str(cpvs).splitlines()[1].endswith(
+            'Referrers by Kind (class / dict of class)'))
+        self.assertEqual(self.rows(cpvs), [want])
+        self.assertEqual(cpvs, cpvs.byclodo)
+        # and the view is the set: algebra, relations, the other views
+        self.assertEqual(len(byrcs), h.count)
+        self.assertTrue(byrcs == h)
+        self.assertEqual(byrcs & hp.Type(str), h[0])
+        self.assertEqual(cpvs.bysize.count, 1500)
         # the same row of the strings alone is the same set
         h0r = h[0].byrcs
         same = h0r[self.rows(h0r).index(want)]
