@@ -406,14 +406,18 @@ class TestModel(unittest.TestCase):
             m = _explore.Model(_api.Use())
             tick = lambda *a: None
             v = m.root(tick)
-            m.mark()
-            for text in ("& Via('.key').alt('<')", "byrcs", "[0]",
-                         "referrers & Type(dict)", "Nothing",
-                         "[0].dominated", "sp"):
+            def ask(text):
+                # (in a function: an exception caught in the module's
+                # code would give its running frame a frame object)
                 try:
                     m.eval(v, text, tick)
                 except Exception:
                     pass
+            m.mark()
+            for text in ("& Via('.key').alt('<')", "byrcs", "[0]",
+                         "referrers & Type(dict)", "Nothing",
+                         "[0].dominated", "sp", "count", "rp"):
+                ask(text)
             print(m.refresh(tick).iset.count)
             """)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
