@@ -283,12 +283,8 @@ class Model(object):
         column = view.part._cls.header if view.part is not None else ''
         if not s.count:
             summary = 'hp.Nothing: the empty set.'     # as str() shows it
-        elif view.rel == 'id':
-            summary = ('Set of %d objects. Total size = %d bytes.'
-                       % (s.count, s.size))
-        else:
-            summary = ('Partition of a set of %d objects. Total size = %d '
-                       'bytes.' % (s.count, s.size))
+        else:       # as str() shows it: "Set of 3 <str> objects. ..."
+            summary = view.part._header()[0]
         return (view.expr, summary, column, RELATIONS.index(view.rel),
                 view.sort, s.count, s.size, view.nrows())
 

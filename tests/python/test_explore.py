@@ -427,6 +427,19 @@ class TestModel(unittest.TestCase):
         self.assertEqual((r.returncode, r.stderr), (0, ''))
         self.assertEqual(r.stdout.strip(), '0')
 
+    def test_summaries_as_heapy_prints_them(self):
+        hp = _api.Use()
+        one = hp.iso('a string of our own')
+        m = _explore.Model(hp, one, 's')
+        v = m.root(tick)
+        size = one.size
+        self.assertEqual(m.info(v)[1], 'Partition of a set of 1 object. '
+                         'Total size = %d bytes.' % size)
+        v = m.repartition(v, REL['id'], tick)
+        self.assertEqual(m.info(v)[1], 'Set of 1 <str> object. '
+                         'Total size = %d bytes.' % size)
+        self.assertEqual(m.info(v)[1], str(one.byid).split('\n')[0])
+
     def test_status_of_a_given_set(self):
         hp = _api.Use()
         m = _explore.Model(hp, hp.iso(self), 'me')
