@@ -641,7 +641,13 @@ hs_browse_key(hs_tui *t, enum hs_action a)
             hs_tui_msg(t, 0, "this is the first view; q closes the explorer");
         }
         else {
+            int ins = f->from_inspect;
+            size_t row = f->ins_row, nth = f->ins_nth;
+
             hs_tui_pop(t);
+            if (ins) {          /* back to the object it was made from */
+                hs_inspect_open(t, row, nth);
+            }
         }
         break;
     case HS_ACT_BY_CLODO:

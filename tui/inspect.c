@@ -174,6 +174,32 @@ hs_inspect_draw(hs_tui *t)
     t->table_rows = h;
 }
 
+/* A view of what refers to the object, what it refers to or what it
+ * dominates, over the table; back comes back to this page. */
+static void
+step_object(hs_tui *t, enum hs_step how)
+{
+    static const char *const what[] = {"", "referrers", "referents",
+                                       "dominos"};
+    hs_inspect_state *s = &t->ins;
+    hs_frame *f = hs_tui_top(t);
+    size_t row = s->row, nth = s->nth;
+    hs_progress p;
+    hs_view *v;
+
+    hs_progress_begin(t, &p);
+    v = t->m->ops->step_object(t->m, f->view, row, nth, how, &p);
+    hs_progress_end(t);
+    if (hs_tui_push(t, v, what[how]) == 0) {
+        f = hs_tui_top(t);
+        f->from_inspect = 1;
+        f->ins_row = row;
+        f->ins_nth = nth;
+        s->valid = 0;       /* (the page's strings go with the next call) */
+        t->screen = HS_SCR_TABLE;
+    }
+}
+
 void
 hs_inspect_key(hs_tui *t, enum hs_action a)
 {
@@ -198,6 +224,13 @@ hs_inspect_key(hs_tui *t, enum hs_action a)
         else {
             hs_inspect_open(t, s->row, s->nth - 1);
         }
+        break;
+    case HS_ACT_OBJ_REFERRERS:
+    case HS_ACT_OBJ_REFERENTS:
+    case HS_ACT_OBJ_DOMINOS:
+        step_object(t, a == HS_ACT_OBJ_REFERRERS   ? HS_STEP_REFERRERS
+                       : a == HS_ACT_OBJ_REFERENTS ? HS_STEP_REFERENTS
+                                                   : HS_STEP_DOMINOS);
         break;
     case HS_ACT_BACK:
     case HS_ACT_CANCEL:

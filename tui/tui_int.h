@@ -167,6 +167,10 @@ typedef struct hs_frame {
      * a far-down page costs the rows between two draws, not all above */
     size_t cum_row;
     uint64_t cum_val;
+    /* made from the inspector's object: back returns to that page, the
+     * ins_nth-th object of row ins_row of the frame below */
+    int from_inspect;
+    size_t ins_row, ins_nth;
 } hs_frame;
 
 enum hs_screen {

@@ -173,6 +173,11 @@ typedef struct hs_model_ops {
      * inspect() or release of v. */
     int (*inspect)(hs_model *m, hs_view *v, size_t row, size_t nth,
                    hs_object *out, const hs_progress *p);
+    /* A new set from that object (the nth of row `row` of v): what refers
+     * to it, what it refers to, or what would be freed with it
+     * (HS_STEP_REFERRERS, _REFERENTS, _DOMINOS), partitioned by clodo. */
+    hs_view *(*step_object)(hs_model *m, hs_view *v, size_t row, size_t nth,
+                            enum hs_step how, const hs_progress *p);
 
     /* Key M: set the mark now (setrelheap).  Key u: take a fresh snapshot
      * relative to the mark and return its root view.  Views from before

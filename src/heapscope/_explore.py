@@ -182,6 +182,18 @@ class Model(object):
         e = view.row_expr(row)
         if how == STEP_OPEN:
             return self._view(s, view.rel, e, view.snap, tick)
+        return self._related(view, s, e, how, tick)
+
+    def step_object(self, view, row, nth, how, tick):
+        """The set of what refers to, is referred to by, or is dominated
+        by the nth object of row `row` (the one inspect() describes)."""
+        one, e = self._sample(view, row, nth)
+        if how == STEP_OPEN:
+            raise ValueError('an object is opened with x')
+        return self._related(view, one, e, how, tick)
+
+    def _related(self, view, s, e, how, tick):
+        """What refers to s, what it refers to, or what it dominates."""
         if how == STEP_REFERRERS:
             tick('referrers', 0, 0)
             return View(s.referrers, 'clodo', e + '.referrers', view.snap)
@@ -310,22 +322,27 @@ class Model(object):
 
     # -- the inspector ------------------------------------------------------
 
-    def inspect(self, view, row, nth, tick):
-        s = view.rowset(row)
-        ids = s.byid
-        if not 0 <= nth < len(ids):
+    @staticmethod
+    def _sample(view, row, nth):
+        """The nth object of row `row` (0: the largest) as a set of one,
+        with the expression of that set."""
+        ids = view.rowset(row).byid
+        count = ids.count
+        if not 0 <= nth < count:
             raise IndexError('row %d has %d objects' % (view.index(row),
-                                                       len(ids)))
-        one = ids[nth]
+                                                       count))
+        if view.rel == 'id':            # the row is that one object
+            return ids[nth], view.row_expr(row)
+        return ids[nth], '%s.byid[%d]' % (view.row_expr(row), nth)
+
+    def inspect(self, view, row, nth, tick):
+        one, expr = self._sample(view, row, nth)
+        expr += '.theone'
         snap = one._s.snapshot
         node = one._s.ids()[0]
         obj = one.theone
         addr, _type, size, _flags = snap.node(node)
         kind = one.byclodo._row(0)[0]
-        if view.rel == 'id':            # the row is that one object
-            expr = '%s.theone' % view.row_expr(row)
-        else:
-            expr = '%s.byid[%d].theone' % (view.row_expr(row), nth)
         # The dominator tree takes seconds on a big heap: the page shows
         # at once, with the dominated size pending (-1) until the tree is
         # there (the TUI's worker computes it, see model.c).

@@ -545,6 +545,16 @@ m_step(hs_model *base, hs_view *v, size_t row, enum hs_step how,
 }
 
 static hs_view *
+m_step_object(hs_model *base, hs_view *v, size_t row, size_t nth,
+              enum hs_step how, const hs_progress *p)
+{
+    pymodel *m = (pymodel *)base;
+    return new_view(m, call(m, "step_object", p, "(OnniO)", v->py,
+                            (Py_ssize_t)row, (Py_ssize_t)nth, (int)how,
+                            m->tick));
+}
+
+static hs_view *
 m_eval(hs_model *base, hs_view *v, const char *expr, const hs_progress *p)
 {
     pymodel *m = (pymodel *)base;
@@ -1110,7 +1120,8 @@ m_prepare(hs_model *base, const hs_progress *p)
 
 static const hs_model_ops ops = {
     m_root, m_repartition, m_step, m_eval, m_sort, m_info, m_row,
-    m_dominated, m_poll, m_cancel, m_prepare, m_inspect, m_mark, m_refresh,
+    m_dominated, m_poll, m_cancel, m_prepare, m_inspect, m_step_object,
+    m_mark, m_refresh,
     m_error, m_status, m_release
 };
 

@@ -427,6 +427,25 @@ class TestModel(unittest.TestCase):
         self.assertEqual((r.returncode, r.stderr), (0, ''))
         self.assertEqual(r.stdout.strip(), '0')
 
+    def test_steps_from_one_object(self):
+        # R, F, D in the inspector: all of one object's referrers,
+        # referents, what it dominates; the breadcrumb names the object
+        m, root = self.model, self.root
+        one = root.iset[0].byid[1]
+        for how, attr in ((_explore.STEP_REFERRERS, 'referrers'),
+                          (_explore.STEP_REFERENTS, 'referents'),
+                          (_explore.STEP_DOMINOS, 'dominos')):
+            v = m.step_object(root, 0, 1, how, tick)
+            self.assertEqual(self.info(v)['expr'], 'h[0].byid[1].' + attr)
+            self.assertEqual(v.iset, getattr(one, attr))
+            self.assertEqual(m.status(v), m.status(root))
+        ids = m.repartition(root, REL['id'], tick)
+        v = m.step_object(ids, 3, 0, _explore.STEP_REFERRERS, tick)
+        self.assertEqual(self.info(v)['expr'], 'h.byid[3].referrers')
+        self.assertEqual(v.iset, root.iset.byid[3].referrers)
+        with self.assertRaises(IndexError):
+            m.step_object(root, 0, root.iset[0].count, 1, tick)
+
     def test_summaries_as_heapy_prints_them(self):
         hp = _api.Use()
         one = hp.iso('a string of our own')

@@ -411,6 +411,37 @@ op_step(hs_model *m, hs_view *v, size_t row, enum hs_step how,
     return r;
 }
 
+/* One object's: "h[2].byid[3].referrers", a set of 7 (what it refers to:
+ * 5; what it dominates: itself and one more). */
+static hs_view *
+op_step_object(hs_model *m, hs_view *v, size_t row, size_t nth,
+               enum hs_step how, const hs_progress *p)
+{
+    static const char *const what[] = {"", ".referrers", ".referents",
+                                       ".dominos"};
+    static const uint64_t count[] = {1, 7, 5, 2};
+    fake_model *fm = fm_of(m);
+    hs_view *r = NULL;
+    char e[400];
+
+    enter(fm);
+    scribble(v);
+    if (row >= v->nrows || nth >= v->rows[row].count) {
+        set_error(fm, "no object %zu of row %zu", nth, row);
+    }
+    else if (how == HS_STEP_OPEN) {
+        set_error(fm, "an object is opened with x");
+    }
+    else if (!should_fail(fm) && work(fm, p, "step") == 0) {
+        snprintf(e, sizeof(e), "%s[%zu].byid[%zu]%s", v->expr,
+                 v->rows[row].index, nth, what[how]);
+        r = make_view(fm, v, e, HS_REL_CLODO, HS_REL_CLODO, count[how],
+                      count[how] * 64);
+    }
+    leave(fm);
+    return r;
+}
+
 static hs_view *
 op_eval(hs_model *m, hs_view *v, const char *expr, const hs_progress *p)
 {
@@ -797,7 +828,8 @@ op_release(hs_model *m, hs_view *v)
 
 static const hs_model_ops fake_ops = {
     op_root, op_repartition, op_step, op_eval, op_sort, op_info, op_row,
-    op_dominated, op_poll, op_cancel, op_prepare, op_inspect, op_mark,
+    op_dominated, op_poll, op_cancel, op_prepare, op_inspect,
+    op_step_object, op_mark,
     op_refresh, op_error, op_status, op_release
 };
 

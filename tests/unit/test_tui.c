@@ -678,6 +678,48 @@ test_domsize_key(void **state)
     h_free(h);
 }
 
+/* From the inspector, all of the object's referrers, referents or what
+ * it dominates, as a view; back returns to the object's page. */
+static void
+test_inspect_steps(void **state)
+{
+    harness *h = h_start(30, 100);
+
+    (void)state;
+    press(h, "jjxn");
+    assert_non_null(strstr(title(h), "h[2].byid[1].theone"));
+    press(h, "R");
+    assert_int_equal(h->t.screen, HS_SCR_TABLE);
+    assert_int_equal(h->t.depth, 2);
+    assert_non_null(strstr(title(h), "h[2].byid[1].referrers"));
+    assert_non_null(strstr(line(h, 1), "Partition of a set of 7 objects."));
+    /* a view made from it goes back to it, then to the object */
+    press(h, "l");
+    assert_int_equal(h->t.depth, 3);
+    press(h, "h");
+    assert_int_equal(h->t.screen, HS_SCR_TABLE);
+    assert_int_equal(h->t.depth, 2);
+    press(h, "h");
+    assert_int_equal(h->t.screen, HS_SCR_INSPECT);
+    assert_int_equal(h->t.depth, 1);
+    assert_non_null(strstr(title(h), "h[2].byid[1].theone"));
+    assert_int_equal(top(h)->cur, 2);
+    press(h, "F");
+    assert_non_null(strstr(title(h), "h[2].byid[1].referents"));
+    press(h, "h");
+    press(h, "D");
+    assert_non_null(strstr(title(h), "h[2].byid[1].dominos"));
+    assert_non_null(strstr(line(h, 1), "Partition of a set of 2 objects."));
+    press(h, "h");
+    assert_int_equal(h->t.screen, HS_SCR_INSPECT);
+    /* a failure says so and stays on the page */
+    h->fm.fail_next = 1;
+    press(h, "R");
+    assert_int_equal(h->t.screen, HS_SCR_INSPECT);
+    assert_int_equal(h->t.depth, 1);
+    h_free(h);
+}
+
 static void
 test_inspect(void **state)
 {
@@ -1648,6 +1690,7 @@ main(void)
         cmocka_unit_test(test_eval),
         cmocka_unit_test(test_eval_repaints_after),
         cmocka_unit_test(test_eval_answer_page),
+        cmocka_unit_test(test_inspect_steps),
         cmocka_unit_test(test_prompt_editing),
         cmocka_unit_test(test_write),
         cmocka_unit_test(test_write_asks_before_overwriting),
