@@ -620,6 +620,12 @@ class TestExplorer(E2ECase):
         pane.keys('x')
         pane.wait_for(r'^ *address +0x[0-9a-f]+')
         pane.wait_for(r'^ *path +hpy\(\)\.Root\.')
+        # all of the object's referrers, and back to its page
+        pane.keys('R')
+        pane.wait_for(r'^ heapscope\b.*\.referrers\[0\]\.byid\[0\]'
+                      r'\.referrers\b')
+        pane.keys('Left')
+        pane.wait_for(r'^ *address +0x[0-9a-f]+')
         pane.keys('Left')
         pane.wait_for(r'Index.*Kind \(class / dict of class\)')
         pane.keys('Left')
