@@ -121,7 +121,7 @@ hs_inspect_draw(hs_tui *t)
     hs_inspect_state *s = &t->ins;
     const hs_object *o = &s->obj;
     hs_frame *f = hs_tui_top(t);
-    char buf[256], human[32];
+    char buf[256], human[32], label[1024] = "";
     hs_layout l;
     hs_page pg;
     int h;
@@ -141,9 +141,14 @@ hs_inspect_draw(hs_tui *t)
             snprintf(buf, sizeof(buf), "Object %zu of %llu in %s[%zu]",
                      s->nth + 1, (unsigned long long)s->row_count, f->expr,
                      r.index);
+            /* the whole label, which the table may have cut */
+            snprintf(label, sizeof(label), "%s", r.label);
         }
     }
     hs_page_text(&pg, 1, NULL, 0, buf, HS_A_HEADER);
+    if (label[0] != '\0') {
+        field(&pg, "row", label);
+    }
     field(&pg, "expression", o->expr);
     field(&pg, "type", o->type);
     snprintf(buf, sizeof(buf), "%#llx", (unsigned long long)o->address);

@@ -731,6 +731,15 @@ test_inspect(void **state)
     assert_non_null(strstr(title(h), "h[2].byid[0].theone"));
     assert_shows(h, "Object 1 of ");
     assert_shows(h, "in h[2]");
+    {
+        /* the row's whole label, which the table may cut */
+        hs_row r;
+        char want[400];
+
+        assert_int_equal(hs_frame_row(&h->t, top(h), 2, &r), 0);
+        snprintf(want, sizeof(want), "  row          %s", r.label);
+        assert_shows(h, want);
+    }
     assert_shows(h, "type");
     assert_shows(h, "address      0x7f0000001200");
     assert_shows(h, "repr         'object 0 of row 2'");
