@@ -339,6 +339,17 @@ CLASSIFIERS = {c.name: c() for c in
 
 # ---- kinds: symbolic sets used as filters --------------------------------
 
+def _kind_op(op, reflected=False):
+    """The method of operator op between a kind and a kind (or a set on
+    the kind's side): the combined kind."""
+    def method(self, other):
+        k = _as_kind(other)
+        if k is None:
+            return NotImplemented
+        return _BinKind(op, k, self) if reflected else _BinKind(op, self, k)
+    return method
+
+
 class _KindBase(object):
     """What every kind does: a symbolic set ("all str", "size 48") that
     holds no objects but says which objects of a set are in it.
@@ -356,37 +367,23 @@ class _KindBase(object):
     def __and__(self, other):
         if isinstance(other, IdentitySet):
             return IdentitySet(self._filter(other))
-        k = _as_kind(other)
-        return NotImplemented if k is None else _BinKind('&', self, k)
+        return self._and_kind(other)
 
     def __rand__(self, other):
         return self.__and__(other)
 
-    def __or__(self, other):
-        k = _as_kind(other)
-        return NotImplemented if k is None else _BinKind('|', self, k)
-
-    def __ror__(self, other):
-        k = _as_kind(other)
-        return NotImplemented if k is None else _BinKind('|', k, self)
-
-    def __xor__(self, other):
-        k = _as_kind(other)
-        return NotImplemented if k is None else _BinKind('^', self, k)
-
-    def __rxor__(self, other):
-        k = _as_kind(other)
-        return NotImplemented if k is None else _BinKind('^', k, self)
-
-    def __sub__(self, other):
-        k = _as_kind(other)
-        return NotImplemented if k is None else _BinKind('-', self, k)
-
     def __rsub__(self, other):
         if isinstance(other, IdentitySet):
             return IdentitySet(other._s - self._filter(other))
-        k = _as_kind(other)
-        return NotImplemented if k is None else _BinKind('-', k, self)
+        return self._rsub_kind(other)
+
+    _and_kind = _kind_op('&')
+    _rsub_kind = _kind_op('-', reflected=True)
+    __or__ = _kind_op('|')
+    __ror__ = _kind_op('|', reflected=True)
+    __xor__ = _kind_op('^')
+    __rxor__ = _kind_op('^', reflected=True)
+    __sub__ = _kind_op('-')
 
 
 class _SetKind(_KindBase):
@@ -929,8 +926,7 @@ class _RefPat(object):
         path, d, marker, s = self._lines[k]
         name = _tree_name(path)
         fill = ('-' if d % 2 == 0 else ' ') * (3 + d)
-        kinds = s._partition('clodo')
-        kind = kinds._row(0)[0] if len(kinds) == 1 else 'mixed'
+        kind = _kind_label(s)
         snap = s._s.snapshot
         line = '%2d: %s %s [%s] %d %s: ' % (k, name, fill, marker, s.count,
                                            kind)
@@ -976,6 +972,14 @@ class _Nodes(object):
 
     def __repr__(self):
         return '<%d nodes>' % self._s.count
+
+
+def _kind_label(iset):
+    """The clodo kind of a set's objects, as heapy names it in 'Set of 3
+    <str> objects' and a reference pattern's lines: 'mixed' when more
+    than one."""
+    kinds = iset._partition('clodo')
+    return kinds._row(0)[0] if len(kinds) == 1 else 'mixed'
 
 
 class Partition(object):
@@ -1109,10 +1113,8 @@ class Partition(object):
         s = self._set
         objects = 'object' if s.count == 1 else 'objects'
         if self._cls.by == _c.BY_ID:
-            kinds = s._partition('clodo')
-            kind = kinds._row(0)[0] if len(kinds) == 1 else 'mixed'
             return ['Set of %d <%s> %s. Total size = %d bytes.'
-                    % (s.count, kind, objects, s.size),
+                    % (s.count, _kind_label(s), objects, s.size),
                     ' Index     Size   %   Cumulative  %   '
                     'Representation (limited)']
         return ['Partition of a set of %d %s. Total size = %d bytes.'

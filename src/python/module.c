@@ -2171,7 +2171,7 @@ mod_snapshot(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
          * of lanes; what it holds is let go at once.  The first walk's
          * snapshot holds what it found, as the live ones do: the second
          * must count its references among theirs (walker.c
-         * keep_held_by_c). */
+         * drop_held_only). */
         hs_graph *again = NULL;
         const hs_graph **others =
             PyMem_Malloc((st->nlive + 1) * sizeof *others);

@@ -342,8 +342,7 @@ op_root(hs_model *m, const hs_progress *p)
     enter(fm);
     if (!should_fail(fm) && work(fm, p, "snapshot") == 0) {
         v = make_view(fm, NULL, "h", HS_REL_CLODO, HS_REL_CLODO,
-                      fm->root_count,
-                      fm->root_size);
+                      fm->root_count, fm->root_size);
     }
     leave(fm);
     return v;
@@ -369,12 +368,14 @@ op_repartition(hs_model *m, hs_view *v, enum hs_rel rel,
     return r;
 }
 
+/* What a step adds to the expression, by enum hs_step. */
+static const char *const step_suffix[] = {"", ".referrers", ".referents",
+                                          ".dominos"};
+
 static hs_view *
 op_step(hs_model *m, hs_view *v, size_t row, enum hs_step how,
         const hs_progress *p)
 {
-    static const char *const what[] = {"", ".referrers", ".referents",
-                                       ".dominos"};
     fake_model *fm = fm_of(m);
     hs_view *r = NULL;
     char e[400];
@@ -387,7 +388,8 @@ op_step(hs_model *m, hs_view *v, size_t row, enum hs_step how,
     else if (!should_fail(fm) && work(fm, p, "step") == 0) {
         const frow *f = &v->rows[row];
 
-        snprintf(e, sizeof(e), "%s[%zu]%s", v->expr, f->index, what[how]);
+        snprintf(e, sizeof(e), "%s[%zu]%s", v->expr, f->index,
+                 step_suffix[how]);
         switch (how) {
         case HS_STEP_OPEN:
             r = make_view(fm, v, e, v->rel, v->rel, f->count, f->size);
@@ -417,8 +419,6 @@ static hs_view *
 op_step_object(hs_model *m, hs_view *v, size_t row, size_t nth,
                enum hs_step how, const hs_progress *p)
 {
-    static const char *const what[] = {"", ".referrers", ".referents",
-                                       ".dominos"};
     static const uint64_t count[] = {1, 7, 5, 2};
     fake_model *fm = fm_of(m);
     hs_view *r = NULL;
@@ -434,7 +434,7 @@ op_step_object(hs_model *m, hs_view *v, size_t row, size_t nth,
     }
     else if (!should_fail(fm) && work(fm, p, "step") == 0) {
         snprintf(e, sizeof(e), "%s[%zu].byid[%zu]%s", v->expr,
-                 v->rows[row].index, nth, what[how]);
+                 v->rows[row].index, nth, step_suffix[how]);
         r = make_view(fm, v, e, HS_REL_CLODO, HS_REL_CLODO, count[how],
                       count[how] * 64);
     }
